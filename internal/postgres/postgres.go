@@ -1,0 +1,87 @@
+// Package postgres implements Haven's registry.Store on PostgreSQL through
+// pgx. Several haven serve processes may share one database: every write is
+// its own transaction, and idempotency keys are claimed with
+// INSERT … ON CONFLICT DO NOTHING, so a retry that reaches another process
+// waits for the first commit and then returns its result.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+
+	"github.com/haven-registry/haven/internal/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the embedded PostgreSQL migrations.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrationFiles, "migrations")
+	return sub
+}
+
+var dialect = sqlstore.Dialect{Name: "postgres", DollarParams: true, IsUniqueViolation: isUniqueViolation}
+
+func isUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// DB is a Haven store on a PostgreSQL database.
+type DB struct {
+	*sqlstore.Store
+}
+
+// Open connects to the database at url (postgres://…). It does not migrate;
+// call Migrate or CheckSchema.
+func Open(ctx context.Context, url string) (*DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return &DB{Store: sqlstore.New(db, dialect, txRunner{db})}, nil
+}
+
+// txRunner runs each write in its own transaction. PostgreSQL's commit is
+// durable (synchronous_commit = on) before Commit returns.
+type txRunner struct{ db *sql.DB }
+
+func (r txRunner) RunTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Migrate applies pending migrations and returns their names.
+func (db *DB) Migrate(ctx context.Context, now time.Time) ([]string, error) {
+	return sqlstore.Migrate(ctx, db.DB(), dialect, Migrations(), now)
+}
+
+// CheckSchema returns ESTALESCHEMA if a migration is pending.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	return sqlstore.CheckSchema(ctx, db.DB(), Migrations())
+}

@@ -1,0 +1,96 @@
+// Package sqlite implements Haven's registry.Store on an embedded SQLite
+// database through modernc.org/sqlite, a pure-Go driver.
+//
+// The database runs in WAL mode with synchronous=FULL, so a commit that has
+// returned survives a crash or power loss. All writes go through one writer
+// goroutine that commits them in groups: while one transaction is being made
+// durable, the next callers queue, and their writes then share a single
+// fsync. Each caller's write runs in its own savepoint, so one failing write
+// never undoes another, and no caller is answered before its commit is durable.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/haven-registry/haven/internal/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the embedded SQLite migrations.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrationFiles, "migrations")
+	return sub
+}
+
+var dialect = sqlstore.Dialect{Name: "sqlite", IsUniqueViolation: isUniqueViolation}
+
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	c := e.Code()
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// DB is a Haven store on one SQLite file.
+type DB struct {
+	*sqlstore.Store
+	Path string
+}
+
+// Open opens (creating if needed) the SQLite database at path. It does not
+// migrate; call Migrate or CheckSchema.
+func Open(path string) (*DB, error) {
+	dsn := func(txlock string) string {
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", txlock)
+		return "file:" + path + "?" + q.Encode()
+	}
+	readers, err := sql.Open("sqlite", dsn("deferred"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	readers.SetMaxOpenConns(8)
+	readers.SetMaxIdleConns(8)
+	writer, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		readers.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	if err := writer.Ping(); err != nil {
+		readers.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	gw := newGroupWriter(writer, 256)
+	return &DB{Store: sqlstore.New(readers, dialect, gw, gw.Close, writer.Close), Path: path}, nil
+}
+
+// Migrate applies pending migrations and returns their names.
+func (db *DB) Migrate(ctx context.Context, now time.Time) ([]string, error) {
+	return sqlstore.Migrate(ctx, db.DB(), dialect, Migrations(), now)
+}
+
+// CheckSchema returns ESTALESCHEMA if a migration is pending.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	return sqlstore.CheckSchema(ctx, db.DB(), Migrations())
+}

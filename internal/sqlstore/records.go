@@ -1,0 +1,425 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/haven-registry/haven/internal/registry"
+)
+
+// create runs write in a transaction together with storing idem. If idem's
+// scope and key were stored before, it writes nothing and returns the earlier
+// entry (or EIDEMPOTENCY if the earlier request differed).
+func (s *Store) create(ctx context.Context, op string, idem *registry.Idempotency, write func(tx *sql.Tx) error) (*registry.Idempotency, error) {
+	var replay *registry.Idempotency
+	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
+		replay = nil
+		if idem != nil {
+			res, err := tx.ExecContext(ctx, s.dialect.Rebind(
+				`INSERT INTO idempotency (scope, key, request_hash, kind, resource_id, created_at)
+				 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`),
+				idem.Scope, idem.Key, idem.RequestHash, idem.Kind, idem.ResourceID, micros(idem.CreatedAt))
+			if err != nil {
+				return fmt.Errorf("store idempotency key: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("store idempotency key: %w", err)
+			} else if n == 0 {
+				prev, err := s.findIdempotency(ctx, tx, idem.Scope, idem.Key)
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(prev.RequestHash, idem.RequestHash) || prev.Kind != idem.Kind {
+					return registry.FieldErrorf(registry.EIDEMPOTENCY, "Idempotency-Key",
+						"This Idempotency-Key was already used for a different request.")
+				}
+				replay = prev
+				return nil
+			}
+		}
+		return write(tx)
+	})
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return replay, nil
+}
+
+// wrap adds the dialect and operation to err, keeping application errors'
+// codes reachable through errors.As.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var appErr *registry.Error
+	if errors.As(err, &appErr) {
+		return err
+	}
+	if s.dialect.IsUniqueViolation(err) {
+		return &registry.Error{Code: registry.ECONFLICT, Message: "The record already exists.", Err: err}
+	}
+	return fmt.Errorf("%s: %s: %w", s.dialect.Name, op, err)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *Store) findIdempotency(ctx context.Context, q querier, scope, key string) (*registry.Idempotency, error) {
+	var (
+		e       = registry.Idempotency{Scope: scope, Key: key}
+		created int64
+	)
+	err := q.QueryRowContext(ctx, s.dialect.Rebind(
+		`SELECT request_hash, kind, resource_id, created_at FROM idempotency WHERE scope = ? AND key = ?`),
+		scope, key).Scan(&e.RequestHash, &e.Kind, &e.ResourceID, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, registry.Errorf(registry.ENOTFOUND, "Idempotency key not found.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find idempotency key: %w", err)
+	}
+	e.CreatedAt = fromMicros(created)
+	return &e, nil
+}
+
+// FindIdempotency implements registry.Store.
+func (s *Store) FindIdempotency(ctx context.Context, scope, key string) (*registry.Idempotency, error) {
+	e, err := s.findIdempotency(ctx, s.db, scope, key)
+	return e, s.wrap("find idempotency key", err)
+}
+
+// CreatePerson implements registry.Store.
+func (s *Store) CreatePerson(ctx context.Context, p registry.SealedPerson, idem *registry.Idempotency) (*registry.Idempotency, error) {
+	return s.create(ctx, "create person", idem, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
+			`INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed) VALUES (?, ?, ?, ?, ?)`),
+			p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed)
+		return err
+	})
+}
+
+const personColumns = `id, card_code, created_at, wrapped_key, sealed`
+
+func scanPerson(row interface{ Scan(...any) error }) (*registry.SealedPerson, error) {
+	var (
+		p       registry.SealedPerson
+		id      []byte
+		code    string
+		created int64
+	)
+	if err := row.Scan(&id, &code, &created, &p.WrappedKey, &p.Sealed); err != nil {
+		return nil, err
+	}
+	copy(p.ID[:], id)
+	p.CardCode = registry.CardCode(code)
+	p.CreatedAt = fromMicros(created)
+	return &p, nil
+}
+
+// FindPerson implements registry.Store.
+func (s *Store) FindPerson(ctx context.Context, code registry.CardCode) (*registry.SealedPerson, error) {
+	p, err := scanPerson(s.db.QueryRowContext(ctx, s.dialect.Rebind(
+		`SELECT `+personColumns+` FROM persons WHERE card_code = ?`), string(code)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, registry.Errorf(registry.ENOTFOUND, "Person not found.")
+	}
+	return p, s.wrap("find person", err)
+}
+
+// FindRecord implements registry.Store. It reads in one transaction so the
+// person and their records are a consistent snapshot.
+func (s *Store) FindRecord(ctx context.Context, code registry.CardCode) (*registry.SealedRecord, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.dialect.Name == "postgres"})
+	if err != nil {
+		return nil, s.wrap("find record", err)
+	}
+	defer tx.Rollback()
+	p, err := scanPerson(tx.QueryRowContext(ctx, s.dialect.Rebind(
+		`SELECT `+personColumns+` FROM persons WHERE card_code = ?`), string(code)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, registry.Errorf(registry.ENOTFOUND, "Person not found.")
+	}
+	if err != nil {
+		return nil, s.wrap("find record", err)
+	}
+	rec := &registry.SealedRecord{Person: *p}
+	if rec.Vaccinations, err = s.queryVaccinations(ctx, tx, `WHERE person_id = ? ORDER BY dose_date, recorded_at, id`, p.ID[:]); err != nil {
+		return nil, s.wrap("find record", err)
+	}
+	if rec.Tests, err = s.queryTests(ctx, tx, `WHERE person_id = ? ORDER BY sample_date, recorded_at, id`, p.ID[:]); err != nil {
+		return nil, s.wrap("find record", err)
+	}
+	return rec, nil
+}
+
+const vaccinationColumns = `id, person_id, product, dose_date, site, lot, source, payment_kind, payment_amount,
+	payment_currency, recorded_at, status, replaces, replaced_by`
+
+func (s *Store) queryVaccinations(ctx context.Context, q querier, where string, args ...any) ([]registry.Vaccination, error) {
+	rows, err := q.QueryContext(ctx, s.dialect.Rebind(`SELECT `+vaccinationColumns+` FROM vaccinations `+where), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []registry.Vaccination
+	for rows.Next() {
+		var (
+			v                     registry.Vaccination
+			id, person, rep, repd []byte
+			date, source          string
+			recorded              int64
+		)
+		if err := rows.Scan(&id, &person, &v.Product, &date, &v.Site, &v.Lot, &source, &v.Payment.Kind,
+			&v.Payment.Amount, &v.Payment.Currency, &recorded, &v.Status, &rep, &repd); err != nil {
+			return nil, err
+		}
+		copy(v.ID[:], id)
+		copy(v.PersonID[:], person)
+		copy(v.Replaces[:], rep)
+		copy(v.ReplacedBy[:], repd)
+		if v.Date, err = registry.ParseDate(date); err != nil {
+			return nil, fmt.Errorf("vaccination %x: dose date: %w", id, err)
+		}
+		v.Source = registry.Source(source)
+		v.RecordedAt = fromMicros(recorded)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) queryTests(ctx context.Context, q querier, where string, args ...any) ([]registry.Test, error) {
+	rows, err := q.QueryContext(ctx, s.dialect.Rebind(
+		`SELECT id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by FROM tests `+where), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []registry.Test
+	for rows.Next() {
+		var (
+			t                     registry.Test
+			id, person, rep, repd []byte
+			kind, result, date    string
+			recorded              int64
+		)
+		if err := rows.Scan(&id, &person, &kind, &result, &date, &t.Site, &recorded, &t.Status, &rep, &repd); err != nil {
+			return nil, err
+		}
+		copy(t.ID[:], id)
+		copy(t.PersonID[:], person)
+		copy(t.Replaces[:], rep)
+		copy(t.ReplacedBy[:], repd)
+		if t.Date, err = registry.ParseDate(date); err != nil {
+			return nil, fmt.Errorf("test %x: sample date: %w", id, err)
+		}
+		t.Kind, t.Result = registry.TestKind(kind), registry.TestResult(result)
+		t.RecordedAt = fromMicros(recorded)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// nullID stores the zero ID as NULL.
+func nullID(id registry.ID) any {
+	if id == (registry.ID{}) {
+		return nil
+	}
+	return id[:]
+}
+
+// personExists returns ENOTFOUND unless the person is stored.
+func (s *Store) personExists(ctx context.Context, tx *sql.Tx, id registry.ID) error {
+	var one int
+	err := tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT 1 FROM persons WHERE id = ?`), id[:]).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.FieldErrorf(registry.ENOTFOUND, "card_code", "Person not found.")
+	}
+	return err
+}
+
+// RecordVaccination implements registry.Store. It also stores the dose's
+// number in the person's history at the time of recording, so that aggregate
+// tables can count doses by number after the person is erased.
+func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, idem *registry.Idempotency) (*registry.Idempotency, error) {
+	return s.create(ctx, "record vaccination", idem, func(tx *sql.Tx) error {
+		if err := s.personExists(ctx, tx, v.PersonID); err != nil {
+			return err
+		}
+		var prior int
+		if err := tx.QueryRowContext(ctx, s.dialect.Rebind(
+			`SELECT COUNT(*) FROM vaccinations WHERE person_id = ? AND status = ? AND dose_date <= ?`),
+			v.PersonID[:], registry.StatusCompleted, v.Date.String()).Scan(&prior); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO vaccinations (`+vaccinationColumns+`, dose_number)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			v.ID[:], v.PersonID[:], v.Product, v.Date.String(), v.Site, v.Lot, string(v.Source), v.Payment.Kind,
+			v.Payment.Amount, v.Payment.Currency, micros(v.RecordedAt), v.Status, nullID(v.Replaces), nullID(v.ReplacedBy), prior+1)
+		return err
+	})
+}
+
+// FindVaccination implements registry.Store.
+func (s *Store) FindVaccination(ctx context.Context, id registry.ID) (*registry.Vaccination, error) {
+	vs, err := s.queryVaccinations(ctx, s.db, `WHERE id = ?`, id[:])
+	if err != nil {
+		return nil, s.wrap("find vaccination", err)
+	}
+	if len(vs) == 0 {
+		return nil, registry.Errorf(registry.ENOTFOUND, "Vaccination not found.")
+	}
+	return &vs[0], nil
+}
+
+// RecordTest implements registry.Store.
+func (s *Store) RecordTest(ctx context.Context, t registry.Test, idem *registry.Idempotency) (*registry.Idempotency, error) {
+	return s.create(ctx, "record test", idem, func(tx *sql.Tx) error {
+		if err := s.personExists(ctx, tx, t.PersonID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO tests
+			(id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			t.ID[:], t.PersonID[:], string(t.Kind), string(t.Result), t.Date.String(), t.Site, micros(t.RecordedAt),
+			t.Status, nullID(t.Replaces), nullID(t.ReplacedBy))
+		return err
+	})
+}
+
+// FindTest implements registry.Store.
+func (s *Store) FindTest(ctx context.Context, id registry.ID) (*registry.Test, error) {
+	ts, err := s.queryTests(ctx, s.db, `WHERE id = ?`, id[:])
+	if err != nil {
+		return nil, s.wrap("find test", err)
+	}
+	if len(ts) == 0 {
+		return nil, registry.Errorf(registry.ENOTFOUND, "Test not found.")
+	}
+	return &ts[0], nil
+}
+
+// MarkEnteredInError implements registry.Store. The record may be a
+// vaccination or a test; a replacement must be of the same kind and person.
+func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, replacement registry.ID, idem *registry.Idempotency) (*registry.Idempotency, error) {
+	return s.create(ctx, "mark entered in error", idem, func(tx *sql.Tx) error {
+		for _, table := range []string{"vaccinations", "tests"} {
+			var status string
+			err := tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT status FROM `+table+` WHERE id = ? AND person_id = ?`),
+				recordID[:], personID[:]).Scan(&status)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if status == registry.StatusEnteredInError {
+				return registry.FieldErrorf(registry.ECONFLICT, "record", "The record is already marked entered in error.")
+			}
+			if replacement != (registry.ID{}) {
+				res, err := tx.ExecContext(ctx, s.dialect.Rebind(`UPDATE `+table+` SET replaces = ?
+					WHERE id = ? AND person_id = ? AND replaces IS NULL AND status = ?`),
+					recordID[:], replacement[:], personID[:], registry.StatusCompleted)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					return registry.FieldErrorf(registry.EINVALID, "replaced_by",
+						"The replacement must be a current record of the same kind for the same person.")
+				}
+			}
+			_, err = tx.ExecContext(ctx, s.dialect.Rebind(`UPDATE `+table+` SET status = ?, replaced_by = ? WHERE id = ?`),
+				registry.StatusEnteredInError, nullID(replacement), recordID[:])
+			return err
+		}
+		return registry.FieldErrorf(registry.ENOTFOUND, "record", "Record not found for this person.")
+	})
+}
+
+// CreateSite implements registry.Store.
+func (s *Store) CreateSite(ctx context.Context, site registry.Site, idem *registry.Idempotency) (*registry.Idempotency, error) {
+	return s.create(ctx, "create site", idem, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
+			`INSERT INTO sites (code, name, jurisdiction, services, created_at) VALUES (?, ?, ?, ?, ?)`),
+			site.Code, site.Name, site.Jurisdiction, joinList(site.Services), micros(site.CreatedAt))
+		if s.dialect.IsUniqueViolation(err) {
+			return registry.FieldErrorf(registry.ECONFLICT, "code", "A site with this code already exists.")
+		}
+		return err
+	})
+}
+
+func (s *Store) querySites(ctx context.Context, where string, args ...any) ([]registry.Site, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.Rebind(
+		`SELECT code, name, jurisdiction, services, created_at FROM sites `+where), args...)
+	if err != nil {
+		return nil, s.wrap("query sites", err)
+	}
+	defer rows.Close()
+	var out []registry.Site
+	for rows.Next() {
+		var (
+			site     registry.Site
+			services string
+			created  int64
+		)
+		if err := rows.Scan(&site.Code, &site.Name, &site.Jurisdiction, &services, &created); err != nil {
+			return nil, s.wrap("query sites", err)
+		}
+		site.Services, site.CreatedAt = splitList(services), fromMicros(created)
+		out = append(out, site)
+	}
+	return out, s.wrap("query sites", rows.Err())
+}
+
+// FindSite implements registry.Store.
+func (s *Store) FindSite(ctx context.Context, code string) (*registry.Site, error) {
+	sites, err := s.querySites(ctx, `WHERE code = ?`, code)
+	if err != nil {
+		return nil, err
+	}
+	if len(sites) == 0 {
+		return nil, registry.FieldErrorf(registry.ENOTFOUND, "site", "Site %q not found.", code)
+	}
+	return &sites[0], nil
+}
+
+// ListSites implements registry.Store.
+func (s *Store) ListSites(ctx context.Context) ([]registry.Site, error) {
+	return s.querySites(ctx, `ORDER BY code`)
+}
+
+// CreateToken implements registry.Store.
+func (s *Store) CreateToken(ctx context.Context, t registry.Token) error {
+	_, err := s.create(ctx, "create token", nil, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
+			`INSERT INTO tokens (id, hash, role, sites, created_at) VALUES (?, ?, ?, ?, ?)`),
+			t.ID, t.Hash, string(t.Role), joinList(t.Sites), micros(t.CreatedAt))
+		return err
+	})
+	return err
+}
+
+// FindTokenByHash implements registry.Store.
+func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*registry.Token, error) {
+	var (
+		t           registry.Token
+		role, sites string
+		created     int64
+	)
+	err := s.db.QueryRowContext(ctx, s.dialect.Rebind(
+		`SELECT id, hash, role, sites, created_at FROM tokens WHERE hash = ?`), hash).
+		Scan(&t.ID, &t.Hash, &role, &sites, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, registry.Errorf(registry.ENOTFOUND, "Token not found.")
+	}
+	if err != nil {
+		return nil, s.wrap("find token", err)
+	}
+	t.Role, t.Sites, t.CreatedAt = registry.Role(role), splitList(sites), fromMicros(created)
+	return &t, nil
+}

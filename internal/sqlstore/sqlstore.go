@@ -1,0 +1,106 @@
+// Package sqlstore is the part of Haven's storage that SQLite and PostgreSQL
+// share: one implementation of registry.Store over database/sql, written in
+// the SQL both dialects accept. internal/sqlite and internal/postgres supply
+// the connection, the dialect's few differences, the way transactions are
+// committed (SQLite commits in groups through one writer) and their migration
+// files.
+//
+// Portable encodings: IDs are 16-byte blobs, instants are Unix microseconds
+// (UTC), calendar dates are 'YYYY-MM-DD' text, lists are comma-joined text.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect describes how one database differs from the portable SQL.
+type Dialect struct {
+	Name string // "sqlite" or "postgres"
+	// DollarParams rewrites ? placeholders to $1, $2, … (PostgreSQL).
+	DollarParams bool
+	// IsUniqueViolation reports whether err is a unique or primary-key
+	// constraint violation.
+	IsUniqueViolation func(error) bool
+}
+
+// TxRunner runs fn in a transaction and commits it durably before returning
+// nil. An implementation may run several callers' fns in one transaction
+// (group commit), each inside its own savepoint, so fn must not commit or roll
+// back itself, and fn's error undoes only fn's own writes.
+type TxRunner interface {
+	RunTx(ctx context.Context, fn func(tx *sql.Tx) error) error
+}
+
+// Store implements registry.Store.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	runner  TxRunner
+	closers []func() error
+}
+
+// New returns a Store that reads through db and writes through runner.
+// closers run, in order, when the Store is closed.
+func New(db *sql.DB, d Dialect, runner TxRunner, closers ...func() error) *Store {
+	return &Store{db: db, dialect: d, runner: runner, closers: closers}
+}
+
+// DB returns the underlying pool, for operator commands such as backups.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Rebind converts a query written with ? placeholders to the dialect's form.
+func (d Dialect) Rebind(q string) string {
+	if !d.DollarParams || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s: ping: %w", s.dialect.Name, err)
+	}
+	return nil
+}
+
+// Close runs the closers given to New, then closes the pool.
+func (s *Store) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
+	}
+	errs = append(errs, s.db.Close())
+	return errors.Join(errs...)
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func joinList(l []string) string { return strings.Join(l, ",") }
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
