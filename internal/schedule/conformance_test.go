@@ -1,0 +1,117 @@
+package schedule_test
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/haven-registry/haven/internal/schedule"
+)
+
+// sharedTestdata returns ../shared/testdata relative to the repository root,
+// or skips (fails under CI) when it is absent.
+func sharedTestdata(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+	td := filepath.Join(dir, "..", "shared", "testdata")
+	if _, err := os.Stat(filepath.Join(td, "cdsi", "cases")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("shared test data missing at %s", td)
+		}
+		t.Skipf("shared test data not present at %s; skipping", td)
+	}
+	return td
+}
+
+type tally struct{ pass, total int }
+
+func runCaseFile(t *testing.T, s *schedule.Schedule, path string, byGroup map[string]*tally, verbose bool) []schedule.CaseResult {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cases, err := schedule.ParseCases(f, filepath.Base(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []schedule.CaseResult
+	for _, c := range cases {
+		r := s.RunCase(c)
+		g := c.VaccineGroup
+		if n, ok := s.GroupName(g); ok {
+			g = n
+		}
+		if byGroup[g] == nil {
+			byGroup[g] = &tally{}
+		}
+		byGroup[g].total++
+		if r.Pass {
+			byGroup[g].pass++
+		} else if verbose {
+			t.Logf("%s %s [%s] %q: %s%s", filepath.Base(path), r.ID, g, r.Name, strings.Join(r.Mismatches, "; "), r.Error)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// conformanceFloor is the number of CDC cases (both files together) that
+// passed when this test was last tightened. The test fails if fewer pass.
+const conformanceFloor = 808
+
+func TestCDCConformance(t *testing.T) {
+	td := sharedTestdata(t)
+	s, err := schedule.Load("cdc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(td, "cdsi", "cases", "*.csv"))
+	if len(files) == 0 {
+		t.Fatal("no CDC case files")
+	}
+	byGroup := map[string]*tally{}
+	total, pass := 0, 0
+	for _, f := range files {
+		for _, r := range runCaseFile(t, s, f, byGroup, true) {
+			total++
+			if r.Pass {
+				pass++
+			}
+		}
+	}
+	var names []string
+	for g := range byGroup {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		t.Logf("%-24s %4d / %4d", g, byGroup[g].pass, byGroup[g].total)
+	}
+	t.Logf("all CDC cases: %d / %d pass", pass, total)
+	covid := byGroup["COVID-19"]
+	if covid == nil || covid.total != 63 {
+		t.Errorf("expected 63 COVID-19 cases, found %v", covid)
+	} else if covid.pass != covid.total {
+		t.Errorf("COVID-19: %d / %d cases pass; all must", covid.pass, covid.total)
+	}
+	if pass < conformanceFloor {
+		t.Errorf("only %d CDC cases pass; the recorded floor is %d", pass, conformanceFloor)
+	}
+}

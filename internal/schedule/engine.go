@@ -1,0 +1,774 @@
+package schedule
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/haven-registry/haven/internal/registry"
+)
+
+// run holds the per-forecast state shared by every antigen: the patient, the
+// assessment date and the organised immunization history (§4.2).
+type run struct {
+	s        *Schedule
+	dob      Date
+	asOf     Date
+	sex      string
+	country  string
+	doses    []pdose
+	obs      map[string]Date // active observations: code -> latest date (0 = undated)
+	byAnt    map[string][]rec
+	complete map[string]bool // "antigen|seriesGroup" -> some relevant series complete (pass 1)
+}
+
+type pdose struct {
+	date     Date
+	cvx, mvx string // cvx normalised
+	raw      string // cvx as given
+}
+
+// rec is an antigen administered record.
+type rec struct {
+	dose int // index into run.doses
+	date Date
+	cvx  string
+	mvx  string
+}
+
+type tStatus int8
+
+const (
+	tNotSatisfied tStatus = iota
+	tSatisfied
+	tSkipped
+)
+
+type target struct {
+	sd     *seriesDose
+	status tStatus
+	rec    int // satisfying record, -1 if none
+}
+
+type eval struct {
+	status      Status
+	reasons     []string
+	target      int // index into targets; -1 when not evaluated against a target
+	inadvertent bool
+	done        bool
+}
+
+// pseries is a relevant patient series with its evaluation and forecast.
+type pseries struct {
+	s       *series
+	recs    []rec
+	targets []target
+	evals   []eval
+	fc      seriesForecast
+	score   int
+}
+
+type seriesForecast struct {
+	status                      SeriesStatus
+	reason                      string
+	target                      *seriesDose
+	earliest, unadjRec, rec     Date
+	unadjPastDue, pastDue, late Date
+	finish                      Date // SELECTB-12
+	completable                 bool
+	priority                    bool // FORECASTPRIORITY-1
+}
+
+func (ps *pseries) validCount() int {
+	n := 0
+	for _, t := range ps.targets {
+		if t.status == tSatisfied {
+			n++
+		}
+	}
+	return n
+}
+
+// Forecast evaluates the patient's immunization history and forecasts every
+// vaccine group of the schedule as of asOf (the assessment date). It never
+// reads the clock. Returns EINVALID naming the field (for example
+// "doses[2].cvx") for an unknown CVX code, a dose before birth or after asOf,
+// or a missing birth date.
+func (s *Schedule) Forecast(p Patient, asOf time.Time) (Result, error) {
+	r, err := s.newRun(p, asOf)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.result(nil), nil
+}
+
+// ForecastGroups is Forecast restricted to the named vaccine groups (as named
+// in the supporting data, for example "COVID-19"); only the antigens of those
+// groups are processed, and only their evaluations are returned.
+func (s *Schedule) ForecastGroups(p Patient, asOf time.Time, groups ...string) (Result, error) {
+	r, err := s.newRun(p, asOf)
+	if err != nil {
+		return Result{}, err
+	}
+	want := map[string]bool{}
+	for _, g := range groups {
+		found := false
+		for _, vg := range s.groups {
+			if strings.EqualFold(vg.name, g) {
+				want[vg.name] = true
+				found = true
+			}
+		}
+		if !found {
+			return Result{}, registry.FieldErrorf(registry.EINVALID, "vaccine_group", "unknown vaccine group %q", g)
+		}
+	}
+	return r.result(want), nil
+}
+
+func (s *Schedule) newRun(p Patient, asOf time.Time) (*run, error) {
+	if p.BirthDate.IsZero() {
+		return nil, registry.FieldErrorf(registry.EINVALID, "birth_date", "birth date is required")
+	}
+	if asOf.IsZero() {
+		return nil, registry.FieldErrorf(registry.EINVALID, "assessment_date", "assessment date is required")
+	}
+	r := &run{s: s, dob: DateOf(p.BirthDate), asOf: DateOf(asOf), country: p.BirthCountry}
+	if r.asOf < r.dob {
+		return nil, registry.FieldErrorf(registry.EINVALID, "assessment_date", "assessment date %s is before the birth date %s", r.asOf, r.dob)
+	}
+	switch strings.ToLower(strings.TrimSpace(p.Sex)) {
+	case "f", "female":
+		r.sex = "female"
+	case "m", "male":
+		r.sex = "male"
+	case "", "u", "unknown":
+		r.sex = "unknown"
+	default:
+		return nil, registry.FieldErrorf(registry.EINVALID, "sex", "sex %q is not F, M or unknown", p.Sex)
+	}
+	r.doses = make([]pdose, len(p.Doses))
+	r.byAnt = map[string][]rec{}
+	for i, d := range p.Doses {
+		field := "doses[" + itoa(i) + "]"
+		if d.Date.IsZero() {
+			return nil, registry.FieldErrorf(registry.EINVALID, field+".date", "dose date is required")
+		}
+		dd := DateOf(d.Date)
+		if dd < r.dob {
+			return nil, registry.FieldErrorf(registry.EINVALID, field+".date", "dose date %s is before the birth date %s", dd, r.dob)
+		}
+		if dd > r.asOf {
+			return nil, registry.FieldErrorf(registry.EINVALID, field+".date", "dose date %s is after the assessment date %s", dd, r.asOf)
+		}
+		cvx := normCVX(d.CVX)
+		e, ok := s.cvx[cvx]
+		if !ok {
+			return nil, registry.FieldErrorf(registry.EINVALID, field+".cvx", "unknown CVX code %q in schedule %s", d.CVX, s.name)
+		}
+		r.doses[i] = pdose{date: dd, cvx: cvx, mvx: strings.ToUpper(strings.TrimSpace(d.MVX)), raw: strings.TrimSpace(d.CVX)}
+		// §4.2: split the dose into antigen administered records, honouring
+		// the association begin and end ages.
+		for _, as := range e.associations {
+			if as.begin.Set && dd < r.dob.Add(as.begin) {
+				continue
+			}
+			if as.end.Set && dd >= r.dob.Add(as.end) {
+				continue
+			}
+			r.byAnt[as.antigen] = append(r.byAnt[as.antigen], rec{dose: i, date: dd, cvx: cvx, mvx: r.doses[i].mvx})
+		}
+	}
+	for a, rs := range r.byAnt {
+		sort.SliceStable(rs, func(i, j int) bool { return rs[i].date < rs[j].date })
+		r.byAnt[a] = rs
+	}
+	r.obs = map[string]Date{}
+	for i, o := range p.Observations {
+		code := strings.TrimSpace(o.Code)
+		if code == "" {
+			return nil, registry.FieldErrorf(registry.EINVALID, "observations["+itoa(i)+"].code", "observation code is required")
+		}
+		var od Date
+		if !o.Date.IsZero() {
+			od = DateOf(o.Date)
+			if od > r.asOf {
+				continue // not yet active at the assessment date
+			}
+		}
+		if prev, ok := r.obs[code]; !ok || od > prev {
+			r.obs[code] = od
+		}
+	}
+	return r, nil
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	neg := i < 0
+	if neg {
+		i = -i
+	}
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	if neg {
+		n--
+		b[n] = '-'
+	}
+	return string(b[n:])
+}
+
+func (r *run) hasObs(code string) bool {
+	_, ok := r.obs[code]
+	return ok
+}
+
+// antigenResult is the outcome of evaluating and forecasting one antigen.
+type antigenResult struct {
+	name     string
+	relevant []*pseries
+	best     []*pseries
+}
+
+func (r *run) result(groups map[string]bool) Result {
+	res := Result{Evaluations: []Evaluation{}, Forecasts: []Forecast{}}
+	ants := map[string]*antigenResult{}
+	for _, g := range r.s.groups {
+		if groups != nil && !groups[g.name] {
+			continue
+		}
+		var parts []*antigenResult
+		for _, an := range g.antigens {
+			a := r.s.antigens[an]
+			if a == nil {
+				continue
+			}
+			ar := r.antigen(a)
+			ants[an] = ar
+			parts = append(parts, ar)
+		}
+		if fc, ok := r.groupForecast(g, parts); ok {
+			res.Forecasts = append(res.Forecasts, fc)
+		}
+	}
+	// Evaluations, in the order of the doses and of the CVX map associations.
+	for i, d := range r.doses {
+		e := r.s.cvx[d.cvx]
+		for _, as := range e.associations {
+			ar, ok := ants[as.antigen]
+			if !ok {
+				continue
+			}
+			ev, ps, found := ar.evalFor(i)
+			if !found {
+				continue
+			}
+			out := Evaluation{DoseIndex: i, Date: d.date.String(), CVX: d.raw, Antigen: as.antigen, Status: ev.status, Reason: strings.Join(ev.reasons, "; ")}
+			if ps != nil {
+				out.Series = ps.s.name
+			}
+			res.Evaluations = append(res.Evaluations, out)
+		}
+	}
+	return res
+}
+
+// evalFor returns the evaluation of patient dose i for the antigen, from its
+// first best patient series, else from its first relevant patient series.
+func (ar *antigenResult) evalFor(dose int) (eval, *pseries, bool) {
+	for _, set := range [][]*pseries{ar.best, ar.relevant} {
+		for _, ps := range set {
+			for k, rc := range ps.recs {
+				if rc.dose == dose {
+					return ps.evals[k], ps, true
+				}
+			}
+		}
+	}
+	return eval{}, nil, false
+}
+
+// antigen runs §4.3–4.5 for one antigen.
+func (r *run) antigen(a *antigen) *antigenResult {
+	ar := &antigenResult{name: a.name}
+	recs := r.byAnt[a.name]
+	for _, s := range a.series {
+		if !r.relevantSeries(s) {
+			continue
+		}
+		ps := &pseries{s: s, recs: recs}
+		r.evaluate(ps)
+		r.forecast(a, ps)
+		ar.relevant = append(ar.relevant, ps)
+	}
+	if a.hasCompletedDep && len(ar.relevant) > 0 {
+		// Conditional skips of type "Completed Series" depend on the status
+		// of other series of the antigen: re-run once with the statuses of
+		// the first pass.
+		if r.complete == nil {
+			r.complete = map[string]bool{}
+		}
+		for _, ps := range ar.relevant {
+			if ps.fc.status == Complete {
+				r.complete[a.name+"|"+ps.s.group] = true
+			}
+		}
+		for i, ps := range ar.relevant {
+			np := &pseries{s: ps.s, recs: recs}
+			r.evaluate(np)
+			r.forecast(a, np)
+			ar.relevant[i] = np
+		}
+	}
+	ar.best = r.selectBest(ar.relevant)
+	return ar
+}
+
+// relevantSeries implements §5.1 (Tables 5-4 and 5-5).
+func (r *run) relevantSeries(s *series) bool {
+	if len(s.genders) > 0 {
+		ok := false
+		for _, g := range s.genders {
+			if g == r.sex {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if s.typ != seriesRisk {
+		return true
+	}
+	for _, in := range s.indications {
+		if !r.hasObs(in.code) {
+			continue
+		}
+		begin, end := minDate, maxDate
+		if in.begin.Set {
+			begin = r.dob.Add(in.begin)
+		}
+		if in.end.Set {
+			end = r.dob.Add(in.end)
+		}
+		if begin <= r.asOf && r.asOf < end {
+			return true
+		}
+	}
+	return false
+}
+
+func ageFor(sd *seriesDose, d Date) *ageRule {
+	for i := range sd.ages {
+		if sd.ages[i].applies(d) {
+			return &sd.ages[i]
+		}
+	}
+	return nil
+}
+
+// evaluate implements the evaluate-immunization-history process (§4.4,
+// Figure 4-6) with the chapter 6 evaluation of each record.
+func (r *run) evaluate(ps *pseries) {
+	ps.targets = make([]target, len(ps.s.doses), len(ps.s.doses)+len(ps.recs))
+	for i, sd := range ps.s.doses {
+		ps.targets[i] = target{sd: sd, rec: -1}
+	}
+	ps.evals = make([]eval, len(ps.recs))
+	td := 0
+	for i := range ps.recs {
+		ev := &ps.evals[i]
+		ev.target = -1
+		for {
+			if td >= len(ps.targets) {
+				// §4.4 step 6a: no more target doses.
+				ev.status = Extraneous
+				ev.reasons = []string{"Series Already Complete"}
+				ev.done = true
+				break
+			}
+			sd := ps.targets[td].sd
+			if r.skipTarget(ps, sd, ctxEvaluation, ps.recs[i].date, i, r.prevDate(ps, i)) {
+				ps.targets[td].status = tSkipped
+				td++
+				continue
+			}
+			ev.target = td
+			if r.evalDose(ps, i, sd) {
+				ps.targets[td].status = tSatisfied
+				ps.targets[td].rec = i
+				if sd.recurring {
+					// §4.4 step 5a: a recurring target dose repeats right after itself.
+					ps.targets = append(ps.targets, target{})
+					copy(ps.targets[td+2:], ps.targets[td+1:])
+					ps.targets[td+1] = target{sd: sd, rec: -1}
+				}
+				td++
+			}
+			break
+		}
+	}
+}
+
+// prevDate returns the date of the record immediately before record i (any
+// status), or 0 (CALCDTSKIP-5).
+func (r *run) prevDate(ps *pseries, i int) Date {
+	if i == 0 {
+		return 0
+	}
+	return ps.recs[i-1].date
+}
+
+// evalDose evaluates record i against target dose sd (§6.3–6.10) and reports
+// whether the target dose is satisfied.
+func (r *run) evalDose(ps *pseries, i int, sd *seriesDose) bool {
+	rc := ps.recs[i]
+	ev := &ps.evals[i]
+	ev.done = true
+	// §6.3 inadvertent vaccine.
+	for _, c := range sd.inadvertent {
+		if c == rc.cvx {
+			ev.status = NotValid
+			ev.reasons = []string{"Inadvertent Vaccine"}
+			ev.inadvertent = true
+			return false
+		}
+	}
+	var reasons []string
+	// §6.4 age.
+	tooOld, tooYoung := false, false
+	if age := ageFor(sd, rc.date); age != nil {
+		absMin, min, max := minDate, minDate, maxDate
+		if age.absMin.Set {
+			absMin = r.dob.Add(age.absMin)
+		}
+		if age.min.Set {
+			min = r.dob.Add(age.min)
+		}
+		if age.max.Set {
+			max = r.dob.Add(age.max)
+		}
+		switch {
+		case rc.date < absMin:
+			tooYoung = true
+			reasons = append(reasons, "Age: Too Young")
+		case rc.date < min:
+			reasons = append(reasons, "Age: Grace Period")
+		case rc.date >= max:
+			tooOld = true
+			reasons = append(reasons, "Age: Too Old")
+		}
+	}
+	// §6.5 preferable intervals.
+	prefOK := true
+	prefGrace := false
+	for k := range sd.intervals {
+		iv := &sd.intervals[k]
+		if !iv.applies(rc.date) {
+			continue
+		}
+		ref := r.refDate(ps, iv, i)
+		if ref == 0 {
+			continue
+		}
+		absMin, min := minDate, minDate
+		if iv.absMin.Set {
+			absMin = ref.Add(iv.absMin)
+		}
+		if iv.min.Set {
+			min = ref.Add(iv.min)
+		}
+		if rc.date < absMin {
+			prefOK = false
+		} else if rc.date < min {
+			prefGrace = true
+		}
+	}
+	intervalOK := prefOK
+	if !prefOK {
+		// §6.6 allowable intervals: with none defined the dose cannot be
+		// validated this way.
+		allowOK, any := true, false
+		for k := range sd.allowIntervals {
+			iv := &sd.allowIntervals[k]
+			if !iv.applies(rc.date) {
+				continue
+			}
+			any = true
+			ref := r.refDate(ps, iv, i)
+			if ref == 0 {
+				continue
+			}
+			absMin := minDate
+			if iv.absMin.Set {
+				absMin = ref.Add(iv.absMin)
+			}
+			if rc.date < absMin {
+				allowOK = false
+			}
+		}
+		intervalOK = any && allowOK
+		if !intervalOK {
+			reasons = append(reasons, "Interval: Too Soon")
+		}
+	} else if prefGrace {
+		reasons = append(reasons, "Interval: Grace Period")
+	}
+	// §6.7 vaccine conflict.
+	conflicted := r.conflicted(ps, i)
+	if conflicted {
+		reasons = append(reasons, "Live Virus Conflict")
+	}
+	// §6.8 and §6.9 preferable or allowable vaccine.
+	vaccineOK := false
+	for _, pv := range sd.preferable {
+		if pv.cvx != rc.cvx || !r.inAgeRange(rc.date, pv.begin, pv.end) {
+			continue
+		}
+		if pv.mvx != "" && rc.mvx != "" && !strings.EqualFold(pv.mvx, rc.mvx) {
+			continue
+		}
+		vaccineOK = true
+		break
+	}
+	if !vaccineOK {
+		for _, av := range sd.allowable {
+			if av.cvx == rc.cvx && r.inAgeRange(rc.date, av.begin, av.end) {
+				vaccineOK = true
+				break
+			}
+		}
+	}
+	if !vaccineOK {
+		reasons = append(reasons, "Not a preferable or allowable vaccine")
+	}
+	// §6.10 satisfy target dose (Table 6-31).
+	ev.reasons = reasons
+	switch {
+	case tooOld:
+		ev.status = Extraneous
+		return false
+	case tooYoung || !intervalOK || conflicted || !vaccineOK:
+		ev.status = NotValid
+		return false
+	}
+	ev.status = Valid
+	return true
+}
+
+func (r *run) inAgeRange(d Date, begin, end Duration) bool {
+	if begin.Set && d < r.dob.Add(begin) {
+		return false
+	}
+	if end.Set && d >= r.dob.Add(end) {
+		return false
+	}
+	return true
+}
+
+// refDate returns the reference date of an interval for a dose evaluated or
+// forecast after records [0, upto) (CALCDTINT-1, -2, -8, -9), or 0 when there
+// is none.
+func (r *run) refDate(ps *pseries, iv *interval, upto int) Date {
+	switch {
+	case iv.fromPrevious:
+		for j := upto - 1; j >= 0; j-- {
+			ev := &ps.evals[j]
+			if ev.inadvertent || !ev.done {
+				continue
+			}
+			if ev.status == Valid || ev.status == NotValid {
+				return ps.recs[j].date
+			}
+		}
+		return 0
+	case iv.fromTargetDose > 0:
+		for _, t := range ps.targets {
+			if t.sd.number == iv.fromTargetDose && t.status == tSatisfied && t.rec >= 0 && t.rec < upto {
+				return ps.recs[t.rec].date
+			}
+		}
+		return 0
+	case len(iv.fromMostRecent) > 0:
+		for j := upto - 1; j >= 0; j-- {
+			if ps.evals[j].inadvertent {
+				continue
+			}
+			for _, c := range iv.fromMostRecent {
+				if c == ps.recs[j].cvx {
+					return ps.recs[j].date
+				}
+			}
+		}
+		return 0
+	case iv.fromObs != "":
+		if d, ok := r.obs[iv.fromObs]; ok {
+			return d
+		}
+		return 0
+	}
+	return 0
+}
+
+// conflicted implements §6.7 (CALCDTCONFLICT-1, -2 and CONFLICT-3) for record i.
+func (r *run) conflicted(ps *pseries, i int) bool {
+	rc := ps.recs[i]
+	for k := range r.s.conflicts {
+		c := &r.s.conflicts[k]
+		if c.current != rc.cvx {
+			continue
+		}
+		for j, d := range r.doses {
+			if j == rc.dose || d.cvx != c.previous || d.date >= rc.date {
+				continue
+			}
+			begin := d.date.Add(c.begin)
+			end := d.date.Add(c.minEnd)
+			if st, ok := r.statusOf(ps, j); ok && st != Valid {
+				end = d.date.Add(c.endInt)
+			}
+			if begin <= rc.date && rc.date < end {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// statusOf returns the evaluation status of patient dose j in the series,
+// if it has one.
+func (r *run) statusOf(ps *pseries, dose int) (Status, bool) {
+	for k, rc := range ps.recs {
+		if rc.dose == dose && ps.evals[k].done {
+			return ps.evals[k].status, true
+		}
+	}
+	return "", false
+}
+
+// skipTarget reports whether any conditional skip of sd for the context
+// allows the target dose to be skipped.
+func (r *run) skipTarget(ps *pseries, sd *seriesDose, ctx skipContext, ref Date, upto int, prev Date) bool {
+	for _, cs := range sd.skips {
+		if cs.context&ctx != 0 && r.skip(ps, cs, ref, upto, prev) {
+			return true
+		}
+	}
+	return false
+}
+
+// skip implements §6.2 (Tables 6-5 to 6-11). ref is the conditional skip
+// reference date (CONDSKIP-2), upto the number of records that count, and
+// prev the date of the immediate previous dose (0 if none).
+func (r *run) skip(ps *pseries, cs *condSkip, ref Date, upto int, prev Date) bool {
+	met, relevant := 0, 0
+	for si := range cs.sets {
+		set := &cs.sets[si]
+		if !set.applies(ref) {
+			continue
+		}
+		relevant++
+		n := 0
+		for ci := range set.conds {
+			if r.condMet(ps, &set.conds[ci], ref, upto, prev) {
+				n++
+			}
+		}
+		ok := false
+		if set.condAnd {
+			ok = n == len(set.conds) && n > 0
+		} else {
+			ok = n > 0
+		}
+		if ok {
+			met++
+		}
+	}
+	if relevant == 0 || met == 0 {
+		return false
+	}
+	if cs.setAnd {
+		return met == relevant
+	}
+	return true
+}
+
+func (r *run) condMet(ps *pseries, c *skipCond, ref Date, upto int, prev Date) bool {
+	switch c.typ {
+	case condAge:
+		begin, end := minDate, maxDate
+		if c.begin.Set {
+			begin = r.dob.Add(c.begin)
+		}
+		if c.endAg.Set {
+			end = r.dob.Add(c.endAg)
+		}
+		return begin <= ref && ref < end
+	case condCompletedSeries:
+		for _, g := range c.seriesGroups {
+			if r.complete[ps.s.antigen+"|"+g] {
+				return true
+			}
+		}
+		return false
+	case condInterval:
+		if prev == 0 || !c.interval.Set {
+			return false
+		}
+		return ref >= prev.Add(c.interval)
+	case condCount:
+		begin, end := minDate, maxDate
+		if c.begin.Set {
+			begin = r.dob.Add(c.begin)
+		}
+		if c.endAg.Set {
+			end = r.dob.Add(c.endAg)
+		}
+		start, stop := minDate, maxDate
+		if c.start != 0 {
+			start = c.start
+		}
+		if c.end != 0 {
+			stop = c.end
+		}
+		n := 0
+		for j := 0; j < upto && j < len(ps.recs); j++ {
+			rc := ps.recs[j]
+			if len(c.vaccines) > 0 && !contains(c.vaccines, rc.cvx) {
+				continue
+			}
+			if rc.date < begin || rc.date >= end || rc.date < start || rc.date >= stop {
+				continue
+			}
+			if c.validOnly && !(ps.evals[j].done && ps.evals[j].status == Valid) {
+				continue
+			}
+			n++
+		}
+		switch c.logic {
+		case countGreater:
+			return n > c.count
+		case countEqual:
+			return n == c.count
+		case countLess:
+			return n < c.count
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

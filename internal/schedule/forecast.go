@@ -1,0 +1,718 @@
+package schedule
+
+import (
+	"sort"
+	"strings"
+)
+
+// forecast implements chapter 7 for one relevant patient series after its
+// evaluation.
+func (r *run) forecast(a *antigen, ps *pseries) {
+	fc := &ps.fc
+	*fc = seriesForecast{}
+	td := 0
+	for td < len(ps.targets) && ps.targets[td].status != tNotSatisfied {
+		td++
+	}
+	// The evaluation may have stopped on a target that a later record did
+	// not satisfy; the current target is the first one not satisfied and not
+	// skipped.
+	upto := len(ps.recs)
+	prev := Date(0)
+	if upto > 0 {
+		prev = ps.recs[upto-1].date
+	}
+	immune := r.immune(a)
+	antigenContra := r.antigenContraindicated(a)
+	for {
+		// §7.1 conditional skip at the assessment date.
+		for td < len(ps.targets) {
+			sd := ps.targets[td].sd
+			if r.skipTarget(ps, sd, ctxForecast, r.asOf, upto, prev) {
+				ps.targets[td].status = tSkipped
+				td++
+				continue
+			}
+			break
+		}
+		// §7.4 determine forecast need (Table 7-10).
+		switch {
+		case immune:
+			fc.status, fc.reason = Immune, "Patient has evidence of immunity"
+			return
+		case antigenContra || (td < len(ps.targets) && r.vaccineContraindicated(a, ps.targets[td].sd)):
+			fc.status, fc.reason = Contraindicated, "Patient has a contraindication"
+			return
+		case td >= len(ps.targets):
+			if ps.validCount() > 0 {
+				fc.status, fc.reason = Complete, "Patient series is complete"
+			} else {
+				fc.status, fc.reason = NotRecommended, "Not recommended at this time due to past immunization history"
+			}
+			return
+		}
+		sd := ps.targets[td].sd
+		fc.target = sd
+		if sd.seasonEnd != 0 && r.asOf > sd.seasonEnd {
+			fc.status, fc.reason = NotRecommended, "Past seasonal recommendation end date"
+			return
+		}
+		age := ageFor(sd, r.asOf)
+		var maxAge Date
+		if age != nil && age.max.Set {
+			maxAge = r.dob.Add(age.max)
+		}
+		if maxAge != 0 && r.asOf >= maxAge {
+			fc.status, fc.reason = AgedOut, "Patient has exceeded the maximum age"
+			return
+		}
+		r.dates(ps, sd, age, upto)
+		if maxAge != 0 && fc.earliest >= maxAge {
+			fc.status, fc.reason = AgedOut, "Patient is unable to finish the series prior to the maximum age"
+			fc.clearDates()
+			return
+		}
+		// §7.6 validate the recommendation at the earliest date.
+		if r.skipTarget(ps, sd, ctxForecast, fc.earliest, upto, prev) {
+			ps.targets[td].status = tSkipped
+			td++
+			fc.clearDates()
+			continue
+		}
+		fc.status = NotComplete
+		r.finish(ps, td)
+		return
+	}
+}
+
+func (fc *seriesForecast) clearDates() {
+	fc.earliest, fc.unadjRec, fc.rec, fc.unadjPastDue, fc.pastDue, fc.late = 0, 0, 0, 0, 0, 0
+}
+
+// dates implements §7.5 (FORECASTDTCAN-1, FORECASTDT-1 … -6).
+func (r *run) dates(ps *pseries, sd *seriesDose, age *ageRule, upto int) {
+	fc := &ps.fc
+	var earliest, recAge, pastAge, maxAge Date
+	var recInt, pastInt Date
+	if age != nil {
+		if age.min.Set {
+			earliest = r.dob.Add(age.min)
+		}
+		if age.earliestRec.Set {
+			recAge = r.dob.Add(age.earliestRec)
+		}
+		if age.latestRec.Set {
+			pastAge = r.dob.Add(age.latestRec)
+		}
+		if age.max.Set {
+			maxAge = r.dob.Add(age.max)
+		}
+	}
+	nPref, nPrio := 0, 0
+	for k := range sd.intervals {
+		iv := &sd.intervals[k]
+		if !iv.applies(r.asOf) {
+			continue
+		}
+		nPref++
+		if iv.priority {
+			nPrio++
+		}
+		ref := r.refDate(ps, iv, upto)
+		if ref == 0 {
+			continue
+		}
+		earliest = maxD(earliest, after(ref, iv.min))
+		recInt = maxD(recInt, after(ref, iv.earliestRec))
+		pastInt = maxD(pastInt, after(ref, iv.latestRec))
+	}
+	fc.priority = nPref > 0 && nPrio == nPref
+	// Forecast conflict end dates (CALCDTCONFLICT-3).
+	for k := range r.s.conflicts {
+		c := &r.s.conflicts[k]
+		impacted := false
+		for _, pv := range sd.preferable {
+			if pv.cvx == c.current {
+				impacted = true
+				break
+			}
+		}
+		if !impacted {
+			continue
+		}
+		for _, d := range r.doses {
+			if d.cvx == c.previous {
+				earliest = maxD(earliest, d.date.Add(c.endInt))
+			}
+		}
+	}
+	earliest = maxD(earliest, sd.seasonStart)
+	// The most recent record evaluated against a target dose of the series
+	// (including inadvertent administrations).
+	for j := upto - 1; j >= 0; j-- {
+		if ps.evals[j].target >= 0 {
+			earliest = maxD(earliest, ps.recs[j].date)
+			break
+		}
+	}
+	if earliest == 0 {
+		earliest = r.dob
+	}
+	fc.earliest = earliest
+	switch {
+	case recAge != 0:
+		fc.unadjRec = recAge
+	case recInt != 0:
+		fc.unadjRec = recInt
+	default:
+		fc.unadjRec = earliest
+	}
+	switch {
+	case pastAge != 0:
+		fc.unadjPastDue = pastAge - 1
+	case pastInt != 0:
+		fc.unadjPastDue = pastInt - 1
+	}
+	if maxAge != 0 {
+		fc.late = maxAge - 1
+	}
+	fc.rec = maxD(earliest, fc.unadjRec)
+	if fc.unadjPastDue != 0 {
+		fc.pastDue = maxD(earliest, fc.unadjPastDue)
+	}
+}
+
+// finish computes the forecast finish date (SELECTB-12) and whether the
+// series is completable (SELECTB-3).
+func (r *run) finish(ps *pseries, td int) {
+	fc := &ps.fc
+	var latestMin Duration
+	var latestDays int
+	for k := td + 1; k < len(ps.targets); k++ {
+		sd := ps.targets[k].sd
+		for i := range sd.intervals {
+			iv := &sd.intervals[i]
+			if !iv.applies(r.asOf) || !iv.min.Set {
+				continue
+			}
+			// Compare durations by their effect from the earliest date.
+			d := int(fc.earliest.Add(iv.min) - fc.earliest)
+			if !latestMin.Set || d > latestDays {
+				latestMin, latestDays = iv.min, d
+			}
+		}
+	}
+	fc.finish = fc.earliest
+	if latestMin.Set {
+		fc.finish = fc.earliest.Add(latestMin)
+	}
+	fc.completable = true
+	last := ps.targets[len(ps.targets)-1].sd
+	if age := ageFor(last, r.asOf); age != nil && age.max.Set {
+		fc.completable = fc.finish < r.dob.Add(age.max)
+	}
+}
+
+func maxD(a, b Date) Date {
+	if b > a {
+		return b
+	}
+	return a
+}
+
+// immune implements §7.2 (Table 7-3).
+func (r *run) immune(a *antigen) bool {
+	for _, g := range a.immunity.guidelines {
+		if r.hasObs(g) {
+			return true
+		}
+	}
+	for _, b := range a.immunity.birth {
+		if r.dob >= b.before {
+			continue
+		}
+		excluded := false
+		for _, x := range b.exclusions {
+			if r.hasObs(x) {
+				excluded = true
+			}
+		}
+		if excluded {
+			continue
+		}
+		if b.country == "" || countryMatch(b.country, r.country) {
+			return true
+		}
+	}
+	return false
+}
+
+func countryMatch(want, got string) bool {
+	norm := func(s string) string {
+		s = strings.ToUpper(strings.TrimSpace(s))
+		s = strings.ReplaceAll(s, ".", "")
+		switch s {
+		case "US", "USA", "UNITED STATES":
+			return "US"
+		}
+		return s
+	}
+	return got != "" && norm(want) == norm(got)
+}
+
+// antigenContraindicated implements Table 7-5.
+func (r *run) antigenContraindicated(a *antigen) bool {
+	for _, c := range a.groupContra {
+		if r.hasObs(c.code) && r.inAgeRange(r.asOf, c.begin, c.end) {
+			return true
+		}
+	}
+	return false
+}
+
+// vaccineContraindicated implements Tables 7-6 and 7-7 for the target dose:
+// true when every preferable vaccine has an applicable vaccine
+// contraindication.
+func (r *run) vaccineContraindicated(a *antigen, sd *seriesDose) bool {
+	if len(a.vaccineContra) == 0 || len(sd.preferable) == 0 {
+		return false
+	}
+	for _, pv := range sd.preferable {
+		if !r.vaccineContra(a, pv.cvx) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) vaccineContra(a *antigen, cvx string) bool {
+	for _, c := range a.vaccineContra {
+		if !r.hasObs(c.code) {
+			continue
+		}
+		for _, v := range c.vaccines {
+			if v.cvx == cvx && r.inAgeRange(r.asOf, v.begin, v.end) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// selectBest implements chapter 8: one prioritized patient series per series
+// group, then the best patient series among them.
+func (r *run) selectBest(relevant []*pseries) []*pseries {
+	if len(relevant) == 0 {
+		return nil
+	}
+	var groups []string
+	byGroup := map[string][]*pseries{}
+	for _, ps := range relevant {
+		g := ps.s.group
+		if _, ok := byGroup[g]; !ok {
+			groups = append(groups, g)
+		}
+		byGroup[g] = append(byGroup[g], ps)
+	}
+	prioritized := map[string]*pseries{}
+	for _, g := range groups {
+		if p := r.prioritize(byGroup[g]); p != nil {
+			prioritized[g] = p
+		}
+	}
+	equivalent := func(a, b string) bool {
+		if a == b {
+			return false
+		}
+		for _, ps := range byGroup[a] {
+			if contains(ps.s.equivalent, b) {
+				return true
+			}
+		}
+		for _, ps := range byGroup[b] {
+			if contains(ps.s.equivalent, a) {
+				return true
+			}
+		}
+		return false
+	}
+	var best []*pseries
+	for _, g := range groups {
+		p := prioritized[g]
+		if p == nil {
+			continue
+		}
+		// Table 8-14.
+		if p.fc.status == Complete {
+			best = append(best, p)
+			continue
+		}
+		if p.s.typ == seriesEvalOnly {
+			continue
+		}
+		eqComplete, eqRisk := false, false
+		for _, h := range groups {
+			q := prioritized[h]
+			if q == nil || !equivalent(g, h) {
+				continue
+			}
+			if q.fc.status == Complete {
+				eqComplete = true
+			}
+			if q.s.typ == seriesRisk {
+				eqRisk = true
+			}
+		}
+		if eqComplete {
+			continue
+		}
+		if p.s.typ == seriesRisk || !eqRisk {
+			best = append(best, p)
+		}
+	}
+	return best
+}
+
+// prioritize implements §8.1–8.7 for one series group.
+func (r *run) prioritize(group []*pseries) *pseries {
+	// §8.1 pre-filter (SELECTB-24, SELECTSCORE-2).
+	allContra := true
+	for _, ps := range group {
+		if ps.fc.status != Contraindicated {
+			allContra = false
+		}
+	}
+	topPriority := ""
+	for _, ps := range group {
+		if topPriority == "" || strings.ToUpper(ps.s.priority) < topPriority {
+			topPriority = strings.ToUpper(ps.s.priority)
+		}
+	}
+	noneValid := true
+	var def *pseries
+	for _, ps := range group {
+		if ps.validCount() > 0 {
+			noneValid = false
+		}
+		if ps.s.isDefault && def == nil {
+			def = ps
+		}
+	}
+	var scorable []*pseries
+	for _, ps := range group {
+		candidate := ps.fc.status != Contraindicated || allContra
+		ok := false
+		switch ps.s.typ {
+		case seriesRisk:
+			ok = candidate && strings.ToUpper(ps.s.priority) == topPriority
+		case seriesStandard:
+			if !candidate {
+				break
+			}
+			if first := firstValid(ps); first != 0 {
+				ok = !ps.s.maxAgeToStart.Set || first < r.dob.Add(ps.s.maxAgeToStart)
+			} else if noneValid && def == nil {
+				ok = true
+			}
+		case seriesEvalOnly:
+			ok = ps.fc.status == Complete
+		}
+		if ok {
+			scorable = append(scorable, ps)
+		}
+	}
+	// §8.2 (Table 8-3).
+	var complete, inProcess []*pseries
+	for _, ps := range scorable {
+		switch {
+		case ps.fc.status == Complete:
+			complete = append(complete, ps)
+		case ps.fc.status == NotComplete && ps.validCount() > 0:
+			inProcess = append(inProcess, ps)
+		}
+	}
+	switch {
+	case len(scorable) == 0:
+		return def
+	case len(scorable) == 1:
+		return scorable[0]
+	case len(complete) == 1:
+		return complete[0]
+	case len(complete) == 0 && len(inProcess) == 1:
+		return inProcess[0]
+	case len(complete) == 0 && len(inProcess) == 0 && def != nil && contains1(scorable, def):
+		return def
+	}
+	// §8.3 classify, §8.4–8.6 score.
+	var scored []*pseries
+	switch {
+	case len(complete) >= 2:
+		scored = complete
+		scoreComplete(scored)
+	case len(inProcess) >= 2:
+		scored = inProcess
+		scoreInProcess(scored)
+	default:
+		for _, ps := range scorable {
+			if ps.validCount() == 0 {
+				scored = append(scored, ps)
+			}
+		}
+		if len(scored) == 0 {
+			scored = scorable
+		}
+		scoreNoValid(scored)
+	}
+	// §8.7 highest score, ties broken by series preference.
+	sort.SliceStable(scored, func(i, j int) bool {
+		if scored[i].score != scored[j].score {
+			return scored[i].score > scored[j].score
+		}
+		return scored[i].s.preference < scored[j].s.preference
+	})
+	return scored[0]
+}
+
+func contains1(l []*pseries, p *pseries) bool {
+	for _, x := range l {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+func firstValid(ps *pseries) Date {
+	for k := range ps.evals {
+		if ps.evals[k].status == Valid {
+			return ps.recs[k].date
+		}
+	}
+	return 0
+}
+
+// award gives pts to series for which cond holds when exactly one does, 0
+// when two or more do, and -pts to the others.
+func award(list []*pseries, pts int, tieZero bool, cond func(*pseries) bool) {
+	n := 0
+	for _, ps := range list {
+		if cond(ps) {
+			n++
+		}
+	}
+	for _, ps := range list {
+		switch {
+		case !cond(ps):
+			ps.score -= pts
+		case n >= 2 && tieZero:
+		default:
+			ps.score += pts
+		}
+	}
+}
+
+func mostValid(list []*pseries) func(*pseries) bool {
+	m := 0
+	for _, ps := range list {
+		if v := ps.validCount(); v > m {
+			m = v
+		}
+	}
+	return func(ps *pseries) bool { return ps.validCount() >= m }
+}
+
+func scoreComplete(list []*pseries) {
+	for _, ps := range list {
+		ps.score = 0
+	}
+	award(list, 1, true, mostValid(list)) // Table 8-7
+}
+
+func scoreInProcess(list []*pseries) {
+	for _, ps := range list {
+		ps.score = 0
+	}
+	// Table 8-9.
+	award(list, 2, false, func(ps *pseries) bool { return ps.s.productPath && allValid(ps) })
+	award(list, 3, false, func(ps *pseries) bool { return ps.fc.completable })
+	award(list, 2, true, mostValid(list))
+	minLeft := -1
+	for _, ps := range list {
+		if l := notSatisfied(ps); minLeft < 0 || l < minLeft {
+			minLeft = l
+		}
+	}
+	award(list, 2, true, func(ps *pseries) bool { return notSatisfied(ps) == minLeft })
+	var firstFinish Date
+	for _, ps := range list {
+		if ps.fc.completable && (firstFinish == 0 || ps.fc.finish < firstFinish) {
+			firstFinish = ps.fc.finish
+		}
+	}
+	award(list, 1, true, func(ps *pseries) bool { return ps.fc.completable && ps.fc.finish <= firstFinish })
+}
+
+func scoreNoValid(list []*pseries) {
+	for _, ps := range list {
+		ps.score = 0
+	}
+	// Table 8-11.
+	var first Date
+	for _, ps := range list {
+		if ps.fc.earliest != 0 && (first == 0 || ps.fc.earliest < first) {
+			first = ps.fc.earliest
+		}
+	}
+	award(list, 1, true, func(ps *pseries) bool { return ps.fc.earliest != 0 && ps.fc.earliest == first })
+	award(list, 1, false, func(ps *pseries) bool { return ps.fc.status == NotComplete && ps.fc.completable })
+	for _, ps := range list {
+		if ps.s.productPath {
+			ps.score--
+		} else {
+			ps.score++
+		}
+	}
+}
+
+func allValid(ps *pseries) bool {
+	for k := range ps.evals {
+		if ps.evals[k].target >= 0 && ps.evals[k].status != Valid {
+			return false
+		}
+	}
+	return true
+}
+
+func notSatisfied(ps *pseries) int {
+	n := 0
+	for _, t := range ps.targets {
+		if t.status == tNotSatisfied {
+			n++
+		}
+	}
+	return n
+}
+
+// groupForecast implements chapter 9: it merges the forecasts of the best
+// patient series of the group's antigens.
+func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, bool) {
+	var fcs []*pseries
+	for _, ar := range parts {
+		fcs = append(fcs, ar.best...)
+	}
+	if len(fcs) == 0 {
+		return Forecast{}, false
+	}
+	out := Forecast{VaccineGroup: g.name}
+	// Status: SINGLEANTVG-1, Table 9-4.
+	has := func(st SeriesStatus) bool {
+		for _, ps := range fcs {
+			if ps.fc.status == st {
+				return true
+			}
+		}
+		return false
+	}
+	all := func(sts ...SeriesStatus) bool {
+		for _, ps := range fcs {
+			ok := false
+			for _, st := range sts {
+				if ps.fc.status == st {
+					ok = true
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case len(fcs) == 1:
+		out.SeriesStatus = fcs[0].fc.status
+	case has(Contraindicated):
+		out.SeriesStatus = Contraindicated
+	case has(AgedOut):
+		out.SeriesStatus = AgedOut
+	case has(NotRecommended):
+		out.SeriesStatus = NotRecommended
+	case has(NotComplete):
+		out.SeriesStatus = NotComplete
+	case all(Immune):
+		out.SeriesStatus = Immune
+	case all(Complete, Immune):
+		out.SeriesStatus = Complete
+	default:
+		out.SeriesStatus = NotComplete
+	}
+	var reasons []string
+	seen := map[string]bool{}
+	for _, ps := range fcs {
+		out.Series = append(out.Series, ps.s.name)
+		if ps.fc.reason != "" && !seen[ps.fc.reason] {
+			seen[ps.fc.reason] = true
+			reasons = append(reasons, ps.fc.reason)
+		}
+		if ps.fc.status == NotComplete {
+			out.Guidance = append(out.Guidance, ps.s.guidance...)
+		}
+	}
+	out.Reason = strings.Join(reasons, "; ")
+	if out.SeriesStatus != NotComplete {
+		return out, true
+	}
+	var dated []*pseries
+	for _, ps := range fcs {
+		if ps.fc.status == NotComplete && ps.fc.earliest != 0 {
+			dated = append(dated, ps)
+		}
+	}
+	if len(dated) == 0 {
+		return out, true
+	}
+	var earliest, rec, past, late Date
+	multi := len(g.antigens) > 1
+	priority := false
+	for _, ps := range dated {
+		if ps.fc.priority {
+			priority = true
+		}
+	}
+	for i, ps := range dated {
+		f := &ps.fc
+		if i == 0 {
+			earliest, rec, past, late = f.earliest, f.rec, f.pastDue, f.late
+			continue
+		}
+		if multi && !priority {
+			earliest = maxD(earliest, f.earliest) // MULTIANTVG-1, no priority forecast
+		} else if f.earliest < earliest {
+			earliest = f.earliest // SINGLEANTVG-2 and MULTIANTVG-1 with priority
+		}
+		if f.rec < rec {
+			rec = f.rec
+		}
+		if f.pastDue != 0 && (past == 0 || f.pastDue < past) {
+			past = f.pastDue
+		}
+		if f.late != 0 && (late == 0 || f.late < late) {
+			late = f.late
+		}
+	}
+	if multi && priority {
+		// MULTIANTVG-1: not before the latest dose of a vaccine in the group.
+		for _, d := range r.doses {
+			for _, as := range r.s.cvx[d.cvx].associations {
+				if contains(g.antigens, as.antigen) {
+					earliest = maxD(earliest, d.date)
+				}
+			}
+		}
+	}
+	rec = maxD(rec, earliest) // FORECASTVG-2
+	if past != 0 {
+		past = maxD(past, earliest) // FORECASTVG-3
+	}
+	out.Earliest, out.Recommended, out.PastDue, out.Latest = earliest.String(), rec.String(), past.String(), late.String()
+	return out, true
+}
