@@ -281,7 +281,7 @@ func (s *Schedule) RunCase(c Case) CaseResult {
 		out.Error = fmt.Sprintf("unknown vaccine group %q", c.VaccineGroup)
 		return out
 	}
-	res, err := s.ForecastGroups(c.Patient, c.AsOf, group)
+	res, err := s.Forecast(c.Patient, c.AsOf)
 	if err != nil {
 		out.Error = err.Error()
 		return out
@@ -290,8 +290,17 @@ func (s *Schedule) RunCase(c Case) CaseResult {
 	for i, d := range c.Patient.Doses {
 		cd := CaseDose{Date: DateOf(d.Date).String(), CVX: d.CVX}
 		var reasons []string
+		// The dose's status for the case's vaccine group; a dose with no
+		// antigen in the group (an MMR dose in a varicella case) is judged by
+		// its own antigens.
+		inGroup := false
 		for _, ev := range res.Evaluations {
-			if ev.DoseIndex != i {
+			if ev.DoseIndex == i && s.groupOf[ev.Antigen] != nil && s.groupOf[ev.Antigen].name == group {
+				inGroup = true
+			}
+		}
+		for _, ev := range res.Evaluations {
+			if ev.DoseIndex != i || (inGroup && s.groupOf[ev.Antigen].name != group) {
 				continue
 			}
 			if statusRank(ev.Status) > statusRank(cd.Status) {
@@ -308,14 +317,9 @@ func (s *Schedule) RunCase(c Case) CaseResult {
 		}
 	}
 	var fc Forecast
-	for _, f := range res.Forecasts {
-		if f.VaccineGroup == group {
-			fc = f
-			out.Forecast = &res.Forecasts[0]
-		}
-	}
 	for i := range res.Forecasts {
 		if res.Forecasts[i].VaccineGroup == group {
+			fc = res.Forecasts[i]
 			out.Forecast = &res.Forecasts[i]
 		}
 	}

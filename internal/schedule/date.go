@@ -231,7 +231,7 @@ func atoiDigits(s string) (int, error) {
 // "0 days".
 type Duration struct {
 	Years, Months, Days int
-	Set                bool
+	Set                 bool
 }
 
 // ParseDuration parses the CDSi duration grammar:

@@ -283,7 +283,7 @@ func (r *run) result(groups map[string]bool) Result {
 // evalFor returns the evaluation of patient dose i for the antigen, from its
 // first best patient series, else from its first relevant patient series.
 func (ar *antigenResult) evalFor(dose int) (eval, *pseries, bool) {
-	for _, set := range [][]*pseries{ar.best, ar.relevant} {
+	for _, set := range [][]*pseries{reportable([]*antigenResult{ar}), ar.best, ar.relevant} {
 		for _, ps := range set {
 			for k, rc := range ps.recs {
 				if rc.dose == dose {

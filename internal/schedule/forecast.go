@@ -394,12 +394,15 @@ func (r *run) prioritize(group []*pseries) *pseries {
 		if ps.validCount() > 0 {
 			noneValid = false
 		}
-		if ps.s.isDefault && def == nil {
+		if ps.s.isDefault && def == nil && r.startable(ps) {
 			def = ps
 		}
 	}
 	var scorable []*pseries
 	for _, ps := range group {
+		if !r.startable(ps) {
+			continue
+		}
 		candidate := ps.fc.status != Contraindicated || allContra
 		ok := false
 		switch ps.s.typ {
@@ -471,6 +474,23 @@ func (r *run) prioritize(group []*pseries) *pseries {
 		return scored[i].s.preference < scored[j].s.preference
 	})
 	return scored[0]
+}
+
+// startable reports whether the series can be the patient's path: a series
+// with no valid dose can only be started between its minimum and maximum
+// ages to start (Appendix A glossary: "the earliest / latest age an antigen
+// series may be started").
+func (r *run) startable(ps *pseries) bool {
+	if ps.validCount() > 0 {
+		return true
+	}
+	if ps.s.minAgeToStart.Set && r.asOf < r.dob.Add(ps.s.minAgeToStart) {
+		return false
+	}
+	if ps.s.maxAgeToStart.Set && r.asOf >= r.dob.Add(ps.s.maxAgeToStart) {
+		return false
+	}
+	return true
 }
 
 func contains1(l []*pseries, p *pseries) bool {
@@ -596,10 +616,7 @@ func notSatisfied(ps *pseries) int {
 // groupForecast implements chapter 9: it merges the forecasts of the best
 // patient series of the group's antigens.
 func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, bool) {
-	var fcs []*pseries
-	for _, ar := range parts {
-		fcs = append(fcs, ar.best...)
-	}
+	fcs := reportable(parts)
 	if len(fcs) == 0 {
 		return Forecast{}, false
 	}
@@ -715,4 +732,24 @@ func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, 
 	}
 	out.Earliest, out.Recommended, out.PastDue, out.Latest = earliest.String(), rec.String(), past.String(), late.String()
 	return out, true
+}
+
+// reportable returns the best patient series of the antigens that make up a
+// vaccine group forecast. When several best series exist, a series that has
+// aged out is dropped in favour of the others: the patient can no longer
+// follow it, and another path to immunity exists.
+func reportable(parts []*antigenResult) []*pseries {
+	var all, live []*pseries
+	for _, ar := range parts {
+		for _, ps := range ar.best {
+			all = append(all, ps)
+			if ps.fc.status != AgedOut {
+				live = append(live, ps)
+			}
+		}
+	}
+	if len(live) > 0 {
+		return live
+	}
+	return all
 }
