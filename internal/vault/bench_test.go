@@ -23,7 +23,7 @@ func BenchmarkSealPerson(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		dk, _, err := v.NewDataKey()
+		dk, _, err := v.GenerateDataKey()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func BenchmarkOpenPerson(b *testing.B) {
 		b.Fatal(err)
 	}
 	const id = "0123456789abcdef0123456789abcdef"
-	dk, w, err := v.NewDataKey()
+	dk, w, err := v.GenerateDataKey()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func BenchmarkRewrap(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, w, err := v.NewDataKey()
+	_, w, err := v.GenerateDataKey()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,6 +96,31 @@ func BenchmarkPseudonym(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Pseudonym("0123456789abcdef0123456789abcdef"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRegistrySealOpen is the registry.Vault path the stores use: a
+// new wrapped key, one Encrypt of the person's fields and one Decrypt.
+func BenchmarkRegistrySealOpen(b *testing.B) {
+	v, err := vault.NewEphemeral(vault.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := []byte(`{"g":"Mirela","f":"Okonkwo-Vásquez","b":"1987-03-14","p":"+82 10 5555 0199","h":"0123456789abcdef"}`)
+	aad := []byte("haven/person/v1/0123456789abcdef")
+	b.ReportAllocs()
+	for b.Loop() {
+		w, err := v.NewDataKey()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ct, err := v.Encrypt(w, aad, plain)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := v.Decrypt(w, aad, ct); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -39,7 +39,9 @@
 //	(*Vault).Unlock(passphrase) error                     re-reads the ring; nil passphrase for file mode
 //	(*Vault).Seal()                                       zero KEKs; outstanding DataKeys stop working
 //	(*Vault).Shred() error                                Seal, overwrite and remove the ring file
-//	(*Vault).NewDataKey() (*DataKey, wrapped []byte, error)
+//	(*Vault).GenerateDataKey() (*DataKey, wrapped []byte, error)
+//	(*Vault).NewDataKey() (wrapped, error)                  registry.Vault: wrapped key only
+//	(*Vault).Encrypt(wrapped, aad, pt) / Decrypt(wrapped, aad, ct) registry.Vault: one-shot
 //	(*Vault).Unwrap(wrapped) (*DataKey, error)
 //	(*Vault).Rewrap(wrapped) ([]byte, error)               under the current KEK
 //	(*Vault).Rotate() (uint8, error) / RotatePassphrase(pass) (uint8, error)

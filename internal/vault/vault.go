@@ -428,11 +428,11 @@ func wrapAD(ad string, version byte) []byte {
 	return append(append(b, ad...), version)
 }
 
-// NewDataKey makes a fresh random data key for one person and returns it
+// GenerateDataKey makes a fresh random data key for one person and returns it
 // with its wrapped form (WrappedKeySize bytes: KEK version, nonce,
 // XChaCha20-Poly1305 ciphertext). Store the wrapped form beside the person;
 // destroying it is erasure. Fails with ESEALED when sealed.
-func (v *Vault) NewDataKey() (*DataKey, []byte, error) {
+func (v *Vault) GenerateDataKey() (*DataKey, []byte, error) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	dk := &DataKey{v: v, epoch: v.epoch.Load()}

@@ -49,7 +49,7 @@ var sample = map[string]string{
 
 func store(t testing.TB, v *vault.Vault, id string, plain map[string]string) person {
 	t.Helper()
-	dk, w, err := v.NewDataKey()
+	dk, w, err := v.GenerateDataKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestErasure(t *testing.T) {
 		candidates = append(candidates, dk)
 	}
 	for i := 0; i < 3; i++ {
-		dk, _, err := v.NewDataKey()
+		dk, _, err := v.GenerateDataKey()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestPassphraseMode(t *testing.T) {
 	if !s.Sealed() {
 		t.Fatal("passphrase vault did not start sealed")
 	}
-	_, _, err = s.NewDataKey()
+	_, _, err = s.GenerateDataKey()
 	wantCode(t, err, registry.ESEALED)
 	_, err = s.Unwrap(p.wrapped)
 	wantCode(t, err, registry.ESEALED)
@@ -386,7 +386,7 @@ func TestSealAndUnlock(t *testing.T) {
 	wantCode(t, err, registry.ESEALED)
 	_, err = v.Unwrap(p.wrapped)
 	wantCode(t, err, registry.ESEALED)
-	_, _, err = v.NewDataKey()
+	_, _, err = v.GenerateDataKey()
 	wantCode(t, err, registry.ESEALED)
 	_, err = v.Rotate()
 	wantCode(t, err, registry.ESEALED)
@@ -650,7 +650,7 @@ func FuzzDecrypt(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	dk, w, err := v.NewDataKey()
+	dk, w, err := v.GenerateDataKey()
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -671,5 +671,57 @@ func FuzzDecrypt(f *testing.F) {
 		v.RewrapBlob(data)
 		vault.WrappedVersion(data)
 		vault.BlobVersion(data)
+		v.Decrypt(w, []byte("aad"), data)
+		v.Decrypt(data, []byte("aad"), ct)
 	})
+}
+
+// TestRegistryVault drives the registry.Vault face of the vault through
+// registry.SealPerson and OpenPerson, and shows erasure through it.
+func TestRegistryVault(t *testing.T) {
+	v := mustEphemeral(t)
+	var rv registry.Vault = v
+	p := registry.Person{ID: registry.NewID(), Demographics: registry.Demographics{GivenName: "Mirela", Phone: "+82 10 5555 0199"}, HolderSecret: "holder-secret"}
+	sp, err := registry.SealPerson(rv, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Mirela", "+82 10 5555 0199", "holder-secret"} {
+		if bytes.Contains(sp.Sealed, []byte(s)) || bytes.Contains(sp.WrappedKey, []byte(s)) {
+			t.Fatalf("%q in clear in the sealed person", s)
+		}
+	}
+	got, err := registry.OpenPerson(rv, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Demographics.Phone != p.Demographics.Phone || got.HolderSecret != p.HolderSecret {
+		t.Fatalf("OpenPerson = %+v", got)
+	}
+	// Moving the sealed fields to another person fails.
+	other := sp
+	other.ID = registry.NewID()
+	if _, err := registry.OpenPerson(rv, other); err == nil {
+		t.Fatal("sealed fields opened under another person's ID")
+	}
+	// Another person's wrapped key does not open them.
+	w2, err := v.NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := sp
+	swapped.WrappedKey = w2
+	if _, err := registry.OpenPerson(rv, swapped); err == nil {
+		t.Fatal("sealed fields opened with another data key")
+	}
+	// Erased: the wrapped key is gone.
+	sp.WrappedKey = nil
+	if _, err := registry.OpenPerson(rv, sp); err == nil {
+		t.Fatal("opened a person whose data key was destroyed")
+	}
+	v.Seal()
+	_, err = v.Encrypt(w2, nil, []byte("x"))
+	wantCode(t, err, registry.ESEALED)
+	_, err = v.NewDataKey()
+	wantCode(t, err, registry.ESEALED)
 }
