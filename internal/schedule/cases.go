@@ -256,16 +256,18 @@ func normSeriesStatus(s string) string {
 }
 
 // statusRank orders dose statuses when the antigens of a multi-antigen group
-// disagree: the least favourable status wins.
+// disagree: a dose that must be repeated for one antigen must be repeated
+// (not valid, sub-standard); otherwise a dose that counts for one antigen
+// counts for the group (valid over extraneous).
 func statusRank(s Status) int {
 	switch s {
 	case NotValid:
 		return 4
 	case SubStandard:
 		return 3
-	case Extraneous:
-		return 2
 	case Valid:
+		return 2
+	case Extraneous:
 		return 1
 	}
 	return 0

@@ -476,18 +476,15 @@ func (r *run) prioritize(group []*pseries) *pseries {
 	return scored[0]
 }
 
-// startable reports whether the series can be the patient's path: a series
-// with no valid dose can only be started between its minimum and maximum
-// ages to start (Appendix A glossary: "the earliest / latest age an antigen
-// series may be started").
+// startable reports whether the series can be the patient's path yet: a
+// series with no valid dose cannot be started before its minimum age to start
+// (Appendix A glossary: "the earliest age an antigen series may be started").
+// The maximum age to start is applied by SELECTSCORE-2 only.
 func (r *run) startable(ps *pseries) bool {
 	if ps.validCount() > 0 {
 		return true
 	}
 	if ps.s.minAgeToStart.Set && r.asOf < r.dob.Add(ps.s.minAgeToStart) {
-		return false
-	}
-	if ps.s.maxAgeToStart.Set && r.asOf >= r.dob.Add(ps.s.maxAgeToStart) {
 		return false
 	}
 	return true

@@ -460,7 +460,7 @@ func (c *compiler) compileDose(n *node) *seriesDose {
 			fromObs:        iv.child("fromRelevantObs").val("code"),
 			absMin:         c.dur(iv, "absMinInt"), min: c.dur(iv, "minInt"),
 			earliestRec: c.dur(iv, "earliestRecInt"), latestRec: c.dur(iv, "latestRecInt"),
-			priority: yes(iv.val("intervalPriority")), effective: c.eff(iv),
+			priority: yes(iv.val("intervalPriority")) || strings.EqualFold(iv.val("intervalPriority"), "override"), effective: c.eff(iv),
 		}
 		if t := iv.val("fromTargetDose"); t != "" && !strings.EqualFold(t, "n/a") {
 			v, err := strconv.Atoi(t)
