@@ -115,3 +115,39 @@ func TestCDCConformance(t *testing.T) {
 		t.Errorf("only %d CDC cases pass; the recorded floor is %d", pass, conformanceFloor)
 	}
 }
+
+// TestWHOAndChinaCases runs every CSV in testdata/who-cn against the schedule
+// its file name starts with ("who-…", "cn-…"; see ScheduleForCaseFile). All
+// of these cases are Haven's own and must pass.
+func TestWHOAndChinaCases(t *testing.T) {
+	dir := filepath.Join("testdata", "who-cn")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("no %s folder yet: the WHO and China cases are not written", dir)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("%s holds no case files", dir)
+	}
+	total := 0
+	for _, f := range files {
+		name := schedule.ScheduleForCaseFile(f)
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			s, err := schedule.Load(name)
+			if err != nil {
+				t.Fatalf("load schedule %q for %s: %v", name, f, err)
+			}
+			byGroup := map[string]*tally{}
+			results := runCaseFile(t, s, f, byGroup, false)
+			for _, r := range results {
+				total++
+				if !r.Pass {
+					t.Errorf("%s %q: %s%s", r.ID, r.Name, strings.Join(r.Mismatches, "; "), r.Error)
+				}
+			}
+		})
+	}
+	t.Logf("%d WHO/China cases run", total)
+}

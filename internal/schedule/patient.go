@@ -64,7 +64,7 @@ type Evaluation struct {
 	Antigen   string `json:"antigen"`
 	Status    Status `json:"status"`
 	Reason    string `json:"reason"`
-	Series    string `json:"series,omitempty"`
+	Series    string `json:"-"` // the patient series the status comes from
 }
 
 // Forecast is the forecast of one vaccine group. Dates are YYYY-MM-DD, or ""
@@ -78,9 +78,9 @@ type Forecast struct {
 	Recommended  string       `json:"recommended"`
 	PastDue      string       `json:"past_due"`
 	Latest       string       `json:"latest"`
-	Reason       string       `json:"reason,omitempty"`
-	Series       []string     `json:"series,omitempty"`
-	Guidance     []string     `json:"guidance,omitempty"`
+	Reason       string       `json:"-"` // forecast reasons (FORECASTVG-7)
+	Series       []string     `json:"-"` // best patient series merged into this forecast
+	Guidance     []string     `json:"-"` // administrative guidance of those series
 }
 
 // Result is the outcome of Schedule.Forecast. It marshals to the JSON of
