@@ -26,6 +26,9 @@ func main() {
 // commands maps each subcommand name to its implementation.
 func commands() map[string]command {
 	return map[string]command{
+		"serve":    serveCommand,
+		"migrate":  migrateCommand,
+		"token":    tokenCommand,
 		"policy":   policyCommand,
 		"forecast": forecastCommand,
 		"cert":     certCommand,

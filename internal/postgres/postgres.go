@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -54,7 +53,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &DB{Store: sqlstore.New(db, dialect, txRunner{db})}, nil
+	return &DB{Store: sqlstore.New(db, dialect, txRunner{db}, Migrations())}, nil
 }
 
 // txRunner runs each write in its own transaction. PostgreSQL's commit is
@@ -74,14 +73,4 @@ func (r txRunner) RunTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// Migrate applies pending migrations and returns their names.
-func (db *DB) Migrate(ctx context.Context, now time.Time) ([]string, error) {
-	return sqlstore.Migrate(ctx, db.DB(), dialect, Migrations(), now)
-}
-
-// CheckSchema returns ESTALESCHEMA if a migration is pending.
-func (db *DB) CheckSchema(ctx context.Context) error {
-	return sqlstore.CheckSchema(ctx, db.DB(), Migrations())
 }

@@ -10,14 +10,12 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
-	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -82,15 +80,5 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	gw := newGroupWriter(writer, 256)
-	return &DB{Store: sqlstore.New(readers, dialect, gw, gw.Close, writer.Close), Path: path}, nil
-}
-
-// Migrate applies pending migrations and returns their names.
-func (db *DB) Migrate(ctx context.Context, now time.Time) ([]string, error) {
-	return sqlstore.Migrate(ctx, db.DB(), dialect, Migrations(), now)
-}
-
-// CheckSchema returns ESTALESCHEMA if a migration is pending.
-func (db *DB) CheckSchema(ctx context.Context) error {
-	return sqlstore.CheckSchema(ctx, db.DB(), Migrations())
+	return &DB{Store: sqlstore.New(readers, dialect, gw, Migrations(), gw.Close, writer.Close), Path: path}, nil
 }

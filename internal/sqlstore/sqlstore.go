@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -39,16 +40,39 @@ type TxRunner interface {
 
 // Store implements registry.Store.
 type Store struct {
-	db      *sql.DB
-	dialect Dialect
-	runner  TxRunner
-	closers []func() error
+	db         *sql.DB
+	dialect    Dialect
+	runner     TxRunner
+	migrations fs.FS
+	closers    []func() error
 }
 
-// New returns a Store that reads through db and writes through runner.
-// closers run, in order, when the Store is closed.
-func New(db *sql.DB, d Dialect, runner TxRunner, closers ...func() error) *Store {
-	return &Store{db: db, dialect: d, runner: runner, closers: closers}
+// New returns a Store that reads through db, writes through runner, and
+// migrates with the *.sql files of migrations. closers run, in order, when
+// the Store is closed.
+func New(db *sql.DB, d Dialect, runner TxRunner, migrations fs.FS, closers ...func() error) *Store {
+	return &Store{db: db, dialect: d, runner: runner, migrations: migrations, closers: closers}
+}
+
+// Migrate applies pending migrations and returns their names.
+func (s *Store) Migrate(ctx context.Context, now time.Time) ([]string, error) {
+	return Migrate(ctx, s.db, s.dialect, s.migrations, now)
+}
+
+// CheckSchema returns ESTALESCHEMA if a migration is pending.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	return CheckSchema(ctx, s.db, s.migrations)
+}
+
+// IsNew reports whether no migration has been applied yet: the database is
+// empty as far as Haven is concerned.
+func (s *Store) IsNew(ctx context.Context) (bool, error) {
+	all, err := Migrations(s.migrations)
+	if err != nil {
+		return false, err
+	}
+	pending, err := Pending(ctx, s.db, s.migrations)
+	return len(pending) == len(all), err
 }
 
 // DB returns the underlying pool, for operator commands such as backups.

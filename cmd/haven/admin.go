@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server"
+)
+
+// migrateCommand implements "haven migrate": apply pending schema migrations.
+func migrateCommand(ctx context.Context, env *commandEnv, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("migrate takes no arguments")
+	}
+	db, err := openDatabase(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx, env.Now())
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(env.Stdout, "schema is up to date")
+	}
+	for _, name := range applied {
+		fmt.Fprintln(env.Stdout, "applied", name)
+	}
+	return nil
+}
+
+// siteList collects repeated --site flags.
+type siteList []string
+
+func (l *siteList) String() string { return strings.Join(*l, ",") }
+func (l *siteList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// tokenCommand implements "haven token create --role R [--site S]…", which
+// prints only the new token. The token's hash is stored; the token is not.
+func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: haven token create --role admin|vaccinator|analyst|auditor [--site CODE]…")
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	role := fs.String("role", "", "admin, vaccinator, analyst or auditor")
+	var sites siteList
+	fs.Var(&sites, "site", "a site a vaccinator may record at (repeatable, or comma-separated)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	db, err := openReadyDatabase(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, code := range sites {
+		if _, err := db.FindSite(ctx, code); err != nil {
+			if registry.ErrorCode(err) == registry.ENOTFOUND {
+				return fmt.Errorf("--site %s: no such site; create it first (POST /api/v1/sites)", code)
+			}
+			return err
+		}
+	}
+	secret, tok, err := server.NewToken(registry.Role(*role), sites, env.Now())
+	if err != nil {
+		return fmt.Errorf("--%s: %s", registry.ErrorField(err), registry.ErrorMessage(err))
+	}
+	if err := db.CreateToken(ctx, tok); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, secret)
+	return nil
+}

@@ -1,0 +1,44 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/haven-registry/haven/internal/registry"
+)
+
+// route is one entry of the HTTP surface. Roles lists who may call it; nil
+// means the route is public. Anything not in routes() is denied.
+type route struct {
+	Method, Pattern string
+	Roles           []registry.Role
+	Handler         http.Handler
+}
+
+var (
+	public     []registry.Role
+	admin      = []registry.Role{registry.RoleAdmin}
+	vaccinator = []registry.Role{registry.RoleVaccinator}
+	staff      = []registry.Role{registry.RoleAdmin, registry.RoleVaccinator, registry.RoleAnalyst}
+)
+
+// routes is Haven's whole HTTP surface.
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", public, s.handleHealthz()},
+		{"GET", "/readyz", public, s.handleReadyz()},
+		{"GET", "/metrics", public, s.metrics.handler()},
+		{"GET", "/api/v1/openapi.json", public, handleOpenAPI()},
+
+		{"GET", "/api/v1/products", staff, s.handleProductList()},
+
+		{"POST", "/api/v1/persons", vaccinator, s.handlePersonCreate()},
+		{"GET", "/api/v1/persons/{card}", vaccinator, s.handlePersonGet()},
+		{"POST", "/api/v1/persons/{card}/vaccinations", vaccinator, s.handleVaccinationCreate()},
+		{"POST", "/api/v1/persons/{card}/tests", vaccinator, s.handleTestCreate()},
+		{"POST", "/api/v1/persons/{card}/records/{id}/entered-in-error", vaccinator, s.handleEnteredInError()},
+
+		{"GET", "/api/v1/sites", staff, s.handleSiteList()},
+		{"POST", "/api/v1/sites", admin, s.handleSiteCreate()},
+		{"POST", "/api/v1/tokens", admin, s.handleTokenCreate()},
+	}
+}

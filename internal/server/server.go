@@ -1,0 +1,169 @@
+// Package server is Haven's HTTP surface: the JSON API under /api/v1, the
+// health and metrics endpoints, and (later) the HTML pages. routes.go lists
+// every route with the roles it admits; everything not listed is denied.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/registry"
+)
+
+// Deps are the services the server is built from. All are required unless
+// marked optional.
+type Deps struct {
+	Logger  *slog.Logger
+	Store   registry.Store
+	Vault   registry.Vault
+	Catalog *catalog.Catalog
+	// Now is the clock; it defaults to time.Now.
+	Now func() time.Time
+}
+
+// Server serves Haven's HTTP API. Create it with New.
+type Server struct {
+	logger  *slog.Logger
+	store   registry.Store
+	vault   registry.Vault
+	catalog *catalog.Catalog
+	now     func() time.Time
+	metrics *metrics
+	handler http.Handler
+}
+
+// New returns a Server wired to deps.
+func New(deps Deps) *Server {
+	s := &Server{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog, now: deps.Now, metrics: newMetrics()}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.authorize(rt.Roles, rt.Handler))
+	}
+	mux.Handle("/", s.notFound())
+	s.handler = s.requestLog(s.recoverPanics(securityHeaders(mux)))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) notFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, registry.Errorf(registry.ENOTFOUND, "No such route."))
+	})
+}
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxToken
+)
+
+func requestID(ctx context.Context) string { id, _ := ctx.Value(ctxRequestID).(string); return id }
+
+// tokenFrom returns the authenticated token of the request, or nil on public
+// routes.
+func tokenFrom(ctx context.Context) *registry.Token {
+	t, _ := ctx.Value(ctxToken).(*registry.Token)
+	return t
+}
+
+// statusWriter records the status code for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestLog logs one line per request: route pattern (never the path, which
+// holds card codes), status, duration, request ID and actor token ID. It
+// never logs bodies, query strings or client addresses.
+func (s *Server) requestLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.now()
+		var b [8]byte
+		rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		// The token is filled in by authorize through this holder so that
+		// the log line can name the actor.
+		holder := &actorHolder{}
+		ctx = context.WithValue(ctx, ctxActor, holder)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		elapsed := s.now().Sub(start)
+		route := holder.pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.observe(route, sw.status, elapsed)
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("route", route), slog.Int("status", sw.status),
+			slog.Duration("duration", elapsed), slog.String("actor", holder.actor))
+	})
+}
+
+const ctxActor ctxKey = 100
+
+type actorHolder struct{ actor, pattern string }
+
+// securityHeaders sets headers that every response carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "interest-cohort=()")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic in a handler into a 500 so that one bad request
+// never takes the server down.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("panic in handler", slog.String("route", r.Pattern), slog.Any("panic", v))
+				s.writeError(w, r, registry.Errorf(registry.EINTERNAL, "Internal error."))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
