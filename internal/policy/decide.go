@@ -345,11 +345,23 @@ func (p *Pack) alternatives(fs *factSet, n *node, si int, d Date, res result, la
 	cur := res.rule.outcome.rank()
 	if j := res.delegator; j >= 0 && j+1 < len(n.path) {
 		parent, skip := n.path[j], n.path[j+1]
+		// Siblings with no version in force all get the parent's fallback:
+		// evaluate it once.
+		var shared *result
 		for _, c := range parent.children {
 			if c == skip {
 				continue
 			}
-			r, err := p.decide(fs, c, si, d, nil)
+			var r result
+			var err error
+			if c.versionAt(d) == nil && shared != nil {
+				r = *shared
+			} else {
+				r, err = p.decide(fs, c, si, d, nil)
+				if err == nil && c.versionAt(d) == nil {
+					shared = &r
+				}
+			}
 			if err != nil || !improves(r.rule.outcome, cur) {
 				continue
 			}

@@ -138,8 +138,8 @@ type node struct {
 	parentCode string
 	parent     *node
 	children   []*node
-	path       []*node   // root … this node
-	pathCodes  []string  // codes of path, shared read-only
+	path       []*node  // root … this node
+	pathCodes  []string // codes of path, shared read-only
 	versions   []*version
 	file       string
 	line       int
@@ -149,7 +149,7 @@ type version struct {
 	node      *node
 	from, to  Date // to is inclusive; 0 means open-ended
 	delegates bool
-	rules     []*rule // deciding rules, or the fallback when delegating
+	rules     []*rule            // deciding rules, or the fallback when delegating
 	progs     [2]*serviceProgram // by serviceIndex
 	file      string
 	line      int
