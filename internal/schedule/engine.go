@@ -8,6 +8,10 @@ import (
 	"github.com/haven-registry/haven/internal/registry"
 )
 
+// MaxDoses bounds the doses (and observations) of one patient, which keeps
+// the cost of one forecast bounded for untrusted input.
+const MaxDoses = 500
+
 // run holds the per-forecast state shared by every antigen: the patient, the
 // assessment date and the organised immunization history (§4.2).
 type run struct {
@@ -146,6 +150,12 @@ func (s *Schedule) newRun(p Patient, asOf time.Time) (*run, error) {
 		r.sex = "unknown"
 	default:
 		return nil, registry.FieldErrorf(registry.EINVALID, "sex", "sex %q is not F, M or unknown", p.Sex)
+	}
+	if len(p.Doses) > MaxDoses {
+		return nil, registry.FieldErrorf(registry.EINVALID, "doses", "%d doses exceed the limit of %d", len(p.Doses), MaxDoses)
+	}
+	if len(p.Observations) > MaxDoses {
+		return nil, registry.FieldErrorf(registry.EINVALID, "observations", "%d observations exceed the limit of %d", len(p.Observations), MaxDoses)
 	}
 	r.doses = make([]pdose, len(p.Doses))
 	r.byAnt = map[string][]rec{}
@@ -620,11 +630,9 @@ func (r *run) refDate(ps *pseries, iv *interval, upto int) Date {
 // conflicted implements §6.7 (CALCDTCONFLICT-1, -2 and CONFLICT-3) for record i.
 func (r *run) conflicted(ps *pseries, i int) bool {
 	rc := ps.recs[i]
-	for k := range r.s.conflicts {
-		c := &r.s.conflicts[k]
-		if c.current != rc.cvx {
-			continue
-		}
+	cs := r.s.byCurrent[rc.cvx]
+	for k := range cs {
+		c := &cs[k]
 		for j, d := range r.doses {
 			if j == rc.dose || d.cvx != c.previous || d.date >= rc.date {
 				continue

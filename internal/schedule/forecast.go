@@ -128,18 +128,8 @@ func (r *run) dates(ps *pseries, sd *seriesDose, age *ageRule, upto int) {
 	}
 	fc.priority = nPref > 0 && nPrio == nPref
 	// Forecast conflict end dates (CALCDTCONFLICT-3).
-	for k := range r.s.conflicts {
-		c := &r.s.conflicts[k]
-		impacted := false
-		for _, pv := range sd.preferable {
-			if pv.cvx == c.current {
-				impacted = true
-				break
-			}
-		}
-		if !impacted {
-			continue
-		}
+	for k := range sd.conflicts {
+		c := &sd.conflicts[k]
 		for _, d := range r.doses {
 			if d.cvx == c.previous {
 				earliest = maxD(earliest, d.date.Add(c.endInt))

@@ -2,8 +2,6 @@ package schedule
 
 import (
 	"embed"
-	"errors"
-	"fmt"
 	"io/fs"
 	"path"
 	"sort"
@@ -30,6 +28,7 @@ type Schedule struct {
 	groups       []*vaccineGroup
 	groupOf      map[string]*vaccineGroup // antigen -> group
 	conflicts    []conflict
+	byCurrent    map[string][]conflict // live virus conflicts by impacted (current) CVX
 	observations map[string]string
 }
 
@@ -157,6 +156,9 @@ func LoadFS(name string, fsys fs.FS) (*Schedule, error) {
 	if scheduleFile == "" {
 		return nil, registry.FieldErrorf(registry.EMALFORMED, name, "no ScheduleSupportingData file")
 	}
+	if len(s.antigens) == 0 {
+		return nil, registry.FieldErrorf(registry.EMALFORMED, name, "no AntigenSupportingData file")
+	}
 	sort.Strings(s.antigenNames)
 	if err := s.check(); err != nil {
 		return nil, err
@@ -164,8 +166,28 @@ func LoadFS(name string, fsys fs.FS) (*Schedule, error) {
 	return s, nil
 }
 
-// check verifies cross-file references.
+// check verifies cross-file references and indexes the live virus
+// conflicts: by impacted CVX, and on each series dose the conflicts that
+// impact one of its preferable vaccines (CALCDTCONFLICT-3).
 func (s *Schedule) check() error {
+	s.byCurrent = map[string][]conflict{}
+	for _, c := range s.conflicts {
+		s.byCurrent[c.current] = append(s.byCurrent[c.current], c)
+	}
+	for _, n := range s.antigenNames {
+		for _, sr := range s.antigens[n].series {
+			for _, sd := range sr.doses {
+				for _, c := range s.conflicts {
+					for _, pv := range sd.preferable {
+						if pv.cvx == c.current {
+							sd.conflicts = append(sd.conflicts, c)
+							break
+						}
+					}
+				}
+			}
+		}
+	}
 	for _, n := range s.antigenNames {
 		a := s.antigens[n]
 		for _, sr := range a.series {
@@ -226,10 +248,3 @@ func (c *compiler) compileScheduleData(s *Schedule, root *node) {
 		s.observations[o.val("observationCode")] = o.val("observationTitle")
 	}
 }
-
-// errNoData is returned by tests to recognise a schedule folder that exists
-// without files.
-var errNoData = errors.New("no supporting data")
-
-var _ = errNoData
-var _ = fmt.Sprint

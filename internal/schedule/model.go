@@ -105,6 +105,7 @@ type seriesDose struct {
 	recurring      bool
 	seasonStart    Date
 	seasonEnd      Date
+	conflicts      []conflict // conflicts impacting a preferable vaccine (set at load)
 }
 
 type effective struct {
