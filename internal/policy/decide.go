@@ -11,9 +11,10 @@ import (
 	"github.com/haven-registry/haven/internal/registry"
 )
 
-// Decision is the answer to one eligibility question. It never contains the
-// facts it was computed from (an alternative may name a status the person
-// could obtain, which is pack data, not input).
+// Decision is the answer to one eligibility question. It never echoes the
+// facts it was computed from, but the rule that fired, its reasons and the
+// explanation may name the status class they apply to: treat a decision as
+// sensitive, and never log or store it.
 //
 // Slices in a Decision (JurisdictionChain, Reasons) may be shared with the
 // compiled pack: treat them as read-only.

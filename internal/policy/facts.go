@@ -336,7 +336,7 @@ func convertFact(d FactDecl, value any) (ref.Val, error) {
 			return nil, registry.FieldErrorf(registry.EINVALID, field, "Longer than %d bytes.", maxStringFact)
 		}
 		if d.Type == TypeStatus && !ValidStatus(s) {
-			return nil, registry.FieldErrorf(registry.EINVALID, field, "Unknown status %q; want one of %s.", s, statusList())
+			return nil, registry.FieldErrorf(registry.EINVALID, field, "Unknown status; want one of %s.", statusList())
 		}
 		return types.String(s), nil
 	case TypeInt:
