@@ -181,6 +181,9 @@ func (s *Server) createFor(w http.ResponseWriter, r *http.Request, code registry
 		return
 	}
 	person, err := s.store.FindPerson(r.Context(), code)
+	if registry.ErrorCode(err) == registry.ENOTFOUND {
+		err = registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/haven-registry/haven/internal/registry"
+)
+
+// The OpenAPI document lists exactly the routes that routes() serves, with
+// the same roles.
+func TestOpenAPIInSync(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Roles    []registry.Role `json:"x-roles"`
+			Security []any           `json:"security"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	s := &Server{metrics: newMetrics()}
+	for _, rt := range s.routes() {
+		key := rt.Method + " " + rt.Pattern
+		served[key] = true
+		op, ok := doc.Paths[rt.Pattern][strings.ToLower(rt.Method)]
+		if !ok {
+			t.Errorf("%s is served but not in openapi.json", key)
+			continue
+		}
+		if rt.Roles == nil {
+			if op.Security == nil || len(op.Security) != 0 {
+				t.Errorf("%s is public but openapi.json does not say security: []", key)
+			}
+			continue
+		}
+		if !slices.Equal(op.Roles, rt.Roles) {
+			t.Errorf("%s: openapi.json roles %v, served roles %v", key, op.Roles, rt.Roles)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if key := strings.ToUpper(method) + " " + path; !served[key] {
+				t.Errorf("openapi.json lists %s, which is not served", key)
+			}
+		}
+	}
+}
+
+// FuzzDecode feeds arbitrary bodies to the strict decoder of every request
+// type: it must never panic, and must either succeed or return an
+// application error with a code.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{
+		`{"product":"511","date":"2021-09-01","site":"YB-1","payment":{"kind":"paid","amount":"50.00","currency":"CNY"}}`,
+		`{"given_name":"김","birth_date":"1985-02","sex":"female"}`,
+		`{"kind":"pcr","result":"negative","date":"2021-09-01","site":"YB-1"}`,
+		`{"code":"YB-1","name":"x","jurisdiction":"CN-JL-YB","services":["testing"]}`,
+		`{"replaced_by":"00"}`, `{"role":"vaccinator","sites":["YB-1"]}`,
+		`{`, `[]`, `null`, `{"a":1}`, `{"product":1e999}`, "\xff", `{"date":"2021-02-30"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		targets := []any{&vaccinationRequest{}, &personRequest{}, &testRequest{}, &siteRequest{}, &correctionRequest{}, &tokenRequest{}}
+		for _, v := range targets {
+			err := decodeJSON(strings.NewReader(string(body)), v)
+			if err != nil && registry.ErrorCode(err) == registry.EINTERNAL {
+				t.Fatalf("decode %q: error without a code: %v", body, err)
+			}
+		}
+		var p personRequest
+		if decodeJSON(strings.NewReader(string(body)), &p) == nil {
+			p.validate(registry.Date{Year: 2021, Month: 9, Day: 17})
+		}
+	})
+}
