@@ -292,14 +292,34 @@ func (r *run) result(groups map[string]bool) Result {
 
 // evalFor returns the evaluation of patient dose i for the antigen, from its
 // first best patient series, else from its first relevant patient series.
+//
+// When several best series are reported, the most useful status wins: valid
+// (the dose counts on some path), then not valid and sub-standard (it must
+// be repeated), then extraneous.
 func (ar *antigenResult) evalFor(dose int) (eval, *pseries, bool) {
-	for _, set := range [][]*pseries{reportable([]*antigenResult{ar}), ar.best, ar.relevant} {
+	rank := func(s Status) int {
+		switch s {
+		case Valid:
+			return 4
+		case NotValid:
+			return 3
+		case SubStandard:
+			return 2
+		}
+		return 1
+	}
+	for _, set := range [][]*pseries{reportable([]*antigenResult{ar}), ar.relevant} {
+		var best eval
+		var from *pseries
 		for _, ps := range set {
 			for k, rc := range ps.recs {
-				if rc.dose == dose {
-					return ps.evals[k], ps, true
+				if rc.dose == dose && (from == nil || rank(ps.evals[k].status) > rank(best.status)) {
+					best, from = ps.evals[k], ps
 				}
 			}
+		}
+		if from != nil {
+			return best, from, true
 		}
 	}
 	return eval{}, nil, false

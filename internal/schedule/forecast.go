@@ -310,17 +310,15 @@ func (r *run) selectBest(relevant []*pseries) []*pseries {
 			prioritized[g] = p
 		}
 	}
+	// equivalent reports whether series group b is one of the equivalent
+	// series groups named by the series of group a. The relation is
+	// directed: standard series name the risk group that supersedes them.
 	equivalent := func(a, b string) bool {
 		if a == b {
 			return false
 		}
 		for _, ps := range byGroup[a] {
 			if contains(ps.s.equivalent, b) {
-				return true
-			}
-		}
-		for _, ps := range byGroup[b] {
-			if contains(ps.s.equivalent, a) {
 				return true
 			}
 		}
