@@ -193,7 +193,11 @@ func TestIssueRejects(t *testing.T) {
 		{"fail/no-event", cert.IssueRequest{Person: person}, "vaccination"},
 		{"fail/both-events", cert.IssueRequest{Person: person, Vaccination: vaccination(), Test: &cert.TestEvent{}}, "vaccination"},
 		{"fail/no-name-no-card", cert.IssueRequest{Vaccination: vaccination()}, "person.card_code"},
-		{"fail/deprecated-product", cert.IssueRequest{Person: person, Vaccination: bad(func(v *cert.VaccinationEvent) { v.Product = "NVX-CoV2373"; v.Holder = "ORG-100032020"; v.Prophylaxis = "1162643001" })}, "vaccination.product"},
+		{"fail/deprecated-product", cert.IssueRequest{Person: person, Vaccination: bad(func(v *cert.VaccinationEvent) {
+			v.Product = "NVX-CoV2373"
+			v.Holder = "ORG-100032020"
+			v.Prophylaxis = "1162643001"
+		})}, "vaccination.product"},
 		{"fail/unknown-country", cert.IssueRequest{Person: person, Vaccination: bad(func(v *cert.VaccinationEvent) { v.Country = "XY" })}, "vaccination.country"},
 		{"fail/dose-zero", cert.IssueRequest{Person: person, Vaccination: bad(func(v *cert.VaccinationEvent) { v.Dose = 0 })}, "vaccination.dose"},
 		{"fail/bad-date", cert.IssueRequest{Person: person, Vaccination: bad(func(v *cert.VaccinationEvent) { v.Date = "2026-02-30" })}, "vaccination.date"},

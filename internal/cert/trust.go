@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"sort"
 	"strings"
 
 	"github.com/haven-registry/haven/internal/registry"
@@ -170,4 +171,25 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		return nil, registry.Errorf(registry.EMALFORMED, "certificate: %v", err)
 	}
 	return []*x509.Certificate{c}, nil
+}
+
+// TrustEntry is one (kid, certificate) pair of a trust list.
+type TrustEntry struct {
+	KID         []byte
+	Certificate *x509.Certificate
+}
+
+// Entries returns every (kid, certificate) pair, sorted by kid.
+func (t *TrustList) Entries() []TrustEntry {
+	if t == nil {
+		return nil
+	}
+	var out []TrustEntry
+	for k, cs := range t.byKID {
+		for _, c := range cs {
+			out = append(out, TrustEntry{KID: []byte(k), Certificate: c})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].KID, out[j].KID) < 0 })
+	return out
 }
