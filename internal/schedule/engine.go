@@ -98,7 +98,8 @@ func (ps *pseries) validCount() int {
 // reads the clock. Returns EINVALID naming the field (for example
 // "doses[2].cvx") for an unknown CVX code, a dose before birth or after asOf,
 // or a missing birth date.
-func (s *Schedule) Forecast(p Patient, asOf time.Time) (Result, error) {
+func (s *Schedule) Forecast(p Patient, asOf time.Time) (res Result, err error) {
+	defer recoverInternal(&err)
 	r, err := s.newRun(p, asOf)
 	if err != nil {
 		return Result{}, err
@@ -106,10 +107,19 @@ func (s *Schedule) Forecast(p Patient, asOf time.Time) (Result, error) {
 	return r.result(nil), nil
 }
 
+// recoverInternal turns a panic inside the engine (a bug, never expected) into
+// an EINTERNAL error so that one bad history cannot take a server down.
+func recoverInternal(err *error) {
+	if v := recover(); v != nil {
+		*err = registry.Errorf(registry.EINTERNAL, "schedule engine failure: %v", v)
+	}
+}
+
 // ForecastGroups is Forecast restricted to the named vaccine groups (as named
 // in the supporting data, for example "COVID-19"); only the antigens of those
 // groups are processed, and only their evaluations are returned.
-func (s *Schedule) ForecastGroups(p Patient, asOf time.Time, groups ...string) (Result, error) {
+func (s *Schedule) ForecastGroups(p Patient, asOf time.Time, groups ...string) (res Result, err error) {
+	defer recoverInternal(&err)
 	r, err := s.newRun(p, asOf)
 	if err != nil {
 		return Result{}, err

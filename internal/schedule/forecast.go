@@ -261,14 +261,22 @@ func (r *run) antigenContraindicated(a *antigen) bool {
 }
 
 // vaccineContraindicated implements Tables 7-6 and 7-7 for the target dose:
-// true when every preferable vaccine has an applicable vaccine
-// contraindication.
+// true when every vaccine that could satisfy it has an applicable vaccine
+// contraindication. Table 7-7 names the preferable vaccines only; Haven also
+// requires every allowable vaccine to be contraindicated, because an allowable
+// vaccine (DT after encephalopathy following DTaP) still satisfies the target
+// dose. CDC case 2016-UC-0003 expects exactly this (docs/cdsi-conformance.md).
 func (r *run) vaccineContraindicated(a *antigen, sd *seriesDose) bool {
 	if len(a.vaccineContra) == 0 || len(sd.preferable) == 0 {
 		return false
 	}
 	for _, pv := range sd.preferable {
 		if !r.vaccineContra(a, pv.cvx) {
+			return false
+		}
+	}
+	for _, av := range sd.allowable {
+		if !r.vaccineContra(a, av.cvx) {
 			return false
 		}
 	}
@@ -443,16 +451,20 @@ func (r *run) prioritize(group []*pseries) *pseries {
 	case len(inProcess) >= 2:
 		scored = inProcess
 		scoreInProcess(scored)
+	case allZero(scorable):
+		scored = scorable
+		scoreNoValid(scored)
 	default:
+		// Table 8-5 has no rule for this group (for example scorable series
+		// that are all contraindicated, some with valid doses): score the
+		// series with valid doses as in-process series, so that the one with
+		// the most valid doses is preferred.
 		for _, ps := range scorable {
-			if ps.validCount() == 0 {
+			if ps.validCount() > 0 {
 				scored = append(scored, ps)
 			}
 		}
-		if len(scored) == 0 {
-			scored = scorable
-		}
-		scoreNoValid(scored)
+		scoreInProcess(scored)
 	}
 	// §8.7 highest score, ties broken by series preference.
 	sort.SliceStable(scored, func(i, j int) bool {
@@ -474,6 +486,15 @@ func (r *run) startable(ps *pseries) bool {
 	}
 	if ps.s.minAgeToStart.Set && r.asOf < r.dob.Add(ps.s.minAgeToStart) {
 		return false
+	}
+	return true
+}
+
+func allZero(l []*pseries) bool {
+	for _, ps := range l {
+		if ps.validCount() > 0 {
+			return false
+		}
 	}
 	return true
 }

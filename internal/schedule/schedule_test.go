@@ -313,8 +313,8 @@ func FuzzForecast(f *testing.F) {
 		res, err := s.Forecast(p, asOf.Time())
 		if err != nil {
 			var e *registry.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("non-application error: %v", err)
+			if !errors.As(err, &e) || e.Code == registry.EINTERNAL {
+				t.Fatalf("engine failure: %v", err)
 			}
 			return
 		}
