@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"serve":    serveCommand,
 		"migrate":  migrateCommand,
 		"token":    tokenCommand,
+		"bench":    benchCommand,
 		"policy":   policyCommand,
 		"forecast": forecastCommand,
 		"cert":     certCommand,

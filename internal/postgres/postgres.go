@@ -28,11 +28,16 @@ func Migrations() fs.FS {
 	return sub
 }
 
-var dialect = sqlstore.Dialect{Name: "postgres", DollarParams: true, IsUniqueViolation: isUniqueViolation}
+var dialect = sqlstore.Dialect{Name: "postgres", DollarParams: true,
+	IsUniqueViolation:     func(err error) bool { return pgCode(err) == "23505" },
+	IsForeignKeyViolation: func(err error) bool { return pgCode(err) == "23503" }}
 
-func isUniqueViolation(err error) bool {
+func pgCode(err error) string {
 	var e *pgconn.PgError
-	return errors.As(err, &e) && e.Code == "23505"
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 // DB is a Haven store on a PostgreSQL database.

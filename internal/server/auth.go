@@ -76,6 +76,9 @@ func (s *Server) authenticate(ctx context.Context, header string) (*registry.Tok
 		return nil, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "A bearer token is required.")
 	}
 	h := sha256.Sum256([]byte(strings.TrimSpace(secret)))
+	if tok, ok := s.tokens.get(string(h[:]), s.now()); ok {
+		return tok, nil
+	}
 	tok, err := s.store.FindTokenByHash(ctx, h[:])
 	if registry.ErrorCode(err) == registry.ENOTFOUND {
 		return nil, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "The token is not valid.")
@@ -88,5 +91,6 @@ func (s *Server) authenticate(ctx context.Context, header string) (*registry.Tok
 	if subtle.ConstantTimeCompare(tok.Hash, h[:]) != 1 {
 		return nil, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "The token is not valid.")
 	}
+	s.tokens.put(string(h[:]), tok, s.now())
 	return tok, nil
 }

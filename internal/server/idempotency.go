@@ -33,27 +33,6 @@ func (s *Server) idempotencyFor(r *http.Request, kind string, body []byte) (*reg
 		CreatedAt: s.stamp()}, nil
 }
 
-// priorResult looks for an earlier request with the same key. It returns the
-// earlier entry if there is one and it matches, EIDEMPOTENCY if it does not,
-// and nil, nil if the key is new.
-func (s *Server) priorResult(r *http.Request, idem *registry.Idempotency) (*registry.Idempotency, error) {
-	if idem == nil {
-		return nil, nil
-	}
-	prev, err := s.store.FindIdempotency(r.Context(), idem.Scope, idem.Key)
-	if registry.ErrorCode(err) == registry.ENOTFOUND {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if prev.Kind != idem.Kind || string(prev.RequestHash) != string(idem.RequestHash) {
-		return nil, registry.FieldErrorf(registry.EIDEMPOTENCY, "Idempotency-Key",
-			"This Idempotency-Key was already used for a different request.")
-	}
-	return prev, nil
-}
-
 // replay answers a retried request with the resource its first attempt
 // created, rendered as the first response was.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, prev *registry.Idempotency) {

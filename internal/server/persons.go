@@ -163,14 +163,6 @@ func (s *Server) handlePersonCreate() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if prev, err := s.priorResult(r, idem); err != nil || prev != nil {
-			if err != nil {
-				s.writeError(w, r, err)
-			} else {
-				s.replay(w, r, prev)
-			}
-			return
-		}
 		p := registry.Person{ID: registry.NewID(), CardCode: registry.NewCardCode(), CreatedAt: s.stamp(),
 			Demographics: demo, HolderSecret: newHolderSecret()}
 		sealed, err := registry.SealPerson(s.vault, p)

@@ -75,7 +75,7 @@ func (s *Server) siteFor(ctx context.Context, code, service string, optional boo
 		}
 		return fieldErr("site", "The site is required.")
 	}
-	site, err := s.store.FindSite(ctx, code)
+	site, err := s.findSite(ctx, code)
 	if registry.ErrorCode(err) == registry.ENOTFOUND {
 		return fieldErr("site", "Unknown site %q.", code)
 	}
@@ -162,7 +162,7 @@ func (s *Server) vaccinationOut(v registry.Vaccination) vaccinationResponse {
 }
 
 // createFor runs the common part of a POST that adds to a person's record:
-// it checks the idempotency key, finds the person, and then
+// it reads the idempotency key, finds the person, and then
 // calls store with the person's ID. store returns the replayed entry, if any,
 // and render writes the fresh result.
 func (s *Server) createFor(w http.ResponseWriter, r *http.Request, code registry.CardCode, kind string, raw []byte,
@@ -170,14 +170,6 @@ func (s *Server) createFor(w http.ResponseWriter, r *http.Request, code registry
 	idem, err := s.idempotencyFor(r, kind, raw)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	if prev, err := s.priorResult(r, idem); err != nil || prev != nil {
-		if err != nil {
-			s.writeError(w, r, err)
-		} else {
-			s.replay(w, r, prev)
-		}
 		return
 	}
 	person, err := s.store.FindPerson(r.Context(), code)

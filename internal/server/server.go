@@ -26,6 +26,9 @@ type Deps struct {
 	Now func() time.Time
 }
 
+// cacheTTL bounds how long a token or site read from the store is reused.
+const cacheTTL = 15 * time.Second
+
 // Server serves Haven's HTTP API. Create it with New.
 type Server struct {
 	logger  *slog.Logger
@@ -35,11 +38,14 @@ type Server struct {
 	now     func() time.Time
 	metrics *metrics
 	handler http.Handler
+	tokens  *ttlCache[*registry.Token] // by secret hash
+	sites   *ttlCache[*registry.Site]  // by code
 }
 
 // New returns a Server wired to deps.
 func New(deps Deps) *Server {
-	s := &Server{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog, now: deps.Now, metrics: newMetrics()}
+	s := &Server{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog, now: deps.Now, metrics: newMetrics(),
+		tokens: newTTLCache[*registry.Token](cacheTTL, 10000), sites: newTTLCache[*registry.Site](cacheTTL, 10000)}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"slices"
@@ -103,6 +104,19 @@ func (s *Server) handleSiteCreate() http.Handler {
 	})
 }
 
+// findSite returns a site, from the cache when it was read recently.
+func (s *Server) findSite(ctx context.Context, code string) (*registry.Site, error) {
+	if site, ok := s.sites.get(code, s.now()); ok {
+		return site, nil
+	}
+	site, err := s.store.FindSite(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	s.sites.put(code, site, s.now())
+	return site, nil
+}
+
 func (s *Server) handleSiteList() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sites, err := s.store.ListSites(r.Context())
@@ -141,7 +155,7 @@ func (s *Server) handleTokenCreate() http.Handler {
 			return
 		}
 		for _, code := range req.Sites {
-			if _, err := s.store.FindSite(r.Context(), code); err != nil {
+			if _, err := s.findSite(r.Context(), code); err != nil {
 				if registry.ErrorCode(err) == registry.ENOTFOUND {
 					err = fieldErr("sites", "Unknown site %q.", code)
 				}

@@ -232,11 +232,10 @@ func nullID(id registry.ID) any {
 	return id[:]
 }
 
-// personExists returns ENOTFOUND unless the person is stored.
-func (s *Store) personExists(ctx context.Context, tx *sql.Tx, id registry.ID) error {
-	var one int
-	err := tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT 1 FROM persons WHERE id = ?`), id[:]).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+// personMissing turns a foreign-key violation on person_id into ENOTFOUND:
+// the person does not exist (or was erased).
+func (s *Store) personMissing(err error) error {
+	if err != nil && s.dialect.IsForeignKeyViolation(err) {
 		return registry.FieldErrorf(registry.ENOTFOUND, "card_code", "Person not found.")
 	}
 	return err
@@ -247,9 +246,6 @@ func (s *Store) personExists(ctx context.Context, tx *sql.Tx, id registry.ID) er
 // tables can count doses by number after the person is erased.
 func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, idem *registry.Idempotency) (*registry.Idempotency, error) {
 	return s.create(ctx, "record vaccination", idem, func(tx *sql.Tx) error {
-		if err := s.personExists(ctx, tx, v.PersonID); err != nil {
-			return err
-		}
 		var prior int
 		if err := tx.QueryRowContext(ctx, s.dialect.Rebind(
 			`SELECT COUNT(*) FROM vaccinations WHERE person_id = ? AND status = ? AND dose_date <= ?`),
@@ -260,7 +256,7 @@ func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, i
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			v.ID[:], v.PersonID[:], v.Product, v.Date.String(), v.Site, v.Lot, string(v.Source), v.Payment.Kind,
 			v.Payment.Amount, v.Payment.Currency, micros(v.RecordedAt), v.Status, nullID(v.Replaces), nullID(v.ReplacedBy), prior+1)
-		return err
+		return s.personMissing(err)
 	})
 }
 
@@ -279,15 +275,12 @@ func (s *Store) FindVaccination(ctx context.Context, id registry.ID) (*registry.
 // RecordTest implements registry.Store.
 func (s *Store) RecordTest(ctx context.Context, t registry.Test, idem *registry.Idempotency) (*registry.Idempotency, error) {
 	return s.create(ctx, "record test", idem, func(tx *sql.Tx) error {
-		if err := s.personExists(ctx, tx, t.PersonID); err != nil {
-			return err
-		}
 		_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO tests
 			(id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			t.ID[:], t.PersonID[:], string(t.Kind), string(t.Result), t.Date.String(), t.Site, micros(t.RecordedAt),
 			t.Status, nullID(t.Replaces), nullID(t.ReplacedBy))
-		return err
+		return s.personMissing(err)
 	})
 }
 

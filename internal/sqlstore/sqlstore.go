@@ -28,6 +28,8 @@ type Dialect struct {
 	// IsUniqueViolation reports whether err is a unique or primary-key
 	// constraint violation.
 	IsUniqueViolation func(error) bool
+	// IsForeignKeyViolation reports whether err is a foreign-key violation.
+	IsForeignKeyViolation func(error) bool
 }
 
 // TxRunner runs fn in a transaction and commits it durably before returning

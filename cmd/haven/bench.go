@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server"
+)
+
+// benchCommand implements "haven bench": N concurrent clients record doses
+// for T seconds against a running server (--url, --token, --site) or one it
+// starts in-process on the configured database, then print throughput and
+// latency.
+func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	url := fs.String("url", "", "base URL of a running server; empty starts one in-process")
+	token := fs.String("token", "", "vaccinator token (with --url)")
+	site := fs.String("site", "", "site code the token may record at (with --url)")
+	clients := fs.Int("clients", 32, "concurrent clients")
+	duration := fs.Duration("duration", 10*time.Second, "how long to run")
+	persons := fs.Int("persons", 200, "size of the pool of persons that doses are recorded for")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *clients < 1 || *persons < 1 || *duration <= 0 {
+		return errors.New("--clients, --persons and --duration must be positive")
+	}
+	if *url == "" {
+		stop, u, tok, st, err := startInProcess(ctx, env)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		*url, *token, *site = u, tok, st
+	} else if *token == "" || *site == "" {
+		return errors.New("--url needs --token (a vaccinator token) and --site")
+	}
+	lg := &loadGen{base: *url, token: *token, site: *site, client: newLoadClient(*clients)}
+	cards, err := lg.registerPersons(ctx, *persons)
+	if err != nil {
+		return fmt.Errorf("setting up persons: %w", err)
+	}
+	res := lg.run(ctx, cards, *clients, *duration)
+	if *asJSON {
+		return json.NewEncoder(env.Stdout).Encode(res)
+	}
+	fmt.Fprintf(env.Stdout, "clients %d, duration %s, persons %d\n", *clients, *duration, *persons)
+	fmt.Fprintf(env.Stdout, "acknowledged doses: %d (%.0f/s)\n", res.OK, res.PerSecond)
+	fmt.Fprintf(env.Stdout, "latency p50 %s, p99 %s, max %s\n", res.P50, res.P99, res.Max)
+	fmt.Fprintf(env.Stdout, "errors: %d\n", res.Errors)
+	return nil
+}
+
+// startInProcess runs a server on a loopback port over the configured store
+// (by default a fresh SQLite database in a temporary folder) and returns its
+// URL with a vaccinator token and site.
+func startInProcess(ctx context.Context, env *commandEnv) (stop func(), url, token, site string, err error) {
+	benchEnv := *env
+	if env.DB == "" {
+		dir, err := os.MkdirTemp("", "haven-bench-")
+		if err != nil {
+			return nil, "", "", "", err
+		}
+		benchEnv.DataDir = dir
+		defer func() {
+			if err != nil {
+				os.RemoveAll(dir)
+			}
+		}()
+	}
+	db, err := openReadyDatabase(ctx, &benchEnv)
+	if err != nil {
+		return nil, "", "", "", err
+	}
+	v, err := openVault(&benchEnv)
+	if err != nil {
+		db.Close()
+		return nil, "", "", "", err
+	}
+	site = "BENCH-" + string(registry.NewCardCode())[:4]
+	if _, err := db.CreateSite(ctx, registry.Site{Code: site, Name: "Benchmark site", Jurisdiction: "KR",
+		Services: []string{registry.ServiceVaccination}, CreatedAt: env.Now()}, nil); err != nil {
+		db.Close()
+		return nil, "", "", "", err
+	}
+	secret, tok, err := server.NewToken(registry.RoleVaccinator, []string{site}, env.Now())
+	if err == nil {
+		err = db.CreateToken(ctx, tok)
+	}
+	if err != nil {
+		db.Close()
+		return nil, "", "", "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		db.Close()
+		return nil, "", "", "", err
+	}
+	hs := &http.Server{Handler: server.New(server.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Now: env.Now})}
+	go hs.Serve(ln)
+	stop = func() {
+		hs.Close()
+		db.Close()
+		if env.DB == "" {
+			os.RemoveAll(benchEnv.DataDir)
+		}
+	}
+	return stop, "http://" + ln.Addr().String(), secret, site, nil
+}
+
+// loadGen records doses over HTTP.
+type loadGen struct {
+	base, token, site string
+	client            *http.Client
+}
+
+func newLoadClient(conns int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = conns*2, conns*2, conns*2
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// post sends one JSON POST and returns the status and body.
+func (lg *loadGen) post(ctx context.Context, path, key string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", lg.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+lg.token)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	res, err := lg.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	return res.StatusCode, out, err
+}
+
+func (lg *loadGen) registerPersons(ctx context.Context, n int) ([]string, error) {
+	cards := make([]string, 0, n)
+	for i := range n {
+		status, body, err := lg.post(ctx, "/api/v1/persons", fmt.Sprintf("bench-person-%d-%d", time.Now().UnixNano(), i), []byte(`{}`))
+		if err != nil {
+			return nil, err
+		}
+		if status != http.StatusCreated {
+			return nil, fmt.Errorf("register: %d %s", status, body)
+		}
+		var p struct {
+			CardCode string `json:"card_code"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, err
+		}
+		cards = append(cards, p.CardCode)
+	}
+	return cards, nil
+}
+
+// doseBody is the body of one benchmark dose.
+func (lg *loadGen) doseBody(i int) []byte {
+	products := [...]string{"coronavac", "bbibp-corv", "comirnaty", "zf2001"}
+	return []byte(fmt.Sprintf(`{"product":%q,"date":"2021-09-%02d","site":%q,"lot":"B%d"}`,
+		products[i%len(products)], 1+i%28, lg.site, i))
+}
+
+// loadResult is what a load run measured.
+type loadResult struct {
+	OK        int           `json:"ok"`
+	Errors    int           `json:"errors"`
+	PerSecond float64       `json:"per_second"`
+	P50       time.Duration `json:"p50_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	Max       time.Duration `json:"max_ns"`
+}
+
+// run records doses from clients goroutines until d has passed.
+func (lg *loadGen) run(ctx context.Context, cards []string, clients int, d time.Duration) loadResult {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      int
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			localErrs := 0
+			for i := c; ctx.Err() == nil; i += clients {
+				card := cards[i%len(cards)]
+				key := fmt.Sprintf("bench-%d-%d-%d", start.UnixNano(), c, i)
+				t0 := time.Now()
+				status, _, err := lg.post(ctx, "/api/v1/persons/"+card+"/vaccinations", key, lg.doseBody(i))
+				if ctx.Err() != nil {
+					break // cut off by the end of the run, not a server error
+				}
+				if err != nil || status != http.StatusCreated {
+					localErrs++
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			errs += localErrs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(latencies)
+	res := loadResult{OK: len(latencies), Errors: errs, PerSecond: float64(len(latencies)) / elapsed.Seconds()}
+	if n := len(latencies); n > 0 {
+		res.P50, res.P99, res.Max = latencies[n/2], latencies[min(n-1, n*99/100)], latencies[n-1]
+	}
+	return res
+}
