@@ -67,7 +67,16 @@ func (r *run) forecast(a *antigen, ps *pseries) {
 			return
 		}
 		r.dates(ps, sd, age, upto)
-		if maxAge != 0 && fc.earliest >= maxAge {
+		// Table 7-9: an empty candidate earliest date or maximum age date is
+		// assumed to be 12/31/2999.
+		cand, limit := fc.earliest, maxAge
+		if cand == 0 {
+			cand = maxDate
+		}
+		if limit == 0 {
+			limit = maxDate
+		}
+		if cand >= limit {
 			fc.status, fc.reason = AgedOut, "Patient is unable to finish the series prior to the maximum age"
 			fc.clearDates()
 			return
@@ -145,10 +154,12 @@ func (r *run) dates(ps *pseries, sd *seriesDose, age *ageRule, upto int) {
 			break
 		}
 	}
-	if earliest == 0 {
-		earliest = r.dob
-	}
 	fc.earliest = earliest
+	if earliest == 0 {
+		// No minimum age, interval, season or dose to start from: the
+		// candidate earliest date is empty (Table 7-9).
+		return
+	}
 	switch {
 	case recAge != 0:
 		fc.unadjRec = recAge
