@@ -89,12 +89,16 @@ func TestCDCConformance(t *testing.T) {
 	byGroup := map[string]*tally{}
 	total, pass := 0, 0
 	for _, f := range files {
+		fp, ft := 0, 0
 		for _, r := range runCaseFile(t, s, f, byGroup, true) {
-			total++
+			ft++
 			if r.Pass {
-				pass++
+				fp++
 			}
 		}
+		t.Logf("%s: %d / %d pass", filepath.Base(f), fp, ft)
+		total += ft
+		pass += fp
 	}
 	var names []string
 	for g := range byGroup {

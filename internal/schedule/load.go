@@ -118,16 +118,33 @@ func LoadFS(name string, fsys fs.FS) (*Schedule, error) {
 		cvx:      map[string]*cvxEntry{},
 		groupOf:  map[string]*vaccineGroup{},
 	}
+	// Parse the files concurrently (parsing dominates the load time), then
+	// compile them in name order.
+	roots := make([]*node, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := fs.ReadFile(fsys, f)
+			if err != nil {
+				errs[i] = registry.FieldErrorf(registry.EINTERNAL, path.Join(name, f), "read: %v", err)
+				return
+			}
+			roots[i], err = parseXML(b)
+			if err != nil {
+				errs[i] = &registry.Error{Code: registry.EMALFORMED, Field: path.Join(name, f), Message: "malformed supporting data XML", Err: err}
+			}
+		}()
+	}
+	wg.Wait()
 	var scheduleFile string
-	for _, f := range files {
-		b, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			return nil, registry.FieldErrorf(registry.EINTERNAL, f, "read: %v", err)
+	for i, f := range files {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		root, err := parseXML(b)
-		if err != nil {
-			return nil, &registry.Error{Code: registry.EMALFORMED, Field: path.Join(name, f), Message: "malformed supporting data XML", Err: err}
-		}
+		root := roots[i]
 		c := &compiler{file: path.Join(name, f)}
 		switch root.name {
 		case "antigenSupportingData":
@@ -177,12 +194,15 @@ func (s *Schedule) check() error {
 	for _, n := range s.antigenNames {
 		for _, sr := range s.antigens[n].series {
 			for _, sd := range sr.doses {
-				for _, c := range s.conflicts {
-					for _, pv := range sd.preferable {
-						if pv.cvx == c.current {
-							sd.conflicts = append(sd.conflicts, c)
-							break
+				for i, pv := range sd.preferable {
+					dup := false
+					for _, q := range sd.preferable[:i] {
+						if q.cvx == pv.cvx {
+							dup = true
 						}
+					}
+					if !dup {
+						sd.conflicts = append(sd.conflicts, s.byCurrent[pv.cvx]...)
 					}
 				}
 			}

@@ -66,10 +66,14 @@ func (e *xmlError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.
 // attributes (which it ignores), and the five predefined entities plus
 // numeric character references. Anything else is a syntax error.
 func parseXML(data []byte) (*node, error) {
-	p := xparser{s: data, line: 1}
+	p := xparser{s: data, line: 1, names: map[string]string{}}
 	var root *node
-	var stack []*node
-	var text strings.Builder
+	type open struct {
+		n            *node
+		contentStart int  // offset just after the start tag
+		complex      bool // holds a comment, CDATA or processing instruction
+	}
+	var stack []open
 	for p.i < len(p.s) {
 		c := p.s[p.i]
 		if c != '<' {
@@ -80,15 +84,8 @@ func parseXML(data []byte) (*node, error) {
 				}
 				p.i++
 			}
-			raw := p.s[start:p.i]
-			if len(stack) == 0 {
-				if strings.TrimSpace(string(raw)) != "" {
-					return nil, &xmlError{p.line, "text outside the root element"}
-				}
-				continue
-			}
-			if err := appendText(&text, raw, p.line); err != nil {
-				return nil, err
+			if len(stack) == 0 && len(bytes.TrimSpace(p.s[start:p.i])) != 0 {
+				return nil, &xmlError{p.line, "text outside the root element"}
 			}
 			continue
 		}
@@ -99,6 +96,9 @@ func parseXML(data []byte) (*node, error) {
 				return nil, &xmlError{p.line, "unterminated comment"}
 			}
 			p.advance(end + 3)
+			if len(stack) > 0 {
+				stack[len(stack)-1].complex = true
+			}
 		case p.hasPrefix("<![CDATA["):
 			end := p.index("]]>", p.i+9)
 			if end < 0 {
@@ -107,14 +107,17 @@ func parseXML(data []byte) (*node, error) {
 			if len(stack) == 0 {
 				return nil, &xmlError{p.line, "CDATA outside the root element"}
 			}
-			text.Write(p.s[p.i+9 : end])
 			p.advance(end + 3)
+			stack[len(stack)-1].complex = true
 		case p.hasPrefix("<?"):
 			end := p.index("?>", p.i+2)
 			if end < 0 {
 				return nil, &xmlError{p.line, "unterminated processing instruction"}
 			}
 			p.advance(end + 2)
+			if len(stack) > 0 {
+				stack[len(stack)-1].complex = true
+			}
 		case p.hasPrefix("<!"):
 			end := p.index(">", p.i+2)
 			if end < 0 {
@@ -122,6 +125,7 @@ func parseXML(data []byte) (*node, error) {
 			}
 			p.advance(end + 1)
 		case p.hasPrefix("</"):
+			tagStart := p.i
 			p.i += 2
 			name := p.name()
 			if name == "" {
@@ -136,13 +140,16 @@ func parseXML(data []byte) (*node, error) {
 				return nil, &xmlError{p.line, fmt.Sprintf("end tag </%s> without start tag", name)}
 			}
 			top := stack[len(stack)-1]
-			if top.name != name {
-				return nil, &xmlError{p.line, fmt.Sprintf("end tag </%s> does not match <%s> (line %d)", name, top.name, top.line)}
+			if top.n.name != name {
+				return nil, &xmlError{p.line, fmt.Sprintf("end tag </%s> does not match <%s> (line %d)", name, top.n.name, top.n.line)}
 			}
-			if len(top.children) == 0 {
-				top.text = strings.TrimSpace(text.String())
+			if len(top.n.children) == 0 {
+				txt, err := leafText(p.s[top.contentStart:tagStart], top.complex, p.line)
+				if err != nil {
+					return nil, err
+				}
+				top.n.text = txt
 			}
-			text.Reset()
 			stack = stack[:len(stack)-1]
 		default:
 			p.i++
@@ -180,17 +187,16 @@ func parseXML(data []byte) (*node, error) {
 				}
 				root = n
 			} else {
-				parent := stack[len(stack)-1]
+				parent := stack[len(stack)-1].n
 				parent.children = append(parent.children, n)
 			}
-			text.Reset()
 			if !selfClose {
-				stack = append(stack, n)
+				stack = append(stack, open{n: n, contentStart: p.i})
 			}
 		}
 	}
 	if len(stack) > 0 {
-		top := stack[len(stack)-1]
+		top := stack[len(stack)-1].n
 		return nil, &xmlError{p.line, fmt.Sprintf("element <%s> (line %d) is not closed", top.name, top.line)}
 	}
 	if root == nil {
@@ -199,10 +205,53 @@ func parseXML(data []byte) (*node, error) {
 	return root, nil
 }
 
+// leafText returns the trimmed text content of a leaf element from its raw
+// content, resolving entities, CDATA sections and dropping comments and
+// processing instructions.
+func leafText(raw []byte, complex bool, line int) (string, error) {
+	if !complex {
+		raw = bytes.TrimSpace(raw)
+		if bytes.IndexByte(raw, '&') < 0 {
+			return string(raw), nil
+		}
+		var b strings.Builder
+		if err := appendText(&b, raw, line); err != nil {
+			return "", err
+		}
+		return b.String(), nil
+	}
+	var b strings.Builder
+	for len(raw) > 0 {
+		k := bytes.IndexByte(raw, '<')
+		if k < 0 {
+			k = len(raw)
+		}
+		if err := appendText(&b, raw[:k], line); err != nil {
+			return "", err
+		}
+		raw = raw[k:]
+		if len(raw) == 0 {
+			break
+		}
+		switch {
+		case bytes.HasPrefix(raw, []byte("<![CDATA[")):
+			end := bytes.Index(raw, []byte("]]>"))
+			b.Write(raw[9:end])
+			raw = raw[end+3:]
+		case bytes.HasPrefix(raw, []byte("<!--")):
+			raw = raw[bytes.Index(raw, []byte("-->"))+3:]
+		default: // processing instruction
+			raw = raw[bytes.Index(raw, []byte("?>"))+2:]
+		}
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
 type xparser struct {
-	s    []byte
-	i    int
-	line int
+	s     []byte
+	i     int
+	line  int
+	names map[string]string // interned element names
 }
 
 func (p *xparser) hasPrefix(pre string) bool {
@@ -252,7 +301,13 @@ func (p *xparser) name() string {
 	for p.i < len(p.s) && isNameByte(p.s[p.i]) {
 		p.i++
 	}
-	return string(p.s[start:p.i])
+	b := p.s[start:p.i]
+	if n, ok := p.names[string(b)]; ok {
+		return n
+	}
+	n := string(b)
+	p.names[n] = n
+	return n
 }
 
 // attr skips one name="value" attribute.
