@@ -378,7 +378,12 @@ func certVerifySDJWT(text string, tl *cert.TrustList, now time.Time, skipTime bo
 		}
 	}
 	r, err := sdjwt.Verify(text, keys, sdjwt.VerifyOptions{Now: now, SkipTime: skipTime})
-	out := &cert.VerifyResult{Valid: r.Valid && err == nil, Format: "sd-jwt", Failed: r.Failed, KID: r.Kid, Disclosed: r.Disclosed}
+	out := &cert.VerifyResult{Valid: r.Valid && err == nil, Format: "sd-jwt", Failed: r.Failed, Disclosed: r.Disclosed}
+	if kid, derr := base64.RawURLEncoding.DecodeString(r.Kid); derr == nil {
+		out.KID = kid // shown in the same base64 form as an HCERT kid
+	} else if r.Kid != "" {
+		out.KID = []byte(r.Kid)
+	}
 	if r.Payload != nil {
 		out.Payload = r.Payload
 	}

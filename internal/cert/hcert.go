@@ -193,17 +193,27 @@ func decompress(b, dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// rawRef captures the encoded CBOR of one data item without copying it: it
+// aliases the input buffer, which Haven owns and never reuses.
+type rawRef []byte
+
+// UnmarshalCBOR keeps a reference to data.
+func (r *rawRef) UnmarshalCBOR(data []byte) error {
+	*r = data
+	return nil
+}
+
 type coseSign1 struct {
 	_           struct{} `cbor:",toarray"`
 	Protected   []byte
-	Unprotected cbor.RawMessage
+	Unprotected rawRef
 	Payload     []byte
 	Signature   []byte
 }
 
 type coseHeader struct {
-	Alg cbor.RawMessage `cbor:"1,keyasint,omitempty"`
-	Kid cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+	Alg rawRef `cbor:"1,keyasint,omitempty"`
+	Kid rawRef `cbor:"4,keyasint,omitempty"`
 }
 
 // parseCOSE parses a COSE_Sign1 message, optionally wrapped in the CWT tag
@@ -282,19 +292,19 @@ func parseCOSE(b []byte, h *HCert) error {
 }
 
 type cwtClaims struct {
-	Iss   cbor.RawMessage `cbor:"1,keyasint,omitempty"`
-	Exp   cbor.RawMessage `cbor:"4,keyasint,omitempty"`
-	Iat   cbor.RawMessage `cbor:"6,keyasint,omitempty"`
-	HCert cbor.RawMessage `cbor:"-260,keyasint,omitempty"`
+	Iss   rawRef `cbor:"1,keyasint,omitempty"`
+	Exp   rawRef `cbor:"4,keyasint,omitempty"`
+	Iat   rawRef `cbor:"6,keyasint,omitempty"`
+	HCert rawRef `cbor:"-260,keyasint,omitempty"`
 }
 
 type hcertClaim struct {
-	EUDCC cbor.RawMessage `cbor:"1,keyasint,omitempty"`
+	EUDCC rawRef `cbor:"1,keyasint,omitempty"`
 }
 
 // numericDate reads an RFC 8392 NumericDate: an integer or floating-point
 // number of seconds since the epoch, without tag 1.
-func numericDate(raw cbor.RawMessage, name string) (time.Time, error) {
+func numericDate(raw rawRef, name string) (time.Time, error) {
 	major, _, _, ok := cborHead(raw)
 	if !ok {
 		return time.Time{}, registry.FieldErrorf(registry.EMALFORMED, StepCWT, "%s is not valid CBOR", name)
@@ -372,6 +382,19 @@ func parseCWT(h *HCert) error {
 		h.DCC = &d
 	}
 	return nil
+}
+
+// ParseCOSE runs the cose and cwt steps on a raw COSE_Sign1 message (the
+// "raw" transport of HCERT spec 4.1, without prefix, Base45 or ZLIB).
+func ParseCOSE(raw []byte) (*HCert, error) {
+	h := &HCert{}
+	if err := parseCOSE(raw, h); err != nil {
+		return nil, err
+	}
+	if err := parseCWT(h); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // ParseHC1 runs the structural steps (unprefix, base45, decompress, cose,

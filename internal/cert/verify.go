@@ -55,12 +55,12 @@ type VerifyResult struct {
 	Failed string `json:"failed,omitempty"`
 	// Reason explains the first failure; empty when valid.
 	Reason string `json:"reason,omitempty"`
-	// KID is the key identifier (base64) and Issuer the iss claim.
-	KID    string `json:"kid,omitempty"`
+	// KID is the key identifier (base64 in JSON) and Issuer the iss claim.
+	KID    []byte `json:"kid,omitempty"`
 	Issuer string `json:"iss,omitempty"`
-	// IssuedAt and Expires are the iat and exp claims (RFC 3339, UTC).
-	IssuedAt string `json:"iat,omitempty"`
-	Expires  string `json:"exp,omitempty"`
+	// IssuedAt and Expires are the iat and exp claims (RFC 3339 in JSON).
+	IssuedAt time.Time `json:"iat,omitzero"`
+	Expires  time.Time `json:"exp,omitzero"`
 	// Payload is the signed payload, set only once the signature has been
 	// verified: for HCERT a *DCC, or the raw JSON form of the payload when it
 	// does not fit Haven's DCC model.
@@ -119,16 +119,10 @@ func (v *Verifier) Verify(text string, opts VerifyOptions) *VerifyResult {
 	if err != nil {
 		return res
 	}
-	if h.KID != nil {
-		res.KID = base64.StdEncoding.EncodeToString(h.KID)
-	}
+	res.KID = h.KID
 	res.Issuer = h.Issuer
-	if h.HasIssuedAt {
-		res.IssuedAt = h.IssuedAt.Format(time.RFC3339)
-	}
-	if h.HasExpires {
-		res.Expires = h.Expires.Format(time.RFC3339)
-	}
+	res.IssuedAt = h.IssuedAt
+	res.Expires = h.Expires
 	dsc, err := h.VerifySignature(v.trust)
 	res.record(StepSignature, err)
 	if err != nil {

@@ -1,0 +1,93 @@
+package cert_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/haven-registry/haven/internal/cert"
+)
+
+func benchSetup(b *testing.B) (*cert.Issuer, *cert.Verifier, *cert.IssueRequest) {
+	b.Helper()
+	k, _ := mustKeys(b)
+	is := mustIssuer(b, k)
+	req := &cert.IssueRequest{
+		Person:      cert.Person{CardCode: "7KQM-X4TD-9HCA", FamilyName: "Rogaliński-Król", GivenName: "Stanisław", BirthDate: "1958-11-11"},
+		Vaccination: vaccination(),
+	}
+	return is, cert.NewVerifier(k.TrustList()), req
+}
+
+// BenchmarkVerifyES256 verifies an ES256 HC1 certificate with every step
+// except the JSON schema.
+func BenchmarkVerifyES256(b *testing.B) {
+	is, v, req := benchSetup(b)
+	hc1, err := is.Issue(req, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := cert.VerifyOptions{At: t0.Add(time.Hour), SkipSchema: true}
+	if r := v.Verify(hc1, opts); !r.Valid {
+		b.Fatal(r.Failed, r.Reason)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := v.Verify(hc1, opts); !r.Valid {
+			b.Fatal(r.Failed)
+		}
+	}
+}
+
+// BenchmarkVerifyES256Schema verifies with every step, schema included.
+func BenchmarkVerifyES256Schema(b *testing.B) {
+	is, v, req := benchSetup(b)
+	hc1, err := is.Issue(req, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := cert.VerifyOptions{At: t0.Add(time.Hour)}
+	if r := v.Verify(hc1, opts); !r.Valid {
+		b.Fatal(r.Failed, r.Reason)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := v.Verify(hc1, opts); !r.Valid {
+			b.Fatal(r.Failed)
+		}
+	}
+}
+
+// BenchmarkIssue issues an ES256 HC1 certificate (no QR rendering).
+func BenchmarkIssue(b *testing.B) {
+	is, _, req := benchSetup(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := is.Issue(req, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkQR renders the QR code of an issued certificate (PNG and SVG).
+func BenchmarkQR(b *testing.B) {
+	is, _, req := benchSetup(b)
+	hc1, err := is.Issue(req, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		q, err := cert.NewQR(hc1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := q.PNG(400); err != nil {
+			b.Fatal(err)
+		}
+		_ = q.SVG()
+	}
+}
