@@ -78,7 +78,8 @@ func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--%s: %s", registry.ErrorField(err), registry.ErrorMessage(err))
 	}
-	if err := db.CreateToken(ctx, tok); err != nil {
+	rec := &registry.AuditRecord{Time: env.Now(), Actor: "cli", Role: "operator", Action: "token.create", Subject: "token:" + tok.ID}
+	if err := db.CreateToken(ctx, tok, registry.Write{Audit: rec}); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, secret)

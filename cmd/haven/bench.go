@@ -94,13 +94,13 @@ func startInProcess(ctx context.Context, env *commandEnv) (stop func(), url, tok
 	}
 	site = "BENCH-" + string(registry.NewCardCode())[:4]
 	if _, err := db.CreateSite(ctx, registry.Site{Code: site, Name: "Benchmark site", Jurisdiction: "KR",
-		Services: []string{registry.ServiceVaccination}, CreatedAt: env.Now()}, nil); err != nil {
+		Services: []string{registry.ServiceVaccination}, CreatedAt: env.Now()}, registry.Write{}); err != nil {
 		db.Close()
 		return nil, "", "", "", err
 	}
 	secret, tok, err := server.NewToken(registry.RoleVaccinator, []string{site}, env.Now())
 	if err == nil {
-		err = db.CreateToken(ctx, tok)
+		err = db.CreateToken(ctx, tok, registry.Write{})
 	}
 	if err != nil {
 		db.Close()

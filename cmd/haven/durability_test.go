@@ -242,7 +242,7 @@ func TestCrashDurability(t *testing.T) {
 		var rec struct {
 			Vaccinations []struct{ ID, Lot string }
 		}
-		json.Unmarshal(client.mustDo(t, "GET", "/api/v1/persons/"+card, "", "", 200), &rec)
+		json.Unmarshal(client.mustDo(t, "GET", "/api/v1/persons/"+card+"?purpose=care", "", "", 200), &rec)
 		for _, v := range rec.Vaccinations {
 			d, ok := final[v.ID]
 			if !ok || d.card != card {
@@ -306,7 +306,7 @@ func TestRetryAcrossProcesses(t *testing.T) {
 		}
 	}
 	var rec struct{ Vaccinations []struct{ ID string } }
-	json.Unmarshal(cb.mustDo(t, "GET", "/api/v1/persons/"+p.CardCode, "", "", 200), &rec)
+	json.Unmarshal(cb.mustDo(t, "GET", "/api/v1/persons/"+p.CardCode+"?purpose=care", "", "", 200), &rec)
 	if len(rec.Vaccinations) != n {
 		t.Fatalf("stored %d doses for %d requests sent twice each", len(rec.Vaccinations), n)
 	}

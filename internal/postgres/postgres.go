@@ -30,7 +30,11 @@ func Migrations() fs.FS {
 
 var dialect = sqlstore.Dialect{Name: "postgres", DollarParams: true,
 	IsUniqueViolation:     func(err error) bool { return pgCode(err) == "23505" },
-	IsForeignKeyViolation: func(err error) bool { return pgCode(err) == "23503" }}
+	IsForeignKeyViolation: func(err error) bool { return pgCode(err) == "23503" },
+	AuditLock:             "SELECT pg_advisory_xact_lock(7448210901)", // "haven audit"
+	// Vacuum removes the dead row versions, which held the wrapped key, that a
+	// delete leaves behind.
+	PostErase: []string{"VACUUM persons, idempotency"}}
 
 func pgCode(err error) string {
 	var e *pgconn.PgError

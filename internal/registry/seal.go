@@ -20,6 +20,10 @@ type Vault interface {
 	// Decrypt opens ciphertext sealed by Encrypt with the same wrapped key and
 	// aad. Returns an error if either differs or the ciphertext was altered.
 	Decrypt(wrapped, aad, ciphertext []byte) ([]byte, error)
+	// Pseudonym returns the stable audit pseudonym of a person's internal
+	// ID (a keyed hash). It cannot be computed from a card code, so once the
+	// person is erased their audit entries cannot be linked back to them.
+	Pseudonym(personID string) (string, error)
 }
 
 // sealedFields is the plaintext layout inside SealedPerson.Sealed.

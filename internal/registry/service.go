@@ -24,20 +24,61 @@ type SealedRecord struct {
 	Tests        []Test
 }
 
+// AuditRecord is one entry for the access log: who (token ID and role) did
+// what (action), why (purpose, from a fixed list) and to whom (a pseudonym
+// or an object reference, never a card code or anything identifying), and
+// when. Stores append it to a hash chain; see internal/audit.
+type AuditRecord struct {
+	Time    time.Time
+	Actor   string
+	Role    string
+	Action  string
+	Purpose string
+	Subject string
+}
+
+// Write is the bookkeeping that travels with every write. Idem, when set,
+// claims an Idempotency-Key; Audit, when set, is appended to the access log
+// in the same transaction as the write, so that a write and its trace are
+// stored together or not at all.
+type Write struct {
+	Idem  *Idempotency
+	Audit *AuditRecord
+}
+
+// DoseCount is a number of completed doses of one product, as one dose
+// number, given at one site on one day. Erased persons' doses are counted by
+// the Monday of their ISO week. It names no person.
+type DoseCount struct {
+	Site, Jurisdiction, Product string
+	DoseNumber                  int
+	Date                        Date
+	Count                       int64
+}
+
+// TestCount is a number of completed tests at one site on one day (or ISO
+// week, for erased persons).
+type TestCount struct {
+	Site, Jurisdiction string
+	Date               Date
+	Count              int64
+}
+
 // Store is everything Haven persists. internal/sqlite and internal/postgres
 // implement it, and internal/storetest checks both against one suite.
 //
-// Every create method takes an optional *Idempotency. When it is non-nil and
-// an earlier request with the same Scope and Key was stored, the method writes
-// nothing and returns that earlier Idempotency (with its ResourceID), so the
-// caller can return the original result. If the earlier request's RequestHash
-// differs, it returns EIDEMPOTENCY. On a fresh write it stores the
-// Idempotency in the same transaction as the resource and returns nil.
-// A method that returns a nil error has made its write durable.
+// Every write method takes a Write. When its Idem is set and an earlier
+// request with the same Scope and Key was stored, the method writes nothing
+// (and appends no audit entry) and returns that earlier Idempotency (with its
+// ResourceID), so the caller can return the original result. If the earlier
+// request's RequestHash differs, it returns EIDEMPOTENCY. On a fresh write it
+// stores the Idempotency and the Audit record in the same transaction as the
+// resource and returns nil. A method that returns a nil error has made its
+// write durable.
 type Store interface {
 	// CreatePerson stores a new person. Returns ECONFLICT if the ID or card
 	// code is taken.
-	CreatePerson(ctx context.Context, p SealedPerson, idem *Idempotency) (*Idempotency, error)
+	CreatePerson(ctx context.Context, p SealedPerson, w Write) (*Idempotency, error)
 	// FindPerson returns the person with the given card code. Returns
 	// ENOTFOUND if there is none (including after erasure).
 	FindPerson(ctx context.Context, code CardCode) (*SealedPerson, error)
@@ -48,12 +89,12 @@ type Store interface {
 
 	// RecordVaccination stores a new dose for v.PersonID. Returns ENOTFOUND if
 	// the person does not exist.
-	RecordVaccination(ctx context.Context, v Vaccination, idem *Idempotency) (*Idempotency, error)
+	RecordVaccination(ctx context.Context, v Vaccination, w Write) (*Idempotency, error)
 	// FindVaccination returns one dose by ID. Returns ENOTFOUND if absent.
 	FindVaccination(ctx context.Context, id ID) (*Vaccination, error)
 	// RecordTest stores a new test for t.PersonID. Returns ENOTFOUND if the
 	// person does not exist.
-	RecordTest(ctx context.Context, t Test, idem *Idempotency) (*Idempotency, error)
+	RecordTest(ctx context.Context, t Test, w Write) (*Idempotency, error)
 	// FindTest returns one test by ID. Returns ENOTFOUND if absent.
 	FindTest(ctx context.Context, id ID) (*Test, error)
 	// MarkEnteredInError marks the vaccination or test with the given ID as
@@ -61,20 +102,38 @@ type Store interface {
 	// the zero ID (the replacement must already be stored for the same
 	// person). Returns ENOTFOUND if the record does not belong to personID,
 	// and ECONFLICT if it is already marked.
-	MarkEnteredInError(ctx context.Context, personID, recordID, replacement ID, idem *Idempotency) (*Idempotency, error)
+	MarkEnteredInError(ctx context.Context, personID, recordID, replacement ID, w Write) (*Idempotency, error)
 
 	// CreateSite stores a new site. Returns ECONFLICT if the code is taken.
-	CreateSite(ctx context.Context, s Site, idem *Idempotency) (*Idempotency, error)
+	CreateSite(ctx context.Context, s Site, w Write) (*Idempotency, error)
 	// FindSite returns the site with the given code. Returns ENOTFOUND if absent.
 	FindSite(ctx context.Context, code string) (*Site, error)
 	// ListSites returns every site ordered by code.
 	ListSites(ctx context.Context) ([]Site, error)
 
 	// CreateToken stores a token (only its hash). Returns ECONFLICT if the ID is taken.
-	CreateToken(ctx context.Context, t Token) error
+	CreateToken(ctx context.Context, t Token, w Write) error
 	// FindTokenByHash returns the token whose secret hashes to hash. Returns
 	// ENOTFOUND if there is none.
 	FindTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+
+	// ErasePerson destroys the person with the given card code: their row
+	// (and with it their wrapped data key and the card-code link), their
+	// idempotency entries, and their vaccinations and tests, which are
+	// kept only as anonymous counts by site, product, dose number and ISO
+	// week. Returns ENOTFOUND if there is no such person.
+	ErasePerson(ctx context.Context, code CardCode, w Write) error
+
+	// AppendAudit appends one entry to the access log, durably. Reads use
+	// it to leave their trace.
+	AppendAudit(ctx context.Context, r AuditRecord) error
+
+	// DoseCounts returns completed doses given at a site between from and
+	// to (inclusive), with the erased counts, grouped by site, product, dose
+	// number and day. It is the only way doses leave the store in bulk.
+	DoseCounts(ctx context.Context, from, to Date) ([]DoseCount, error)
+	// TestCounts is DoseCounts for tests.
+	TestCounts(ctx context.Context, from, to Date) ([]TestCount, error)
 
 	// FindIdempotency returns the stored idempotency entry for scope and key.
 	// Returns ENOTFOUND if there is none.

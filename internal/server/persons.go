@@ -102,6 +102,27 @@ func (s *Server) openRecord(ctx context.Context, code registry.CardCode) (*opene
 	if err != nil {
 		return nil, err
 	}
+	return s.open(rec)
+}
+
+// readRecord finds a person's record and appends the read to the access log
+// before anything is returned: a read that cannot be traced is refused.
+func (s *Server) readRecord(r *http.Request, code registry.CardCode, action, purpose string) (*openedRecord, error) {
+	rec, err := s.store.FindRecord(r.Context(), code)
+	if err != nil {
+		return nil, err
+	}
+	subject, err := s.subjectOf(rec.Person.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.AppendAudit(r.Context(), *s.auditFor(r, action, purpose, subject)); err != nil {
+		return nil, err
+	}
+	return s.open(rec)
+}
+
+func (s *Server) open(rec *registry.SealedRecord) (*openedRecord, error) {
 	p, err := registry.OpenPerson(s.vault, rec.Person)
 	if err != nil {
 		return nil, err
@@ -173,7 +194,12 @@ func (s *Server) handlePersonCreate() http.Handler {
 		if idem != nil {
 			idem.ResourceID = string(p.CardCode)
 		}
-		prev, err := s.store.CreatePerson(r.Context(), sealed, idem)
+		subject, err := s.subjectOf(p.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		prev, err := s.store.CreatePerson(r.Context(), sealed, registry.Write{Idem: idem, Audit: s.auditFor(r, "person.create", "care", subject)})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -198,7 +224,12 @@ func (s *Server) handlePersonGet() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		rec, err := s.openRecord(r.Context(), code)
+		purpose, err := lookupPurpose(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		rec, err := s.readRecord(r, code, "person.read", purpose)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -163,10 +163,11 @@ func (s *Server) vaccinationOut(v registry.Vaccination) vaccinationResponse {
 
 // createFor runs the common part of a POST that adds to a person's record:
 // it reads the idempotency key, finds the person, and then
-// calls store with the person's ID. store returns the replayed entry, if any,
+// calls store with the person's ID and the write's idempotency claim and
+// audit record. store returns the replayed entry, if any,
 // and render writes the fresh result.
 func (s *Server) createFor(w http.ResponseWriter, r *http.Request, code registry.CardCode, kind string, raw []byte,
-	store func(personID registry.ID, idem *registry.Idempotency) (*registry.Idempotency, error), render func()) {
+	store func(personID registry.ID, write registry.Write) (*registry.Idempotency, error), render func()) {
 	idem, err := s.idempotencyFor(r, kind, raw)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -180,7 +181,12 @@ func (s *Server) createFor(w http.ResponseWriter, r *http.Request, code registry
 		s.writeError(w, r, err)
 		return
 	}
-	prev, err := store(person.ID, idem)
+	subject, err := s.subjectOf(person.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	prev, err := store(person.ID, registry.Write{Idem: idem, Audit: s.auditFor(r, kind+".create", "care", subject)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -210,12 +216,12 @@ func (s *Server) handleVaccinationCreate() http.Handler {
 			return
 		}
 		v.ID, v.RecordedAt, v.Status = registry.NewID(), s.stamp(), registry.StatusCompleted
-		s.createFor(w, r, code, "vaccination", raw, func(personID registry.ID, idem *registry.Idempotency) (*registry.Idempotency, error) {
+		s.createFor(w, r, code, "vaccination", raw, func(personID registry.ID, write registry.Write) (*registry.Idempotency, error) {
 			v.PersonID = personID
-			if idem != nil {
-				idem.ResourceID = v.ID.String()
+			if write.Idem != nil {
+				write.Idem.ResourceID = v.ID.String()
 			}
-			return s.store.RecordVaccination(r.Context(), v, idem)
+			return s.store.RecordVaccination(r.Context(), v, write)
 		}, func() { encode(w, http.StatusCreated, s.vaccinationOut(v)) })
 	})
 }
@@ -284,12 +290,12 @@ func (s *Server) handleTestCreate() http.Handler {
 			return
 		}
 		t.ID, t.RecordedAt, t.Status = registry.NewID(), s.stamp(), registry.StatusCompleted
-		s.createFor(w, r, code, "test", raw, func(personID registry.ID, idem *registry.Idempotency) (*registry.Idempotency, error) {
+		s.createFor(w, r, code, "test", raw, func(personID registry.ID, write registry.Write) (*registry.Idempotency, error) {
 			t.PersonID = personID
-			if idem != nil {
-				idem.ResourceID = t.ID.String()
+			if write.Idem != nil {
+				write.Idem.ResourceID = t.ID.String()
 			}
-			return s.store.RecordTest(r.Context(), t, idem)
+			return s.store.RecordTest(r.Context(), t, write)
 		}, func() { encode(w, http.StatusCreated, testOut(t)) })
 	})
 }
@@ -324,11 +330,11 @@ func (s *Server) handleEnteredInError() http.Handler {
 				return
 			}
 		}
-		s.createFor(w, r, code, "correction", raw, func(personID registry.ID, idem *registry.Idempotency) (*registry.Idempotency, error) {
-			if idem != nil {
-				idem.ResourceID = recordID.String()
+		s.createFor(w, r, code, "correction", raw, func(personID registry.ID, write registry.Write) (*registry.Idempotency, error) {
+			if write.Idem != nil {
+				write.Idem.ResourceID = recordID.String()
 			}
-			return s.store.MarkEnteredInError(r.Context(), personID, recordID, replacement, idem)
+			return s.store.MarkEnteredInError(r.Context(), personID, recordID, replacement, write)
 		}, func() { s.renderRecord(w, r, recordID) })
 	})
 }

@@ -52,7 +52,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		{Code: "YB-1", Name: "Yanji", Jurisdiction: "CN-JL-YB", Services: []string{"vaccination", "testing"}},
 		{Code: "SEL-1", Name: "Seoul", Jurisdiction: "KR-11", Services: []string{"vaccination"}},
 	} {
-		if _, err := db.CreateSite(ctx, site, nil); err != nil {
+		if _, err := db.CreateSite(ctx, site, registry.Write{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func (e *testEnv) token(role registry.Role, sites ...string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.store.CreateToken(context.Background(), tok); err != nil {
+	if err := e.store.CreateToken(context.Background(), tok, registry.Write{}); err != nil {
 		e.t.Fatal(err)
 	}
 	return secret
@@ -135,7 +135,7 @@ func (e *testEnv) register(body string) person {
 
 func (e *testEnv) record(card string) person {
 	e.t.Helper()
-	res := e.do("GET", "/api/v1/persons/"+card, e.vaccinator, "")
+	res := e.do("GET", "/api/v1/persons/"+card+"?purpose=care", e.vaccinator, "")
 	if res.status != http.StatusOK {
 		e.t.Fatalf("get record: %d %s", res.status, res.body)
 	}

@@ -91,7 +91,7 @@ func (s *Server) handleSiteCreate() http.Handler {
 			idem.ResourceID = site.Code
 		}
 		site.CreatedAt = s.stamp()
-		prev, err := s.store.CreateSite(r.Context(), site, idem)
+		prev, err := s.store.CreateSite(r.Context(), site, registry.Write{Idem: idem, Audit: s.auditFor(r, "site.create", "", "site:"+site.Code)})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -168,7 +168,7 @@ func (s *Server) handleTokenCreate() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.store.CreateToken(r.Context(), tok); err != nil {
+		if err := s.store.CreateToken(r.Context(), tok, registry.Write{Audit: s.auditFor(r, "token.create", "", "token:"+tok.ID)}); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -33,7 +33,11 @@ func Migrations() fs.FS {
 }
 
 var dialect = sqlstore.Dialect{Name: "sqlite", IsUniqueViolation: isUniqueViolation,
-	IsForeignKeyViolation: func(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY }}
+	IsForeignKeyViolation: func(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+	// secure_delete (set on every connection) zeroes deleted content in the
+	// database file; truncating the WAL drops the page images written
+	// before the erasure.
+	PostErase: []string{"PRAGMA wal_checkpoint(TRUNCATE)"}}
 
 func sqliteCode(err error) int {
 	var e *sqlite.Error
@@ -59,7 +63,7 @@ type DB struct {
 func Open(path string) (*DB, error) {
 	dsn := func(txlock string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(ON)"} {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", txlock)

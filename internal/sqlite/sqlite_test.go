@@ -64,7 +64,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := registry.SealedPerson{ID: registry.NewID(), CardCode: registry.NewCardCode(), CreatedAt: time.Now()}
-	if _, err := db.CreatePerson(ctx, p, nil); err != nil {
+	if _, err := db.CreatePerson(ctx, p, registry.Write{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {

@@ -10,11 +10,13 @@ import (
 	"github.com/haven-registry/haven/internal/registry"
 )
 
-// create runs write in a transaction together with storing idem. If idem's
-// scope and key were stored before, it writes nothing and returns the earlier
-// entry (or EIDEMPOTENCY if the earlier request differed).
-func (s *Store) create(ctx context.Context, op string, idem *registry.Idempotency, write func(tx *sql.Tx) error) (*registry.Idempotency, error) {
+// create runs write in a transaction together with storing w.Idem and
+// appending w.Audit. If the idempotency key was stored before, it writes
+// nothing and returns the earlier entry (or EIDEMPOTENCY if the earlier
+// request differed).
+func (s *Store) create(ctx context.Context, op string, w registry.Write, write func(tx *sql.Tx) error) (*registry.Idempotency, error) {
 	var replay *registry.Idempotency
+	idem := w.Idem
 	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
 		replay = nil
 		if idem != nil {
@@ -40,7 +42,13 @@ func (s *Store) create(ctx context.Context, op string, idem *registry.Idempotenc
 				return nil
 			}
 		}
-		return write(tx)
+		if err := write(tx); err != nil {
+			return err
+		}
+		if w.Audit != nil {
+			return s.appendAudit(ctx, tx, *w.Audit)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, s.wrap(op, err)
@@ -94,8 +102,8 @@ func (s *Store) FindIdempotency(ctx context.Context, scope, key string) (*regist
 }
 
 // CreatePerson implements registry.Store.
-func (s *Store) CreatePerson(ctx context.Context, p registry.SealedPerson, idem *registry.Idempotency) (*registry.Idempotency, error) {
-	return s.create(ctx, "create person", idem, func(tx *sql.Tx) error {
+func (s *Store) CreatePerson(ctx context.Context, p registry.SealedPerson, w registry.Write) (*registry.Idempotency, error) {
+	return s.create(ctx, "create person", w, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
 			`INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed) VALUES (?, ?, ?, ?, ?)`),
 			p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed)
@@ -244,8 +252,8 @@ func (s *Store) personMissing(err error) error {
 // RecordVaccination implements registry.Store. It also stores the dose's
 // number in the person's history at the time of recording, so that aggregate
 // tables can count doses by number after the person is erased.
-func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, idem *registry.Idempotency) (*registry.Idempotency, error) {
-	return s.create(ctx, "record vaccination", idem, func(tx *sql.Tx) error {
+func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, w registry.Write) (*registry.Idempotency, error) {
+	return s.create(ctx, "record vaccination", w, func(tx *sql.Tx) error {
 		var prior int
 		if err := tx.QueryRowContext(ctx, s.dialect.Rebind(
 			`SELECT COUNT(*) FROM vaccinations WHERE person_id = ? AND status = ? AND dose_date <= ?`),
@@ -273,8 +281,8 @@ func (s *Store) FindVaccination(ctx context.Context, id registry.ID) (*registry.
 }
 
 // RecordTest implements registry.Store.
-func (s *Store) RecordTest(ctx context.Context, t registry.Test, idem *registry.Idempotency) (*registry.Idempotency, error) {
-	return s.create(ctx, "record test", idem, func(tx *sql.Tx) error {
+func (s *Store) RecordTest(ctx context.Context, t registry.Test, w registry.Write) (*registry.Idempotency, error) {
+	return s.create(ctx, "record test", w, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO tests
 			(id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -298,8 +306,8 @@ func (s *Store) FindTest(ctx context.Context, id registry.ID) (*registry.Test, e
 
 // MarkEnteredInError implements registry.Store. The record may be a
 // vaccination or a test; a replacement must be of the same kind and person.
-func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, replacement registry.ID, idem *registry.Idempotency) (*registry.Idempotency, error) {
-	return s.create(ctx, "mark entered in error", idem, func(tx *sql.Tx) error {
+func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, replacement registry.ID, w registry.Write) (*registry.Idempotency, error) {
+	return s.create(ctx, "mark entered in error", w, func(tx *sql.Tx) error {
 		for _, table := range []string{"vaccinations", "tests"} {
 			var status string
 			err := tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT status FROM `+table+` WHERE id = ? AND person_id = ?`),
@@ -334,8 +342,8 @@ func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, repl
 }
 
 // CreateSite implements registry.Store.
-func (s *Store) CreateSite(ctx context.Context, site registry.Site, idem *registry.Idempotency) (*registry.Idempotency, error) {
-	return s.create(ctx, "create site", idem, func(tx *sql.Tx) error {
+func (s *Store) CreateSite(ctx context.Context, site registry.Site, w registry.Write) (*registry.Idempotency, error) {
+	return s.create(ctx, "create site", w, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
 			`INSERT INTO sites (code, name, jurisdiction, services, created_at) VALUES (?, ?, ?, ?, ?)`),
 			site.Code, site.Name, site.Jurisdiction, joinList(site.Services), micros(site.CreatedAt))
@@ -387,8 +395,8 @@ func (s *Store) ListSites(ctx context.Context) ([]registry.Site, error) {
 }
 
 // CreateToken implements registry.Store.
-func (s *Store) CreateToken(ctx context.Context, t registry.Token) error {
-	_, err := s.create(ctx, "create token", nil, func(tx *sql.Tx) error {
+func (s *Store) CreateToken(ctx context.Context, t registry.Token, w registry.Write) error {
+	_, err := s.create(ctx, "create token", w, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
 			`INSERT INTO tokens (id, hash, role, sites, created_at) VALUES (?, ?, ?, ?, ?)`),
 			t.ID, t.Hash, string(t.Role), joinList(t.Sites), micros(t.CreatedAt))

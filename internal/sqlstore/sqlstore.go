@@ -30,6 +30,14 @@ type Dialect struct {
 	IsUniqueViolation func(error) bool
 	// IsForeignKeyViolation reports whether err is a foreign-key violation.
 	IsForeignKeyViolation func(error) bool
+	// AuditLock, when set, is run before reading the head of the audit log
+	// in a write transaction, to serialise appends across connections and
+	// processes (PostgreSQL: an advisory transaction lock). SQLite needs
+	// none: it has one writer.
+	AuditLock string
+	// PostErase runs, outside any transaction, after a person is erased,
+	// to purge old copies of the erased rows from the database files.
+	PostErase []string
 }
 
 // TxRunner runs fn in a transaction and commits it durably before returning

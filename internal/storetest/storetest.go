@@ -32,6 +32,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"Site", testSite},
 		{"Token", testToken},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"Audit", testAudit},
+		{"Erase", testErase},
+		{"Counts", testCounts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +62,7 @@ func newPerson(t *testing.T, s registry.Store) registry.SealedPerson {
 	t.Helper()
 	p := registry.SealedPerson{ID: registry.NewID(), CardCode: registry.NewCardCode(), CreatedAt: now,
 		WrappedKey: []byte("wrapped"), Sealed: []byte("sealed")}
-	if _, err := s.CreatePerson(context.Background(), p, nil); err != nil {
+	if _, err := s.CreatePerson(context.Background(), p, registry.Write{}); err != nil {
 		t.Fatalf("CreatePerson: %v", err)
 	}
 	return p
@@ -97,7 +100,7 @@ func testPerson(t *testing.T, s registry.Store) {
 
 	dup := p
 	dup.ID = registry.NewID()
-	_, err = s.CreatePerson(ctx, dup, nil)
+	_, err = s.CreatePerson(ctx, dup, registry.Write{})
 	mustCode(t, err, registry.ECONFLICT)
 	rec, err := s.FindRecord(ctx, p.CardCode)
 	if err != nil || rec.Person.ID != p.ID || len(rec.Vaccinations) != 0 || len(rec.Tests) != 0 {
@@ -105,9 +108,9 @@ func testPerson(t *testing.T, s registry.Store) {
 	}
 }
 
-func idem(scope, key, body, kind, resource string) *registry.Idempotency {
+func idem(scope, key, body, kind, resource string) registry.Write {
 	h := sha256.Sum256([]byte(body))
-	return &registry.Idempotency{Scope: scope, Key: key, RequestHash: h[:], Kind: kind, ResourceID: resource, CreatedAt: now}
+	return registry.Write{Idem: &registry.Idempotency{Scope: scope, Key: key, RequestHash: h[:], Kind: kind, ResourceID: resource, CreatedAt: now}}
 }
 
 func testIdempotency(t *testing.T, s registry.Store) {
@@ -200,7 +203,7 @@ func testVaccination(t *testing.T, s registry.Store) {
 	d1 := newDose(p, "2021-06-01")
 	d1.Source, d1.Site, d1.Lot = registry.SourceHistoricalCard, "", ""
 	for _, v := range []registry.Vaccination{d2, d1} {
-		if _, err := s.RecordVaccination(ctx, v, nil); err != nil {
+		if _, err := s.RecordVaccination(ctx, v, registry.Write{}); err != nil {
 			t.Fatalf("RecordVaccination: %v", err)
 		}
 	}
@@ -222,9 +225,9 @@ func testVaccination(t *testing.T, s registry.Store) {
 	if rec.Vaccinations[0].Source != registry.SourceHistoricalCard || rec.Vaccinations[0].Site != "" {
 		t.Fatalf("historical dose = %+v", rec.Vaccinations[0])
 	}
-	_, err = s.RecordVaccination(ctx, newDose(registry.SealedPerson{ID: registry.NewID()}, "2021-06-01"), nil)
+	_, err = s.RecordVaccination(ctx, newDose(registry.SealedPerson{ID: registry.NewID()}, "2021-06-01"), registry.Write{})
 	mustCode(t, err, registry.ENOTFOUND)
-	_, err = s.RecordVaccination(ctx, d1, nil)
+	_, err = s.RecordVaccination(ctx, d1, registry.Write{})
 	mustCode(t, err, registry.ECONFLICT)
 	_, err = s.FindVaccination(ctx, registry.NewID())
 	mustCode(t, err, registry.ENOTFOUND)
@@ -235,7 +238,7 @@ func testTest(t *testing.T, s registry.Store) {
 	p := newPerson(t, s)
 	tst := registry.Test{ID: registry.NewID(), PersonID: p.ID, Kind: registry.TestPCR, Result: registry.ResultNegative,
 		Date: date("2021-09-01"), Site: "YB-1", RecordedAt: now, Status: registry.StatusCompleted}
-	if _, err := s.RecordTest(ctx, tst, nil); err != nil {
+	if _, err := s.RecordTest(ctx, tst, registry.Write{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.FindTest(ctx, tst.ID)
@@ -248,7 +251,7 @@ func testTest(t *testing.T, s registry.Store) {
 	}
 	orphan := tst
 	orphan.ID, orphan.PersonID = registry.NewID(), registry.NewID()
-	_, err = s.RecordTest(ctx, orphan, nil)
+	_, err = s.RecordTest(ctx, orphan, registry.Write{})
 	mustCode(t, err, registry.ENOTFOUND)
 }
 
@@ -257,13 +260,13 @@ func testEnteredInError(t *testing.T, s registry.Store) {
 	p, other := newPerson(t, s), newPerson(t, s)
 	wrong, right := newDose(p, "2021-06-01"), newDose(p, "2021-06-02")
 	for _, v := range []registry.Vaccination{wrong, right} {
-		if _, err := s.RecordVaccination(ctx, v, nil); err != nil {
+		if _, err := s.RecordVaccination(ctx, v, registry.Write{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := s.MarkEnteredInError(ctx, other.ID, wrong.ID, registry.ID{}, nil)
+	_, err := s.MarkEnteredInError(ctx, other.ID, wrong.ID, registry.ID{}, registry.Write{})
 	mustCode(t, err, registry.ENOTFOUND)
-	if _, err := s.MarkEnteredInError(ctx, p.ID, wrong.ID, right.ID, nil); err != nil {
+	if _, err := s.MarkEnteredInError(ctx, p.ID, wrong.ID, right.ID, registry.Write{}); err != nil {
 		t.Fatalf("MarkEnteredInError: %v", err)
 	}
 	got, _ := s.FindVaccination(ctx, wrong.ID)
@@ -274,22 +277,22 @@ func testEnteredInError(t *testing.T, s registry.Store) {
 	if got.Status != registry.StatusCompleted || got.Replaces != wrong.ID {
 		t.Fatalf("replacement = %+v", got)
 	}
-	_, err = s.MarkEnteredInError(ctx, p.ID, wrong.ID, registry.ID{}, nil)
+	_, err = s.MarkEnteredInError(ctx, p.ID, wrong.ID, registry.ID{}, registry.Write{})
 	mustCode(t, err, registry.ECONFLICT)
 
 	// A test can be marked without a replacement; a replacement of another
 	// kind is refused and leaves the record untouched.
 	tst := registry.Test{ID: registry.NewID(), PersonID: p.ID, Kind: registry.TestAntigen, Result: registry.ResultPositive,
 		Date: date("2021-09-01"), Site: "YB-1", RecordedAt: now, Status: registry.StatusCompleted}
-	if _, err := s.RecordTest(ctx, tst, nil); err != nil {
+	if _, err := s.RecordTest(ctx, tst, registry.Write{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.MarkEnteredInError(ctx, p.ID, tst.ID, right.ID, nil)
+	_, err = s.MarkEnteredInError(ctx, p.ID, tst.ID, right.ID, registry.Write{})
 	mustCode(t, err, registry.EINVALID)
 	if gt, _ := s.FindTest(ctx, tst.ID); gt.Status != registry.StatusCompleted {
 		t.Fatalf("test changed by a refused correction: %+v", gt)
 	}
-	if _, err := s.MarkEnteredInError(ctx, p.ID, tst.ID, registry.ID{}, nil); err != nil {
+	if _, err := s.MarkEnteredInError(ctx, p.ID, tst.ID, registry.ID{}, registry.Write{}); err != nil {
 		t.Fatal(err)
 	}
 	if gt, _ := s.FindTest(ctx, tst.ID); gt.Status != registry.StatusEnteredInError {
@@ -303,11 +306,11 @@ func testSite(t *testing.T, s registry.Store) {
 		{Code: "YB-2", Name: "Yanji clinic", Jurisdiction: "CN-JL-YB", Services: []string{"vaccination", "testing"}, CreatedAt: now},
 		{Code: "SEL-1", Name: "Seoul centre", Jurisdiction: "KR-11", Services: []string{"testing"}, CreatedAt: now},
 	} {
-		if _, err := s.CreateSite(ctx, site, nil); err != nil {
+		if _, err := s.CreateSite(ctx, site, registry.Write{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := s.CreateSite(ctx, registry.Site{Code: "YB-2", Name: "dup", Jurisdiction: "CN", CreatedAt: now}, nil)
+	_, err := s.CreateSite(ctx, registry.Site{Code: "YB-2", Name: "dup", Jurisdiction: "CN", CreatedAt: now}, registry.Write{})
 	mustCode(t, err, registry.ECONFLICT)
 	sites, err := s.ListSites(ctx)
 	if err != nil || len(sites) != 2 || sites[0].Code != "SEL-1" || sites[1].Code != "YB-2" {
@@ -325,7 +328,7 @@ func testToken(t *testing.T, s registry.Store) {
 	ctx := context.Background()
 	h := sha256.Sum256([]byte("secret"))
 	tok := registry.Token{ID: "tk_1", Hash: h[:], Role: registry.RoleVaccinator, Sites: []string{"YB-1", "YB-2"}, CreatedAt: now}
-	if err := s.CreateToken(ctx, tok); err != nil {
+	if err := s.CreateToken(ctx, tok, registry.Write{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.FindTokenByHash(ctx, h[:])
@@ -335,7 +338,7 @@ func testToken(t *testing.T, s registry.Store) {
 	other := sha256.Sum256([]byte("other"))
 	_, err = s.FindTokenByHash(ctx, other[:])
 	mustCode(t, err, registry.ENOTFOUND)
-	mustCode(t, s.CreateToken(ctx, tok), registry.ECONFLICT)
+	mustCode(t, s.CreateToken(ctx, tok, registry.Write{}), registry.ECONFLICT)
 }
 
 // Concurrent writers for different persons all succeed and all are stored.

@@ -1,0 +1,194 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/haven-registry/haven/internal/registry"
+)
+
+// ErasePerson implements registry.Store. The wrapped data key and sealed
+// fields are overwritten before the row is deleted, and the dialect's
+// PostErase statements (SQLite: truncate the WAL; PostgreSQL: vacuum) then
+// remove the old page images, so the key does not survive in free space.
+func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w registry.Write) error {
+	_, err := s.create(ctx, "erase person", w, func(tx *sql.Tx) error {
+		var id []byte
+		err := tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT id FROM persons WHERE card_code = ?`), string(code)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
+		}
+		if err != nil {
+			return err
+		}
+		vs, err := s.queryVaccinations(ctx, tx, `WHERE person_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		ts, err := s.queryTests(ctx, tx, `WHERE person_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		numbers, err := s.doseNumbers(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if err := s.forgetIdempotency(ctx, tx, v.ID.String()); err != nil {
+				return err
+			}
+			if v.Status != registry.StatusCompleted || v.Site == "" {
+				continue
+			}
+			if err := s.countErased(ctx, tx, "vaccination", v.Site, v.Product, numbers[v.ID], v.Date); err != nil {
+				return err
+			}
+		}
+		for _, t := range ts {
+			if err := s.forgetIdempotency(ctx, tx, t.ID.String()); err != nil {
+				return err
+			}
+			if t.Status != registry.StatusCompleted {
+				continue
+			}
+			if err := s.countErased(ctx, tx, "test", t.Site, string(t.Kind), 0, t.Date); err != nil {
+				return err
+			}
+		}
+		if err := s.forgetIdempotency(ctx, tx, string(code)); err != nil {
+			return err
+		}
+		// The person's key and fields are cleared before the row is
+		// deleted, so that the row version a delete may leave behind (until
+		// vacuum) no longer holds them.
+		for _, q := range []string{
+			`DELETE FROM vaccinations WHERE person_id = ?`,
+			`DELETE FROM tests WHERE person_id = ?`,
+			`UPDATE persons SET wrapped_key = NULL, sealed = NULL WHERE id = ?`,
+			`DELETE FROM persons WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, s.dialect.Rebind(q), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, q := range s.dialect.PostErase {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: erase person: %s: %w", s.dialect.Name, q, err)
+		}
+	}
+	return nil
+}
+
+// doseNumbers returns the stored dose number of each of the person's doses.
+func (s *Store) doseNumbers(ctx context.Context, tx *sql.Tx, personID []byte) (map[registry.ID]int, error) {
+	rows, err := tx.QueryContext(ctx, s.dialect.Rebind(`SELECT id, dose_number FROM vaccinations WHERE person_id = ?`), personID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[registry.ID]int{}
+	for rows.Next() {
+		var (
+			id []byte
+			n  int
+		)
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[registry.ID(id)] = n
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) forgetIdempotency(ctx context.Context, tx *sql.Tx, resource string) error {
+	_, err := tx.ExecContext(ctx, s.dialect.Rebind(`DELETE FROM idempotency WHERE resource_id = ?`), resource)
+	return err
+}
+
+// monday returns the Monday of d's ISO week.
+func monday(d registry.Date) registry.Date {
+	t := d.Time()
+	return registry.DateOf(t.AddDate(0, 0, -((int(t.Weekday()) + 6) % 7)))
+}
+
+func (s *Store) countErased(ctx context.Context, tx *sql.Tx, kind, site, product string, dose int, d registry.Date) error {
+	_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO erased_counts (kind, site, product, dose_number, week, count)
+		VALUES (?, ?, ?, ?, ?, 1)
+		ON CONFLICT (kind, site, product, dose_number, week) DO UPDATE SET count = erased_counts.count + 1`),
+		kind, site, product, dose, monday(d).String())
+	return err
+}
+
+// DoseCounts implements registry.Store.
+func (s *Store) DoseCounts(ctx context.Context, from, to registry.Date) ([]registry.DoseCount, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.Rebind(`
+		SELECT v.site, s.jurisdiction, v.product, v.dose_number, v.dose_date, COUNT(*)
+		FROM vaccinations v JOIN sites s ON s.code = v.site
+		WHERE v.status = ? AND v.dose_date BETWEEN ? AND ?
+		GROUP BY v.site, s.jurisdiction, v.product, v.dose_number, v.dose_date
+		UNION ALL
+		SELECT e.site, s.jurisdiction, e.product, e.dose_number, e.week, e.count
+		FROM erased_counts e JOIN sites s ON s.code = e.site
+		WHERE e.kind = 'vaccination' AND e.week BETWEEN ? AND ?`),
+		registry.StatusCompleted, from.String(), to.String(), monday(from).String(), to.String())
+	if err != nil {
+		return nil, s.wrap("count doses", err)
+	}
+	defer rows.Close()
+	var out []registry.DoseCount
+	for rows.Next() {
+		var (
+			c   registry.DoseCount
+			day string
+		)
+		if err := rows.Scan(&c.Site, &c.Jurisdiction, &c.Product, &c.DoseNumber, &day, &c.Count); err != nil {
+			return nil, s.wrap("count doses", err)
+		}
+		if c.Date, err = registry.ParseDate(day); err != nil {
+			return nil, s.wrap("count doses", err)
+		}
+		out = append(out, c)
+	}
+	return out, s.wrap("count doses", rows.Err())
+}
+
+// TestCounts implements registry.Store.
+func (s *Store) TestCounts(ctx context.Context, from, to registry.Date) ([]registry.TestCount, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.Rebind(`
+		SELECT t.site, s.jurisdiction, t.sample_date, COUNT(*)
+		FROM tests t JOIN sites s ON s.code = t.site
+		WHERE t.status = ? AND t.sample_date BETWEEN ? AND ?
+		GROUP BY t.site, s.jurisdiction, t.sample_date
+		UNION ALL
+		SELECT e.site, s.jurisdiction, e.week, SUM(e.count)
+		FROM erased_counts e JOIN sites s ON s.code = e.site
+		WHERE e.kind = 'test' AND e.week BETWEEN ? AND ?
+		GROUP BY e.site, s.jurisdiction, e.week`),
+		registry.StatusCompleted, from.String(), to.String(), monday(from).String(), to.String())
+	if err != nil {
+		return nil, s.wrap("count tests", err)
+	}
+	defer rows.Close()
+	var out []registry.TestCount
+	for rows.Next() {
+		var (
+			c   registry.TestCount
+			day string
+		)
+		if err := rows.Scan(&c.Site, &c.Jurisdiction, &day, &c.Count); err != nil {
+			return nil, s.wrap("count tests", err)
+		}
+		if c.Date, err = registry.ParseDate(day); err != nil {
+			return nil, s.wrap("count tests", err)
+		}
+		out = append(out, c)
+	}
+	return out, s.wrap("count tests", rows.Err())
+}
