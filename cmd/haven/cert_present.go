@@ -69,9 +69,13 @@ func certPresentCommand(ctx context.Context, env *commandEnv, args []string) err
 		defer f.Close()
 		in, name = f, pos[0]
 	}
-	data, err := io.ReadAll(io.LimitReader(in, sdjwt.MaxPresentationSize*sdjwt.MaxBatch+1))
+	const limit = sdjwt.MaxPresentationSize * sdjwt.MaxBatch
+	data, err := io.ReadAll(io.LimitReader(in, limit+1))
 	if err != nil {
 		return fmt.Errorf("cert present: read %s: %w", name, err)
+	}
+	if len(data) > limit {
+		return fmt.Errorf("cert present: %s is larger than %d bytes", name, limit)
 	}
 	var creds []string
 	for line := range strings.Lines(string(data)) {

@@ -8,6 +8,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -134,4 +136,82 @@ func TestCertPresent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCertPresentEndToEnd issues a batch with "haven cert issue --format
+// sd-jwt", presents one credential with "haven cert present" and checks with
+// "haven cert verify --json" that exactly the chosen claims are disclosed.
+func TestCertPresentEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	now := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
+	newEnv := func(stdin string) (*commandEnv, *bytes.Buffer) {
+		var out bytes.Buffer
+		return &commandEnv{
+			Getenv: func(string) string { return "" }, Stdin: strings.NewReader(stdin),
+			Stdout: &out, Stderr: &bytes.Buffer{}, DataDir: data, Now: func() time.Time { return now },
+		}, &out
+	}
+	env, _ := newEnv("")
+	if err := keysCommand(ctx, env, []string{"init", "--country", "KR"}); err != nil {
+		t.Fatal(err)
+	}
+	req := `{"person":{"card_code":"7KQM-X4TD-9HCA","birth_date":"1975"},
+	         "vaccination":{"product":"EU/1/20/1507","dose":2,"series":2,"date":"2026-03-30","country":"KR"}}`
+	env, out := newEnv(req)
+	if err := certCommand(ctx, env, []string{"issue", "--format", "sd-jwt", "--count", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	batch := out.String()
+	if n := len(strings.Fields(batch)); n != 2 {
+		t.Fatalf("issue printed %d credentials, want 2", n)
+	}
+
+	env, out = newEnv(batch)
+	if err := certPresentCommand(ctx, env, []string{"--index", "1", "--reveal", "covid19_vaccinated,doses", "-"}); err != nil {
+		t.Fatal(err)
+	}
+	presentation := strings.TrimSpace(out.String())
+	for _, secret := range []string{"7KQM-X4TD-9HCA", "1975", "2026-03-30"} {
+		if strings.Contains(decodedSegments(presentation), secret) {
+			t.Errorf("presentation reveals %q", secret)
+		}
+	}
+
+	env, out = newEnv("")
+	if err := certCommand(ctx, env, []string{"verify", "--json", presentation}); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
+	var res struct {
+		Valid     bool           `json:"valid"`
+		Format    string         `json:"format"`
+		Disclosed map[string]any `json:"disclosed"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	want := map[string]any{"covid19_vaccinated": true, "doses": float64(2)}
+	if !res.Valid || res.Format != "sd-jwt" || len(res.Disclosed) != len(want) {
+		t.Fatalf("verify result %s", out.String())
+	}
+	for k, v := range want {
+		if res.Disclosed[k] != v {
+			t.Errorf("disclosed %s = %v, want %v", k, res.Disclosed[k], v)
+		}
+	}
+}
+
+// decodedSegments returns the base64url-decoded text of every segment of a
+// presentation.
+func decodedSegments(p string) string {
+	var sb strings.Builder
+	for _, part := range strings.Split(p, "~") {
+		for _, seg := range strings.Split(part, ".") {
+			if b, err := base64.RawURLEncoding.DecodeString(seg); err == nil {
+				sb.Write(b)
+				sb.WriteByte('\n')
+			}
+		}
+	}
+	return sb.String()
 }
