@@ -1,6 +1,9 @@
 package cert_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
 	"testing"
 	"time"
 
@@ -89,5 +92,60 @@ func BenchmarkQR(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = q.SVG()
+	}
+}
+
+// BenchmarkECDSAVerifyBaseline is the standard library's P-256 verification
+// alone, for comparison with BenchmarkVerifyES256 on the same machine.
+func BenchmarkECDSAVerifyBaseline(b *testing.B) {
+	k, _ := mustKeys(b)
+	key := k.Signer.(*ecdsa.PrivateKey)
+	digest := sha256.Sum256([]byte("Signature1"))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
+			b.Fatal("no")
+		}
+	}
+}
+
+// BenchmarkParseHC1 runs only the structural steps (unprefix to cwt).
+func BenchmarkParseHC1(b *testing.B) {
+	is, _, req := benchSetup(b)
+	hc1, err := is.Issue(req, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := cert.ParseHC1(hc1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckSchema runs only the schema step.
+func BenchmarkCheckSchema(b *testing.B) {
+	is, _, req := benchSetup(b)
+	hc1, err := is.Issue(req, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := cert.ParseHC1(hc1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := h.CheckSchema(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
