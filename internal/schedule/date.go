@@ -93,13 +93,38 @@ func (d Date) Add(u Duration) Date {
 	if d == 0 {
 		return 0
 	}
+	if u.Years == 0 && u.Months == 0 {
+		return d + Date(u.Days)
+	}
+	y, m, day := d.Civil()
+	return addCivil(y, m, day, u)
+}
+
+// addCivil is Date.Add for a date given by its civil parts: years, then
+// months, each step moving a date that does not exist to the first day of
+// the next month (CALCDT-5), then days (CALCDT-6).
+func addCivil(y, m, d int, u Duration) Date {
 	if u.Years != 0 {
-		d = d.AddYears(u.Years)
+		y += u.Years
+		y, m, d = rollCivil(y, m, d)
 	}
 	if u.Months != 0 {
-		d = d.AddMonths(u.Months)
+		mm := (m - 1) + u.Months
+		y += floorDiv(mm, 12)
+		m = mm - floorDiv(mm, 12)*12 + 1
+		y, m, d = rollCivil(y, m, d)
 	}
-	return d + Date(u.Days)
+	return MakeDate(y, m, d) + Date(u.Days)
+}
+
+func rollCivil(y, m, d int) (int, int, int) {
+	if d <= daysIn(y, m) {
+		return y, m, d
+	}
+	if m == 12 {
+		return y + 1, 1, 1
+	}
+	return y, m + 1, 1
 }
 
 func rollDate(y, m, day int) Date {

@@ -1,12 +1,51 @@
 package schedule
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
 )
+
+// reasonSet is a set of evaluation reasons (a bit per reason), kept as bits
+// so that evaluation allocates nothing for them.
+type reasonSet uint16
+
+const (
+	rsTooYoung reasonSet = 1 << iota
+	rsAgeGrace
+	rsTooOld
+	rsTooSoon
+	rsIntervalGrace
+	rsConflict
+	rsVaccine
+	rsInadvertent
+	rsComplete
+)
+
+// reasonText is the CDC wording of each reason, in output order.
+var reasonText = [...]string{
+	"Age: Too Young", "Age: Grace Period", "Age: Too Old", "Interval: Too Soon", "Interval: Grace Period",
+	"Live Virus Conflict", "Not a preferable or allowable vaccine", "Inadvertent Vaccine", "Series Already Complete",
+}
+
+// String joins the reasons with "; ".
+func (r reasonSet) String() string {
+	if r == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, t := range reasonText {
+		if r&(1<<i) != 0 {
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(t)
+		}
+	}
+	return b.String()
+}
 
 // MaxDoses bounds the doses (and observations) of one patient, which keeps
 // the cost of one forecast bounded for untrusted input.
@@ -24,6 +63,52 @@ type run struct {
 	obs      map[string]Date // active observations: code -> latest date (0 = undated)
 	byAnt    map[string][]rec
 	complete map[string]bool // "antigen|seriesGroup" -> some relevant series complete (pass 1)
+	dobY     int             // civil birth date, cached for age arithmetic
+	dobM     int
+	dobD     int
+	tbuf     []target // arenas that the patient series slice into
+	ebuf     []eval
+}
+
+// age returns the date of birth plus u (CALCDTAGE-*), or 0 when u is unset.
+func (r *run) age(u Duration) Date {
+	if !u.Set {
+		return 0
+	}
+	return addCivil(r.dobY, r.dobM, r.dobD, u)
+}
+
+// targets returns a zeroed slice of n targets with room to grow by extra.
+func (r *run) targets(n, extra int) []target {
+	if len(r.tbuf) < n+extra {
+		r.tbuf = make([]target, n+extra)
+	}
+	t := r.tbuf[:n:n+extra]
+	r.tbuf = r.tbuf[n+extra:]
+	return t
+}
+
+// reserve sizes the arenas for evaluating every series of the antigen once.
+func (r *run) reserve(a *antigen, nrecs int) {
+	nt := 0
+	for _, s := range a.series {
+		nt += len(s.doses) + nrecs
+	}
+	if len(r.tbuf) < nt {
+		r.tbuf = make([]target, nt)
+	}
+	if ne := len(a.series) * nrecs; len(r.ebuf) < ne {
+		r.ebuf = make([]eval, ne)
+	}
+}
+
+func (r *run) evals(n int) []eval {
+	if len(r.ebuf) < n {
+		r.ebuf = make([]eval, n)
+	}
+	e := r.ebuf[:n:n]
+	r.ebuf = r.ebuf[n:]
+	return e
 }
 
 type pdose struct {
@@ -56,7 +141,7 @@ type target struct {
 
 type eval struct {
 	status      Status
-	reasons     []string
+	reasons     reasonSet
 	target      int // index into targets; -1 when not evaluated against a target
 	inadvertent bool
 	done        bool
@@ -124,7 +209,7 @@ func (s *Schedule) ForecastGroups(p Patient, asOf time.Time, groups ...string) (
 	if err != nil {
 		return Result{}, err
 	}
-	want := map[string]bool{}
+	want := make(map[string]bool, len(groups))
 	for _, g := range groups {
 		found := false
 		for _, vg := range s.groups {
@@ -148,6 +233,7 @@ func (s *Schedule) newRun(p Patient, asOf time.Time) (*run, error) {
 		return nil, registry.FieldErrorf(registry.EINVALID, "assessment_date", "assessment date is required")
 	}
 	r := &run{s: s, dob: DateOf(p.BirthDate), asOf: DateOf(asOf), country: p.BirthCountry}
+	r.dobY, r.dobM, r.dobD = r.dob.Civil()
 	if r.asOf < r.dob {
 		return nil, registry.FieldErrorf(registry.EINVALID, "assessment_date", "assessment date %s is before the birth date %s", r.asOf, r.dob)
 	}
@@ -190,17 +276,17 @@ func (s *Schedule) newRun(p Patient, asOf time.Time) (*run, error) {
 		// §4.2: split the dose into antigen administered records, honouring
 		// the association begin and end ages.
 		for _, as := range e.associations {
-			if as.begin.Set && dd < r.dob.Add(as.begin) {
+			if as.begin.Set && dd < r.age(as.begin) {
 				continue
 			}
-			if as.end.Set && dd >= r.dob.Add(as.end) {
+			if as.end.Set && dd >= r.age(as.end) {
 				continue
 			}
 			r.byAnt[as.antigen] = append(r.byAnt[as.antigen], rec{dose: i, date: dd, cvx: cvx, mvx: r.doses[i].mvx})
 		}
 	}
 	for a, rs := range r.byAnt {
-		sort.SliceStable(rs, func(i, j int) bool { return rs[i].date < rs[j].date })
+		slices.SortStableFunc(rs, func(a, b rec) int { return int(a.date - b.date) })
 		r.byAnt[a] = rs
 	}
 	r.obs = map[string]Date{}
@@ -290,7 +376,7 @@ func (r *run) result(groups map[string]bool) Result {
 			if !found {
 				continue
 			}
-			out := Evaluation{DoseIndex: i, Date: d.date.String(), CVX: d.raw, Antigen: as.antigen, Status: ev.status, Reason: strings.Join(ev.reasons, "; ")}
+			out := Evaluation{DoseIndex: i, Date: d.date.String(), CVX: d.raw, Antigen: as.antigen, Status: ev.status, Reason: ev.reasons.String()}
 			if ps != nil {
 				out.Series = ps.s.name
 			}
@@ -339,6 +425,7 @@ func (ar *antigenResult) evalFor(dose int) (eval, *pseries, bool) {
 func (r *run) antigen(a *antigen) *antigenResult {
 	ar := &antigenResult{name: a.name}
 	recs := r.byAnt[a.name]
+	r.reserve(a, len(recs))
 	for _, s := range a.series {
 		if !r.relevantSeries(s) {
 			continue
@@ -360,6 +447,7 @@ func (r *run) antigen(a *antigen) *antigenResult {
 				r.complete[a.name+"|"+ps.s.group] = true
 			}
 		}
+		r.reserve(a, len(recs))
 		for i, ps := range ar.relevant {
 			np := &pseries{s: ps.s, recs: recs}
 			r.evaluate(np)
@@ -393,10 +481,10 @@ func (r *run) relevantSeries(s *series) bool {
 		}
 		begin, end := minDate, maxDate
 		if in.begin.Set {
-			begin = r.dob.Add(in.begin)
+			begin = r.age(in.begin)
 		}
 		if in.end.Set {
-			end = r.dob.Add(in.end)
+			end = r.age(in.end)
 		}
 		if begin <= r.asOf && r.asOf < end {
 			return true
@@ -417,11 +505,11 @@ func ageFor(sd *seriesDose, d Date) *ageRule {
 // evaluate implements the evaluate-immunization-history process (§4.4,
 // Figure 4-6) with the chapter 6 evaluation of each record.
 func (r *run) evaluate(ps *pseries) {
-	ps.targets = make([]target, len(ps.s.doses), len(ps.s.doses)+len(ps.recs))
+	ps.targets = r.targets(len(ps.s.doses), len(ps.recs))
 	for i, sd := range ps.s.doses {
 		ps.targets[i] = target{sd: sd, rec: -1}
 	}
-	ps.evals = make([]eval, len(ps.recs))
+	ps.evals = r.evals(len(ps.recs))
 	td := 0
 	for i := range ps.recs {
 		ev := &ps.evals[i]
@@ -430,7 +518,7 @@ func (r *run) evaluate(ps *pseries) {
 			if td >= len(ps.targets) {
 				// §4.4 step 6a: no more target doses.
 				ev.status = Extraneous
-				ev.reasons = []string{"Series Already Complete"}
+				ev.reasons = rsComplete
 				ev.done = true
 				break
 			}
@@ -476,34 +564,34 @@ func (r *run) evalDose(ps *pseries, i int, sd *seriesDose) bool {
 	for _, c := range sd.inadvertent {
 		if c == rc.cvx {
 			ev.status = NotValid
-			ev.reasons = []string{"Inadvertent Vaccine"}
+			ev.reasons = rsInadvertent
 			ev.inadvertent = true
 			return false
 		}
 	}
-	var reasons []string
+	var reasons reasonSet
 	// §6.4 age.
 	tooOld, tooYoung := false, false
 	if age := ageFor(sd, rc.date); age != nil {
 		absMin, min, max := minDate, minDate, maxDate
 		if age.absMin.Set {
-			absMin = r.dob.Add(age.absMin)
+			absMin = r.age(age.absMin)
 		}
 		if age.min.Set {
-			min = r.dob.Add(age.min)
+			min = r.age(age.min)
 		}
 		if age.max.Set {
-			max = r.dob.Add(age.max)
+			max = r.age(age.max)
 		}
 		switch {
 		case rc.date < absMin:
 			tooYoung = true
-			reasons = append(reasons, "Age: Too Young")
+			reasons |= rsTooYoung
 		case rc.date < min:
-			reasons = append(reasons, "Age: Grace Period")
+			reasons |= rsAgeGrace
 		case rc.date >= max:
 			tooOld = true
-			reasons = append(reasons, "Age: Too Old")
+			reasons |= rsTooOld
 		}
 	}
 	// §6.5 preferable intervals.
@@ -556,15 +644,15 @@ func (r *run) evalDose(ps *pseries, i int, sd *seriesDose) bool {
 		}
 		intervalOK = any && allowOK
 		if !intervalOK {
-			reasons = append(reasons, "Interval: Too Soon")
+			reasons |= rsTooSoon
 		}
 	} else if prefGrace {
-		reasons = append(reasons, "Interval: Grace Period")
+		reasons |= rsIntervalGrace
 	}
 	// §6.7 vaccine conflict.
 	conflicted := r.conflicted(ps, i)
 	if conflicted {
-		reasons = append(reasons, "Live Virus Conflict")
+		reasons |= rsConflict
 	}
 	// §6.8 and §6.9 preferable or allowable vaccine.
 	vaccineOK := false
@@ -587,7 +675,7 @@ func (r *run) evalDose(ps *pseries, i int, sd *seriesDose) bool {
 		}
 	}
 	if !vaccineOK {
-		reasons = append(reasons, "Not a preferable or allowable vaccine")
+		reasons |= rsVaccine
 	}
 	// §6.10 satisfy target dose (Table 6-31).
 	ev.reasons = reasons
@@ -604,10 +692,10 @@ func (r *run) evalDose(ps *pseries, i int, sd *seriesDose) bool {
 }
 
 func (r *run) inAgeRange(d Date, begin, end Duration) bool {
-	if begin.Set && d < r.dob.Add(begin) {
+	if begin.Set && d < r.age(begin) {
 		return false
 	}
-	if end.Set && d >= r.dob.Add(end) {
+	if end.Set && d >= r.age(end) {
 		return false
 	}
 	return true
@@ -743,10 +831,10 @@ func (r *run) condMet(ps *pseries, c *skipCond, ref Date, upto int, prev Date) b
 	case condAge:
 		begin, end := minDate, maxDate
 		if c.begin.Set {
-			begin = r.dob.Add(c.begin)
+			begin = r.age(c.begin)
 		}
 		if c.endAg.Set {
-			end = r.dob.Add(c.endAg)
+			end = r.age(c.endAg)
 		}
 		return begin <= ref && ref < end
 	case condCompletedSeries:
@@ -764,10 +852,10 @@ func (r *run) condMet(ps *pseries, c *skipCond, ref Date, upto int, prev Date) b
 	case condCount:
 		begin, end := minDate, maxDate
 		if c.begin.Set {
-			begin = r.dob.Add(c.begin)
+			begin = r.age(c.begin)
 		}
 		if c.endAg.Set {
-			end = r.dob.Add(c.endAg)
+			end = r.age(c.endAg)
 		}
 		start, stop := minDate, maxDate
 		if c.start != 0 {

@@ -60,7 +60,7 @@ func (r *run) forecast(a *antigen, ps *pseries) {
 		age := ageFor(sd, r.asOf)
 		var maxAge Date
 		if age != nil && age.max.Set {
-			maxAge = r.dob.Add(age.max)
+			maxAge = r.age(age.max)
 		}
 		if maxAge != 0 && r.asOf >= maxAge {
 			fc.status, fc.reason = AgedOut, "Patient has exceeded the maximum age"
@@ -105,16 +105,16 @@ func (r *run) dates(ps *pseries, sd *seriesDose, age *ageRule, upto int) {
 	var recInt, pastInt Date
 	if age != nil {
 		if age.min.Set {
-			earliest = r.dob.Add(age.min)
+			earliest = r.age(age.min)
 		}
 		if age.earliestRec.Set {
-			recAge = r.dob.Add(age.earliestRec)
+			recAge = r.age(age.earliestRec)
 		}
 		if age.latestRec.Set {
-			pastAge = r.dob.Add(age.latestRec)
+			pastAge = r.age(age.latestRec)
 		}
 		if age.max.Set {
-			maxAge = r.dob.Add(age.max)
+			maxAge = r.age(age.max)
 		}
 	}
 	nPref, nPrio := 0, 0
@@ -210,7 +210,7 @@ func (r *run) finish(ps *pseries, td int) {
 	fc.completable = true
 	last := ps.targets[len(ps.targets)-1].sd
 	if age := ageFor(last, r.asOf); age != nil && age.max.Set {
-		fc.completable = fc.finish < r.dob.Add(age.max)
+		fc.completable = fc.finish < r.age(age.max)
 	}
 }
 
@@ -420,7 +420,7 @@ func (r *run) prioritize(group []*pseries) *pseries {
 				break
 			}
 			if first := firstValid(ps); first != 0 {
-				ok = !ps.s.maxAgeToStart.Set || first < r.dob.Add(ps.s.maxAgeToStart)
+				ok = !ps.s.maxAgeToStart.Set || first < r.age(ps.s.maxAgeToStart)
 			} else if noneValid && def == nil {
 				ok = true
 			}
@@ -495,7 +495,7 @@ func (r *run) startable(ps *pseries) bool {
 	if ps.validCount() > 0 {
 		return true
 	}
-	if ps.s.minAgeToStart.Set && r.asOf < r.dob.Add(ps.s.minAgeToStart) {
+	if ps.s.minAgeToStart.Set && r.asOf < r.age(ps.s.minAgeToStart) {
 		return false
 	}
 	return true
