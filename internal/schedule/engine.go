@@ -83,7 +83,7 @@ func (r *run) targets(n, extra int) []target {
 	if len(r.tbuf) < n+extra {
 		r.tbuf = make([]target, n+extra)
 	}
-	t := r.tbuf[:n:n+extra]
+	t := r.tbuf[: n : n+extra]
 	r.tbuf = r.tbuf[n+extra:]
 	return t
 }
