@@ -475,6 +475,9 @@ func (r *run) relevantSeries(s *series) bool {
 	if s.typ != seriesRisk {
 		return true
 	}
+	if len(r.obs) == 0 {
+		return false
+	}
 	for _, in := range s.indications {
 		if !r.hasObs(in.code) {
 			continue
