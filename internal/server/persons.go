@@ -229,6 +229,10 @@ func (s *Server) handlePersonGet() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		if !s.lookupByToken.allow(tokenFrom(r.Context()).ID, s.now()) || !s.lookupByAddr.allow(clientAddr(r), s.now()) {
+			s.writeError(w, r, registry.Errorf(registry.ERATELIMITED, "Too many lookups; slow down."))
+			return
+		}
 		rec, err := s.readRecord(r, code, "person.read", purpose)
 		if err != nil {
 			s.writeError(w, r, err)

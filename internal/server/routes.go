@@ -18,6 +18,8 @@ var (
 	public     []registry.Role
 	admin      = []registry.Role{registry.RoleAdmin}
 	vaccinator = []registry.Role{registry.RoleVaccinator}
+	analyst    = []registry.Role{registry.RoleAnalyst}
+	auditor    = []registry.Role{registry.RoleAuditor}
 	staff      = []registry.Role{registry.RoleAdmin, registry.RoleVaccinator, registry.RoleAnalyst}
 )
 
@@ -33,6 +35,7 @@ func (s *Server) routes() []route {
 
 		{"POST", "/api/v1/persons", vaccinator, s.handlePersonCreate()},
 		{"GET", "/api/v1/persons/{card}", vaccinator, s.handlePersonGet()},
+		{"DELETE", "/api/v1/persons/{card}", admin, s.handlePersonErase()},
 		{"POST", "/api/v1/persons/{card}/vaccinations", vaccinator, s.handleVaccinationCreate()},
 		{"POST", "/api/v1/persons/{card}/tests", vaccinator, s.handleTestCreate()},
 		{"POST", "/api/v1/persons/{card}/records/{id}/entered-in-error", vaccinator, s.handleEnteredInError()},
@@ -40,5 +43,15 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/sites", staff, s.handleSiteList()},
 		{"POST", "/api/v1/sites", admin, s.handleSiteCreate()},
 		{"POST", "/api/v1/tokens", admin, s.handleTokenCreate()},
+
+		{"POST", "/api/v1/holder/record", public, s.handleHolderRecord()},
+
+		{"GET", "/api/v1/stats/coverage", analyst, s.handleCoverage()},
+		{"GET", "/api/v1/stats/gaps", analyst, s.handleGaps()},
+		{"GET", "/api/v1/audit", auditor, s.handleAuditList()},
+		{"GET", "/api/v1/audit/verify", auditor, s.handleAuditVerify()},
+
+		{"POST", "/api/v1/seal", admin, s.handleSeal()},
+		{"POST", "/api/v1/unlock", admin, s.handleUnlock()},
 	}
 }

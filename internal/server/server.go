@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -24,6 +25,13 @@ type Deps struct {
 	Catalog *catalog.Catalog
 	// Now is the clock; it defaults to time.Now.
 	Now func() time.Time
+	// Keys seals and unlocks the vault at run time (optional).
+	Keys KeyControl
+	// AuditLog is read by the auditor routes; it defaults to the store if
+	// the store implements it.
+	AuditLog AuditLog
+	// AuditKey verifies the log's signed checkpoints (optional).
+	AuditKey ed25519.PublicKey
 }
 
 // cacheTTL bounds how long a token or site read from the store is reused.
@@ -40,6 +48,14 @@ type Server struct {
 	handler http.Handler
 	tokens  *ttlCache[*registry.Token] // by secret hash
 	sites   *ttlCache[*registry.Site]  // by code
+
+	keys     KeyControl
+	auditLog AuditLog
+	auditKey ed25519.PublicKey
+
+	// Rate limits, in memory only: lookups per token and per client
+	// address, and holder sign-ins per address.
+	lookupByToken, lookupByAddr, holderLimit *limiter
 }
 
 // New returns a Server wired to deps.
@@ -49,6 +65,11 @@ func New(deps Deps) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.keys, s.auditLog, s.auditKey = deps.Keys, deps.AuditLog, deps.AuditKey
+	if s.auditLog == nil {
+		s.auditLog, _ = deps.Store.(AuditLog)
+	}
+	s.lookupByToken, s.lookupByAddr, s.holderLimit = newLimiter(120, 60), newLimiter(240, 120), newLimiter(10, 5)
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -57,7 +78,7 @@ func New(deps Deps) *Server {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.authorize(rt.Roles, rt.Handler))
 	}
 	mux.Handle("/", s.notFound())
-	s.handler = s.requestLog(s.recoverPanics(securityHeaders(mux)))
+	s.handler = s.requestLog(s.recoverPanics(securityHeaders(s.sealedGate(mux))))
 	return s
 }
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,22 +20,54 @@ import (
 	"github.com/haven-registry/haven/internal/vault"
 )
 
-// testEnv is a server on a fresh SQLite store with an admin token, a
-// vaccinator token for site YB-1, and an analyst token.
+// testEnv is a server on a fresh store with an admin token, a vaccinator
+// token for site YB-1, and analyst and auditor tokens.
 type testEnv struct {
-	t                          *testing.T
-	srv                        *httptest.Server
-	store                      *sqlite.DB
-	admin, vaccinator, analyst string
-	now                        time.Time
+	t                                   *testing.T
+	srv                                 *httptest.Server
+	store                               migratable
+	vault                               *vault.Vault
+	logs                                *syncBuffer
+	admin, vaccinator, analyst, auditor string
+	now                                 time.Time
 }
 
+// syncBuffer collects log output written by server goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+type migratable interface {
+	registry.Store
+	Migrate(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// newTestEnv runs the server on SQLite.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "haven.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newTestEnvOn(t, db)
+}
+
+// newTestEnvOn runs the server on db, which it migrates and closes.
+func newTestEnvOn(t *testing.T, db migratable) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := db.Migrate(ctx, time.Now()); err != nil {
 		t.Fatal(err)
@@ -43,8 +77,9 @@ func newTestEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	now := time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)
-	e := &testEnv{t: t, store: db, now: now}
-	srv := server.New(server.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Now: func() time.Time { return now }})
+	e := &testEnv{t: t, store: db, vault: v, now: now, logs: &syncBuffer{}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Now: func() time.Time { return now }})
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
 	e.admin = e.token(registry.RoleAdmin)
@@ -58,6 +93,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	}
 	e.vaccinator = e.token(registry.RoleVaccinator, "YB-1")
 	e.analyst = e.token(registry.RoleAnalyst)
+	e.auditor = e.token(registry.RoleAuditor)
 	return e
 }
 
