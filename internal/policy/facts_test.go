@@ -141,4 +141,3 @@ func TestFactsWith(t *testing.T) {
 		t.Error("NewFacts accepted an out-of-range integer")
 	}
 }
-
