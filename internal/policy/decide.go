@@ -432,3 +432,20 @@ func (o *obtainable) applies(n *node) bool {
 func improves(o Outcome, current int) bool {
 	return o.rank() >= EligiblePaid.rank() && o.rank() > current
 }
+
+// Receipt is the part of a decision that may be kept with a vaccination or
+// test record: which policy (pack and content hash) gave which outcome on
+// which date, and the fee. It names neither the rule nor the reasons, which
+// can reveal the person's status class.
+type Receipt struct {
+	Pack          string  `json:"pack"`
+	PolicyVersion string  `json:"policy_version"`
+	Outcome       Outcome `json:"outcome"`
+	Fee           *Fee    `json:"fee,omitempty"`
+	AsOf          Date    `json:"as_of"`
+}
+
+// Receipt returns what may be stored of the decision.
+func (d Decision) Receipt() Receipt {
+	return Receipt{Pack: d.Pack, PolicyVersion: d.PolicyVersion, Outcome: d.Outcome, Fee: d.Fee, AsOf: d.AsOf}
+}

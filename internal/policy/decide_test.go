@@ -236,3 +236,24 @@ func TestDecideKeepsNothing(t *testing.T) {
 		t.Errorf("a decision changed after others (-first +again):\n%s", diff)
 	}
 }
+
+func TestReceiptNamesNoStatus(t *testing.T) {
+	p := mustLoad(t, "inclusive-paid")
+	for _, s := range policy.Statuses {
+		d, err := p.Decide(facts(t, p, map[string]any{"residence_status": string(s)}), "CN-JL", "vaccination", sept)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := d.Receipt()
+		r.PolicyVersion = "" // a hex hash may contain anything
+		b, _ := json.Marshal(r)
+		for _, w := range policy.Statuses {
+			if strings.Contains(string(b), string(w)) || strings.Contains(string(b), "hukou") || strings.Contains(string(b), "irregular") {
+				t.Errorf("receipt %s names a status", b)
+			}
+		}
+		if r.Outcome != d.Outcome || r.Pack != "inclusive-paid" || r.AsOf != d.AsOf {
+			t.Errorf("receipt %+v for %+v", r, d)
+		}
+	}
+}

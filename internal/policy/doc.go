@@ -64,6 +64,7 @@
 //	dec, err := q.Decide()                                 // (Decision, error)
 //	// encode dec as JSON: outcome, fee, rule, decided_by, jurisdiction_chain,
 //	// policy_version, reasons, alternatives, evaluated (explain mode) …
+//	// to keep anything with a record, keep only dec.Receipt() (pack, hash, outcome, fee, date).
 //
 // The request body is EligibilityRequest: jurisdiction, service, as_of
 // (YYYY-MM-DD), facts (object), explain, and optional pack and lang.
