@@ -29,6 +29,8 @@
 //	func (*Schedule) GroupName(name string) (string, bool)  // "DTAP" → "DTaP/Tdap/Td"
 //	func (*Schedule) Forecast(p Patient, asOf time.Time) (Result, error)
 //	func (*Schedule) ForecastGroups(p Patient, asOf time.Time, groups ...string) (Result, error)
+//	func (Result) EvaluationsFor(doseIndex int) []Evaluation // the evaluation of one recorded dose
+//	func (Result) ForecastFor(group string) (Forecast, bool)
 //	func (Result) FHIR(asOf time.Time, opt FHIROptions) FHIRBundle
 //	func ParseInput(r io.Reader) (Patient, time.Time, error) // design.md forecast input JSON
 //	func ParseCases(r io.Reader, file string) ([]Case, error) // CDC test-case CSV layout

@@ -89,3 +89,26 @@ type Result struct {
 	Evaluations []Evaluation `json:"evaluations"`
 	Forecasts   []Forecast   `json:"forecasts"`
 }
+
+// EvaluationsFor returns the evaluations of the dose at index i of the
+// patient's doses (one per antigen the dose contains), for example to report
+// the evaluation of a dose just recorded.
+func (r Result) EvaluationsFor(i int) []Evaluation {
+	var out []Evaluation
+	for _, e := range r.Evaluations {
+		if e.DoseIndex == i {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// ForecastFor returns the forecast of the named vaccine group, if any.
+func (r Result) ForecastFor(group string) (Forecast, bool) {
+	for _, f := range r.Forecasts {
+		if f.VaccineGroup == group {
+			return f, true
+		}
+	}
+	return Forecast{}, false
+}

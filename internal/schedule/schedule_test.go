@@ -360,3 +360,31 @@ func FuzzLoadXML(f *testing.F) {
 		}
 	})
 }
+
+func TestResultHelpers(t *testing.T) {
+	s := mustLoad(t, "cdc")
+	// MMRV then a too-early MMR: the second dose is not valid for measles,
+	// mumps and rubella; Haven records it and reports why.
+	p := schedule.Patient{BirthDate: day("2020-01-01"), Doses: []schedule.Dose{
+		{Date: day("2021-01-05"), CVX: "94"}, {Date: day("2021-01-20"), CVX: "03"},
+	}}
+	res, err := s.Forecast(p, day("2021-02-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := res.EvaluationsFor(1)
+	if len(evs) != 3 {
+		t.Fatalf("dose 2 has %d evaluations, want 3 (measles, mumps, rubella): %+v", len(evs), evs)
+	}
+	for _, ev := range evs {
+		if ev.Status != schedule.NotValid || !strings.Contains(ev.Reason, "Interval: Too Soon") {
+			t.Errorf("%s: %s %q, want not_valid, too soon", ev.Antigen, ev.Status, ev.Reason)
+		}
+	}
+	if f, ok := res.ForecastFor("MMR"); !ok || f.SeriesStatus != schedule.NotComplete {
+		t.Errorf("MMR forecast = %+v, %v", f, ok)
+	}
+	if _, ok := res.ForecastFor("Nope"); ok {
+		t.Error("forecast for an unknown group")
+	}
+}
