@@ -30,9 +30,16 @@ func commands() map[string]command {
 		"migrate":  migrateCommand,
 		"token":    tokenCommand,
 		"bench":    benchCommand,
+		"erase":    eraseCommand,
+		"audit":    auditCommand,
+		"stats":    statsCommand,
+		"backup":   backupCommand,
+		"seal":     sealCommand,
+		"unlock":   unlockCommand,
 		"policy":   policyCommand,
 		"forecast": forecastCommand,
 		"cert":     certCommand,
+		"keys":     keysCommand,
 	}
 }
 

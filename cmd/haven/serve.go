@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/haven-registry/haven/internal/audit"
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
 )
 
@@ -21,6 +23,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Minute, "how often to sign a checkpoint of the audit log")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,7 +42,25 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Catalog: catalog.Default(), Now: env.Now})
+	loopDone := make(chan struct{})
+	deps := server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Now: env.Now}
+	if v.Sealed() {
+		fmt.Fprintln(env.Stdout, "Haven is sealed: it serves nothing until an administrator runs haven unlock.")
+		close(loopDone)
+	} else if as, ok := db.(auditStore); ok {
+		signer, err := auditSigner(env, v)
+		if err != nil {
+			return err
+		}
+		deps.AuditKey = signer.PublicKey()
+		go func() {
+			checkpointLoop(ctx, as, signer, env.Now, *checkpointEvery, logger)
+			close(loopDone)
+		}()
+	} else {
+		close(loopDone)
+	}
+	srv := server.New(deps)
 
 	ln, err := net.Listen("tcp", env.Addr)
 	if err != nil {
@@ -59,15 +80,36 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return err
+		return err // the checkpoint loop ends with ctx; the store closes regardless
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = hs.Shutdown(shutdownCtx)
+	<-loopDone // the last checkpoint is signed before the store closes
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// checkpointLoop signs the head of the audit log every interval, and once
+// more when ctx ends, so that outside parties can keep the checkpoints.
+func checkpointLoop(ctx context.Context, db auditStore, signer *audit.Signer, now func() time.Time, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			// The store closes after serve returns; sign while it is open.
+			signCheckpoint(context.Background(), db, signer, now())
+			return
+		}
+		if _, err := signCheckpoint(ctx, db, signer, now()); err != nil && registry.ErrorCode(err) != registry.ENOTFOUND {
+			logger.Warn("audit checkpoint failed", "error", err.Error())
+		}
+	}
 }
 
 // storeName describes the store without any password in a URL.

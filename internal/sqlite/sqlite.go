@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -61,6 +62,12 @@ type DB struct {
 // Open opens (creating if needed) the SQLite database at path. It does not
 // migrate; call Migrate or CheckSchema.
 func Open(path string) (*DB, error) {
+	// The database holds wrapped keys and sealed fields: only the owner
+	// may read it. SQLite gives its WAL and shared-memory files the same
+	// mode.
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	dsn := func(txlock string) string {
 		q := url.Values{}
 		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(ON)"} {
@@ -90,4 +97,16 @@ func Open(path string) (*DB, error) {
 	}
 	gw := newGroupWriter(writer, 256)
 	return &DB{Store: sqlstore.New(readers, dialect, gw, Migrations(), gw.Close, writer.Close), Path: path}, nil
+}
+
+// createPrivate creates an empty file with mode 0600 unless path exists.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }

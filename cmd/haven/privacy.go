@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/haven-registry/haven/internal/audit"
+	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server"
+	"github.com/haven-registry/haven/internal/sqlite"
+	"github.com/haven-registry/haven/internal/stats"
+	"github.com/haven-registry/haven/internal/vault"
+)
+
+// cliAudit is the access-log record of an operator command.
+func cliAudit(env *commandEnv, action, subject string) *registry.AuditRecord {
+	return &registry.AuditRecord{Time: env.Now(), Actor: "cli", Role: "operator", Action: action, Subject: subject}
+}
+
+// eraseCommand implements "haven erase CARD".
+func eraseCommand(ctx context.Context, env *commandEnv, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: haven erase CARD")
+	}
+	code, err := registry.ParseCardCode(args[0])
+	if err != nil {
+		return err
+	}
+	db, err := openReadyDatabase(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := openVault(env)
+	if err != nil {
+		return err
+	}
+	p, err := db.FindPerson(ctx, code)
+	if err != nil {
+		return err
+	}
+	subject, err := v.Pseudonym(p.ID.String())
+	if err != nil {
+		return err
+	}
+	if err := db.ErasePerson(ctx, code, registry.Write{Audit: cliAudit(env, "person.erase", subject)}); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "erased", code)
+	return nil
+}
+
+// auditSigner returns the log's checkpoint signer. Its Ed25519 key is kept
+// in the data folder, encrypted under the vault.
+func auditSigner(env *commandEnv, v *vault.Vault) (*audit.Signer, error) {
+	path := filepath.Join(env.DataDir, "audit-signing.key")
+	blob, err := os.ReadFile(path)
+	var seed []byte
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		seed = make([]byte, ed25519.SeedSize)
+		rand.Read(seed)
+		enc, err := v.EncryptBlob("audit-signing-key", seed)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(env.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, enc, 0o600); err != nil {
+			return nil, fmt.Errorf("audit signing key: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("audit signing key: %w", err)
+	default:
+		if seed, err = v.DecryptBlob("audit-signing-key", blob); err != nil {
+			return nil, fmt.Errorf("audit signing key: %w", err)
+		}
+	}
+	key := ed25519.NewKeyFromSeed(seed)
+	clear(seed)
+	return audit.NewSigner("haven", key)
+}
+
+// auditStore is a database that also holds the access log.
+type auditStore interface {
+	database
+	audit.Store
+	audit.CheckpointStore
+}
+
+func openAuditStore(ctx context.Context, env *commandEnv) (auditStore, error) {
+	db, err := openReadyDatabase(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	as, ok := db.(auditStore)
+	if !ok {
+		db.Close()
+		return nil, errors.New("this database does not keep an audit log")
+	}
+	return as, nil
+}
+
+// signCheckpoint signs the head of the log, if it moved since the last
+// checkpoint, and stores the checkpoint.
+func signCheckpoint(ctx context.Context, db auditStore, signer *audit.Signer, now time.Time) (*audit.Checkpoint, error) {
+	head, err := db.Last(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cps, err := db.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(cps); n > 0 && cps[n-1].Seq == head.Seq {
+		return &cps[n-1], nil
+	}
+	cp, err := signer.Sign(head, now)
+	if err != nil {
+		return nil, err
+	}
+	return &cp, db.SaveCheckpoint(ctx, cp)
+}
+
+// auditCommand implements "haven audit verify|checkpoint|checkpoints|key".
+func auditCommand(ctx context.Context, env *commandEnv, args []string) error {
+	usage := errors.New("usage: haven audit verify [--checkpoints FILE] [--key PUB]… [--json] | checkpoint | checkpoints | key")
+	if len(args) == 0 {
+		return usage
+	}
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	cpFile := fs.String("checkpoints", "", "JSON Lines file of checkpoints kept by an outside party")
+	var keys siteList
+	fs.Var(&keys, "key", "checkpoint public key (base64); default: this installation's key")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	db, err := openAuditStore(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch args[0] {
+	case "verify":
+		cps, err := db.Checkpoints(ctx)
+		if err != nil {
+			return err
+		}
+		if *cpFile != "" {
+			data, err := os.ReadFile(*cpFile)
+			if err != nil {
+				return fmt.Errorf("--checkpoints: %w", err)
+			}
+			outside, err := audit.ParseCheckpoints(data)
+			if err != nil {
+				return fmt.Errorf("--checkpoints %s: %w", *cpFile, err)
+			}
+			cps = append(cps, outside...)
+		}
+		var pubs []ed25519.PublicKey
+		for _, k := range keys {
+			pub, err := audit.ParsePublicKey(k)
+			if err != nil {
+				return fmt.Errorf("--key: %w", err)
+			}
+			pubs = append(pubs, pub)
+		}
+		if len(pubs) == 0 && len(cps) > 0 {
+			v, err := openVault(env)
+			if err != nil {
+				return err
+			}
+			signer, err := auditSigner(env, v)
+			if err != nil {
+				return err
+			}
+			pubs = append(pubs, signer.PublicKey())
+		}
+		rep, verr := audit.Verify(ctx, db, cps, pubs...)
+		if *asJSON {
+			json.NewEncoder(env.Stdout).Encode(rep)
+		} else if verr == nil {
+			fmt.Fprintf(env.Stdout, "audit log OK: %d entries, %d checkpoints, head %s\n", rep.Entries, rep.Checkpoints, rep.LastHash)
+		}
+		if verr != nil {
+			if rep.Problem != nil {
+				return fmt.Errorf("audit log bad at entry %d (%s): %s", rep.Problem.Seq, rep.Problem.Kind, rep.Problem.Detail)
+			}
+			return verr
+		}
+		return nil
+	case "checkpoint", "key":
+		v, err := openVault(env)
+		if err != nil {
+			return err
+		}
+		signer, err := auditSigner(env, v)
+		if err != nil {
+			return err
+		}
+		if args[0] == "key" {
+			fmt.Fprintln(env.Stdout, audit.EncodePublicKey(signer.PublicKey()))
+			return nil
+		}
+		cp, err := signCheckpoint(ctx, db, signer, env.Now())
+		if err != nil {
+			return err
+		}
+		return audit.MarshalCheckpoints(env.Stdout, []audit.Checkpoint{*cp})
+	case "checkpoints":
+		cps, err := db.Checkpoints(ctx)
+		if err != nil {
+			return err
+		}
+		return audit.MarshalCheckpoints(env.Stdout, cps)
+	}
+	return usage
+}
+
+// statsCommand implements "haven stats": the suppressed coverage tables, or
+// with --gaps the gap report, as text, CSV or JSON.
+func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
+	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	today := registry.DateOf(env.Now())
+	from := fs.String("from", registry.DateOf(env.Now().AddDate(0, 0, -7*12)).String(), "first day (YYYY-MM-DD)")
+	to := fs.String("to", today.String(), "last day (YYYY-MM-DD)")
+	k := fs.Int("k", stats.DefaultK, "smallest count published")
+	epsilon := fs.Float64("epsilon", 0, "add two-sided geometric noise with this privacy parameter (0: none)")
+	gaps := fs.Bool("gaps", false, "print the gap report for the week of --to instead")
+	asJSON := fs.Bool("json", false, "JSON output")
+	asCSV := fs.Bool("csv", false, "CSV output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f, err := registry.ParseDate(*from)
+	if err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	t, err := registry.ParseDate(*to)
+	if err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	db, err := openReadyDatabase(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *gaps {
+		f = registry.DateOf(t.Time().AddDate(0, 0, -7*6))
+	}
+	doseCounts, err := db.DoseCounts(ctx, f, t)
+	if err != nil {
+		return err
+	}
+	testCounts, err := db.TestCounts(ctx, f, t)
+	if err != nil {
+		return err
+	}
+	if err := db.AppendAudit(ctx, *cliAudit(env, "stats.coverage", "")); err != nil {
+		return err
+	}
+	if *gaps {
+		rep, err := stats.Gaps(server.DoseRows(doseCounts), stats.GapOptions{Week: t.Time(), K: *k, GeneratedAt: env.Now().UTC()})
+		if err != nil {
+			return err
+		}
+		switch {
+		case *asJSON:
+			return json.NewEncoder(env.Stdout).Encode(rep)
+		case *asCSV:
+			return stats.WriteGapsCSV(env.Stdout, rep)
+		}
+		return stats.WriteGapsText(env.Stdout, rep)
+	}
+	opts := stats.Options{From: f.Time(), To: t.Time(), K: *k, GeneratedAt: env.Now().UTC()}
+	if *epsilon != 0 {
+		opts.Noise = &stats.Noise{Epsilon: *epsilon}
+	}
+	cov, err := stats.Build(server.DoseRows(doseCounts), server.TestRows(testCounts), opts)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *asJSON:
+		return json.NewEncoder(env.Stdout).Encode(cov)
+	case *asCSV:
+		return stats.WriteCSV(env.Stdout, cov)
+	}
+	return stats.WriteText(env.Stdout, cov)
+}
+
+// backupCommand implements "haven backup DEST": an online, consistent
+// snapshot of the SQLite database that holds no wrapped data keys, sealed
+// fields or idempotency entries. Demographics are therefore never readable
+// from a backup, whoever holds the key-encryption key, and an erasure can
+// never be undone by restoring one. See docs/privacy.md.
+func backupCommand(ctx context.Context, env *commandEnv, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: haven backup DEST.db")
+	}
+	dest := args[0]
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("backup %s: the file exists; choose a new name", dest)
+	}
+	db, err := openReadyDatabase(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	s, ok := db.(*sqlite.DB)
+	if !ok {
+		return errors.New("haven backup supports the SQLite store; for PostgreSQL see docs/privacy.md (pg_dump with --exclude-table-data and a key-free view)")
+	}
+	if err := sqlite.Backup(ctx, s, dest); err != nil {
+		return err
+	}
+	if err := db.AppendAudit(ctx, *cliAudit(env, "backup.create", "")); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "backup written to", dest, "(without data keys: demographics are not restorable from it)")
+	return nil
+}
+
+// sealCommand implements "haven seal [--shred]" and "haven unlock": they ask
+// the running server (at --addr) to drop or reload its key. The admin token
+// comes from HAVEN_TOKEN.
+func sealCommand(ctx context.Context, env *commandEnv, args []string) error {
+	fs := flag.NewFlagSet("seal", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	shred := fs.Bool("shred", false, "also overwrite and delete the key file: nothing stored can be read again")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	body, _ := json.Marshal(map[string]bool{"shred": *shred})
+	return postAdmin(ctx, env, "/api/v1/seal", body)
+}
+
+func unlockCommand(ctx context.Context, env *commandEnv, args []string) error {
+	var pass string
+	if pf := env.Getenv("HAVEN_PASSPHRASE_FILE"); pf != "" {
+		p, err := vault.ReadPassphraseFile(pf)
+		if err != nil {
+			return err
+		}
+		pass = string(p)
+	} else if len(args) == 0 || args[0] != "--no-passphrase" {
+		fmt.Fprint(env.Stderr, "passphrase: ")
+		line, err := readLine(env.Stdin)
+		if err != nil {
+			return fmt.Errorf("passphrase: %w", err)
+		}
+		pass = line
+	}
+	body, _ := json.Marshal(map[string]string{"passphrase": pass})
+	return postAdmin(ctx, env, "/api/v1/unlock", body)
+}
+
+func readLine(r io.Reader) (string, error) {
+	var b [1]byte
+	var line []byte
+	for {
+		n, err := r.Read(b[:])
+		if n == 1 {
+			if b[0] == '\n' {
+				break
+			}
+			line = append(line, b[0])
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(line) > 0 {
+				break
+			}
+			return "", err
+		}
+	}
+	return strings.TrimRight(string(line), "\r"), nil
+}
+
+func postAdmin(ctx context.Context, env *commandEnv, path string, body []byte) error {
+	token := env.Getenv("HAVEN_TOKEN")
+	if token == "" {
+		return errors.New("set HAVEN_TOKEN to an admin token")
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+env.Addr+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach the server at %s: %w", env.Addr, err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("server answered %d: %s", res.StatusCode, bytes.TrimSpace(out))
+	}
+	env.Stdout.Write(out)
+	return nil
+}
