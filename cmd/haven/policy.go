@@ -21,7 +21,7 @@ commands:
   check     --pack DIR --jurisdiction CODE --service vaccination|testing --as-of YYYY-MM-DD --facts JSON [--explain] [--json]
   test      --pack DIR [--json]
   diff      --from DIR --to DIR [--as-of YYYY-MM-DD] [--service S] [--json]
-  simulate  --pack DIR --population CSV --as-of YYYY-MM-DD [--service S] [--flag-above 0.2] [--svg FILE] [--json]
+  simulate  --pack DIR --population CSV --as-of YYYY-MM-DD [--service S] [--flag-above 0.2] [--svg FILE] [--png FILE] [--json]
 
 Without --pack, check and simulate use the default bundled pack. Facts are never written anywhere.`
 
@@ -324,6 +324,7 @@ func policySimulate(env *commandEnv, args []string) error {
 	service := fs.String("service", policy.ServiceVaccination, "vaccination or testing")
 	flagAbove := fs.Float64("flag-above", 0.2, "flag jurisdictions leaving out more than this share (0–1)")
 	svgPath := fs.String("svg", "simulation.svg", `write the chart to this SVG file ("" for none)`)
+	pngPath := fs.String("png", "", "also write the chart to this PNG file")
 	asJSON := fs.Bool("json", false, "write the simulation as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -355,17 +356,24 @@ func policySimulate(env *commandEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("policy simulate: %s: %w", *popPath, err)
 	}
-	if *svgPath != "" {
-		out, err := os.Create(*svgPath)
+	charts := []struct {
+		path  string
+		write func(io.Writer) error
+	}{{*svgPath, sim.WriteSVG}, {*pngPath, sim.WritePNG}}
+	for _, c := range charts {
+		if c.path == "" {
+			continue
+		}
+		out, err := os.Create(c.path)
 		if err != nil {
 			return fmt.Errorf("policy simulate: %w", err)
 		}
-		werr := sim.WriteSVG(out)
+		werr := c.write(out)
 		if cerr := out.Close(); werr == nil {
 			werr = cerr
 		}
 		if werr != nil {
-			return fmt.Errorf("policy simulate: writing %s: %w", *svgPath, werr)
+			return fmt.Errorf("policy simulate: writing %s: %w", c.path, werr)
 		}
 	}
 	if *asJSON {
@@ -377,8 +385,10 @@ func policySimulate(env *commandEnv, args []string) error {
 	if fl := sim.Flagged(); len(fl) > 0 {
 		fmt.Fprintf(env.Stdout, "\nflagged (more than %.0f%% left out): %s\n", *flagAbove*100, strings.Join(fl, ", "))
 	}
-	if *svgPath != "" {
-		fmt.Fprintf(env.Stdout, "chart: %s\n", *svgPath)
+	for _, path := range []string{*svgPath, *pngPath} {
+		if path != "" {
+			fmt.Fprintf(env.Stdout, "chart: %s\n", path)
+		}
 	}
 	return nil
 }

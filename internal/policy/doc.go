@@ -80,6 +80,8 @@
 //	policy.LoadPackDir(dir string) (*Pack, error)
 //	policy.LoadPacks(fsys fs.FS) ([]*Pack, error)
 //	policy.EngineOf(packs ...*Pack) (*Engine, error)
+//	(*Engine).Validate(req EligibilityRequest) (Query, error)  // when the server decodes the body itself
+//	(*Engine).Pack(name string) (*Pack, bool); (*Engine).Default() *Pack; (*Engine).Packs() []*Pack
 //	policy.ParseFacts(raw json.RawMessage, extra ...FactDecl) (Facts, error)
 //	(*Pack).ParseFacts(raw []byte) (Facts, error)
 //	(*Pack).NewFacts(map[string]any) (Facts, error)

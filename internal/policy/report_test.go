@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -161,5 +162,27 @@ func TestDiff(t *testing.T) {
 	}
 	if strings.Join(places, ",") != "CN-HL,CN-JL,CN-JL-YB,CN-LN" {
 		t.Errorf("June changes in %v", places)
+	}
+}
+
+func TestSimulatePNG(t *testing.T) {
+	p := mustLoad(t, "2021-09")
+	sim, err := p.Simulate(readPopulation(t), "vaccination", sept, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := sim.WritePNG(&buf); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CN-HL bar (second) is nearly all red: sample its middle.
+	b := img.Bounds()
+	r, g, _, _ := img.At(170+300, 100+1*(22+10)+11).RGBA()
+	if b.Dx() < 600 || r>>8 != 0xc6 || g>>8 != 0x28 {
+		t.Errorf("size %v, CN-HL bar colour %x %x", b, r>>8, g>>8)
 	}
 }
