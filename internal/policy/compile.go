@@ -16,10 +16,9 @@ import (
 // program also runs under a runtime cost limit, so no pack can make a
 // decision slow.
 const (
-	ruleCostLimit    = 1_000
-	programCostLimit = 20_000
-	maxRulesPerList  = 200
-	maxConditionLen  = 2_000
+	ruleCostLimit   = 1_000
+	maxRulesPerList = 200
+	maxConditionLen = 2_000
 )
 
 func celType(t FactType) *cel.Type {
@@ -96,15 +95,16 @@ func (p *Pack) compileCondition(src string) (*compiled, error) {
 	if est.Max > ruleCostLimit {
 		return nil, fmt.Errorf("CEL: condition may cost up to %d, over the limit of %d", est.Max, ruleCostLimit)
 	}
-	c.prg, err = p.program(ast)
+	c.prg, err = p.program(ast, ruleCostLimit)
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (p *Pack) program(ast *cel.Ast) (cel.Program, error) {
-	prg, err := p.env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(programCostLimit))
+// program plans a checked expression with a runtime cost limit.
+func (p *Pack) program(ast *cel.Ast, limit uint64) (cel.Program, error) {
+	prg, err := p.env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("CEL program: %v", err)
 	}
@@ -238,7 +238,8 @@ func (p *Pack) compile() error {
 				if iss != nil && iss.Err() != nil {
 					return loadError(v.file, v.line, "", "jurisdiction %s: combining the rules for %s: %v", n.code, s, iss.Err())
 				}
-				prg, err := p.program(ast)
+				// Each condition is bounded by ruleCostLimit; the ternaries add little.
+				prg, err := p.program(ast, uint64(len(sp.rules)+1)*ruleCostLimit)
 				if err != nil {
 					return loadError(v.file, v.line, "", "jurisdiction %s: %v", n.code, err)
 				}

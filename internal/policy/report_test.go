@@ -186,3 +186,15 @@ func TestSimulatePNG(t *testing.T) {
 		t.Errorf("size %v, CN-HL bar colour %x %x", b, r>>8, g>>8)
 	}
 }
+
+// A first line is a header only when neither its status nor its count
+// parse: a typo in the first data line is an error, not a skipped header.
+func TestReadPopulationHeader(t *testing.T) {
+	rows, err := policy.ReadPopulation(strings.NewReader("place,status,people\nCN-JL,unregistered,12\n"))
+	if err != nil || len(rows) != 1 || rows[0].Line != 2 {
+		t.Errorf("header: %+v, %v", rows, err)
+	}
+	if _, err := policy.ReadPopulation(strings.NewReader("CN-JL,unregistered,12o\nCN-JL,citizen,3\n")); registry.ErrorField(err) != "line 1" {
+		t.Errorf("typo in the first line: %v", err)
+	}
+}

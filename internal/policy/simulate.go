@@ -49,8 +49,8 @@ func ReadPopulation(r io.Reader) ([]PopulationRow, error) {
 		}
 		j, s, c := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1]), strings.TrimSpace(rec[2])
 		n, err := strconv.ParseFloat(c, 64)
-		if err != nil && first {
-			continue // header
+		if err != nil && first && !ValidStatus(s) {
+			continue // a header line: neither its status nor its count parse
 		}
 		if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
 			return nil, registry.FieldErrorf(registry.EINVALID, fmt.Sprintf("line %d", line), "Count %q must be a non-negative number.", c)
