@@ -215,7 +215,7 @@ func certIssueSDJWT(env *commandEnv, issuer *cert.Issuer, keys *cert.Keys, req *
 	}
 	claims := sdjwt.Claims{
 		Vaccinated: true,
-		Doses:      v.Dn,
+		Doses:      int(v.Dn),
 		LastDose:   v.Dt,
 		Product:    v.Mp,
 		ValidUntil: until.UTC().Format(time.DateOnly),

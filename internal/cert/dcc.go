@@ -32,30 +32,30 @@ type Name struct {
 
 // Vaccination is a vaccination entry (v).
 type Vaccination struct {
-	Tg string `cbor:"tg" json:"tg"`
-	Vp string `cbor:"vp" json:"vp"`
-	Mp string `cbor:"mp" json:"mp"`
-	Ma string `cbor:"ma" json:"ma"`
-	Dn int    `cbor:"dn" json:"dn"`
-	Sd int    `cbor:"sd" json:"sd"`
-	Dt string `cbor:"dt" json:"dt"`
-	Co string `cbor:"co" json:"co"`
-	Is string `cbor:"is" json:"is"`
-	Ci string `cbor:"ci" json:"ci"`
+	Tg string  `cbor:"tg" json:"tg"`
+	Vp string  `cbor:"vp" json:"vp"`
+	Mp string  `cbor:"mp" json:"mp"`
+	Ma string  `cbor:"ma" json:"ma"`
+	Dn Integer `cbor:"dn" json:"dn"`
+	Sd Integer `cbor:"sd" json:"sd"`
+	Dt string  `cbor:"dt" json:"dt"`
+	Co string  `cbor:"co" json:"co"`
+	Is string  `cbor:"is" json:"is"`
+	Ci string  `cbor:"ci" json:"ci"`
 }
 
 // TestEntry is a test entry (t).
 type TestEntry struct {
-	Tg string `cbor:"tg" json:"tg"`
-	Tt string `cbor:"tt" json:"tt"`
-	Nm string `cbor:"nm,omitempty" json:"nm,omitempty"`
-	Ma string `cbor:"ma,omitempty" json:"ma,omitempty"`
-	Sc string `cbor:"sc" json:"sc"`
-	Tr string `cbor:"tr" json:"tr"`
-	Tc string `cbor:"tc,omitempty" json:"tc,omitempty"`
-	Co string `cbor:"co" json:"co"`
-	Is string `cbor:"is" json:"is"`
-	Ci string `cbor:"ci" json:"ci"`
+	Tg string   `cbor:"tg" json:"tg"`
+	Tt string   `cbor:"tt" json:"tt"`
+	Nm string   `cbor:"nm,omitempty" json:"nm,omitempty"`
+	Ma string   `cbor:"ma,omitempty" json:"ma,omitempty"`
+	Sc DateTime `cbor:"sc" json:"sc"`
+	Tr string   `cbor:"tr" json:"tr"`
+	Tc string   `cbor:"tc,omitempty" json:"tc,omitempty"`
+	Co string   `cbor:"co" json:"co"`
+	Is string   `cbor:"is" json:"is"`
+	Ci string   `cbor:"ci" json:"ci"`
 }
 
 // Recovery is a recovery entry (r).
@@ -67,6 +67,60 @@ type Recovery struct {
 	Df string `cbor:"df" json:"df"`
 	Du string `cbor:"du" json:"du"`
 	Ci string `cbor:"ci" json:"ci"`
+}
+
+// Integer is a DCC integer (dn, sd). Decoding also accepts an integral
+// floating-point encoding such as 1.0, the "reasonable type conversion" that
+// HCERT spec 3.3.7 asks decoders to accept.
+type Integer int
+
+// UnmarshalCBOR reads an integer, or a float with no fractional part.
+func (n *Integer) UnmarshalCBOR(b []byte) error {
+	major, _, _, _ := cborHead(b)
+	if major == 7 {
+		var f float64
+		if err := decMode.Unmarshal(b, &f); err != nil {
+			return err
+		}
+		if f != math.Trunc(f) || math.Abs(f) > 1<<31 {
+			return fmt.Errorf("cbor: %v is not an integer", f)
+		}
+		*n = Integer(f)
+		return nil
+	}
+	var i int32
+	if err := decMode.Unmarshal(b, &i); err != nil {
+		return err
+	}
+	*n = Integer(i)
+	return nil
+}
+
+// DateTime is a DCC date-time text (sc). Decoding also accepts the CBOR
+// date/time tags: tag 0 text as is, tag 1 epoch seconds as RFC 3339 UTC.
+type DateTime string
+
+// UnmarshalCBOR reads a text string, optionally tagged 0, or a tag-1 epoch.
+func (d *DateTime) UnmarshalCBOR(b []byte) error {
+	major, arg, n, _ := cborHead(b)
+	if major == 6 && arg == 1 {
+		var f float64
+		if err := decMode.Unmarshal(b[n:], &f); err != nil {
+			return err
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1<<40 {
+			return fmt.Errorf("cbor: epoch %v out of range", f)
+		}
+		sec, frac := math.Modf(f)
+		*d = DateTime(time.Unix(int64(sec), int64(frac*1e9)).UTC().Format(time.RFC3339Nano))
+		return nil
+	}
+	var s string
+	if err := decMode.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = DateTime(s)
+	return nil
 }
 
 // Kind returns "v", "t" or "r" for a certificate with exactly one entry

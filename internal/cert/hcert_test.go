@@ -12,7 +12,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/json"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +93,13 @@ func validDCC() map[string]any {
 		"v": []any{map[string]any{"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215",
 			"dn": 1, "sd": 2, "dt": "2026-02-01", "co": "KR", "is": "Haven", "ci": "URN:UVCI:01:KR:TEST#A"}},
 	}
+}
+
+func testDCC(sc any) map[string]any {
+	d := validDCC()
+	delete(d, "v")
+	d["t"] = []any{map[string]any{"tg": "840539006", "tt": "LP6464-4", "sc": sc, "tr": "260415000", "co": "KR", "is": "Haven", "ci": "URN:UVCI:01:KR:T#A"}}
+	return d
 }
 
 func (c cose) build(t testing.TB) []byte {
@@ -232,6 +241,18 @@ func TestVerifyCOSEAndCWT(t *testing.T) {
 			d["dob"] = "1980-xx-xx"
 			return d
 		}())}, nil, cert.StepSchema},
+		{"ok/float-dose-number", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, func() map[string]any {
+			d := validDCC()
+			d["v"].([]any)[0].(map[string]any)["dn"] = 1.0
+			return d
+		}())}, nil, ""},
+		{"ok/test-sc-tag0", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, testDCC(cbor.Tag{Number: 0, Content: "2026-02-28T10:00:00Z"}))}, nil, ""},
+		{"ok/test-sc-tag1", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, testDCC(cbor.Tag{Number: 1, Content: 1772272800}))}, nil, ""},
+		{"fail/fractional-dose-number", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, func() map[string]any {
+			d := validDCC()
+			d["v"].([]any)[0].(map[string]any)["dn"] = 1.5
+			return d
+		}())}, nil, cert.StepSchema},
 		{"fail/valueset-country", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, func() map[string]any {
 			d := validDCC()
 			d["v"].([]any)[0].(map[string]any)["co"] = "XY"
@@ -345,5 +366,39 @@ func TestTrustListRoundTrip(t *testing.T) {
 		if _, err := cert.ParseTrustList([]byte(bad)); err == nil {
 			t.Errorf("ParseTrustList(%s) accepted", bad)
 		}
+	}
+}
+
+// TestVerifyResultJSON pins the JSON shape that "haven cert verify --json"
+// prints and the HTTP API returns.
+func TestVerifyResultJSON(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dsc := selfSigned(t, ec)
+	c := cose{key: ec, prot: map[any]any{1: -7, 4: cert.KID(dsc)}, claims: claimsAt(t0.Add(-time.Hour).Unix(), t0.Add(time.Hour).Unix(), validDCC())}
+	res := cert.NewVerifier(cert.NewTrustList(dsc)).Verify(hc1Of(c.build(t)), cert.VerifyOptions{At: t0})
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"valid":true,"format":"hcert","steps":{"unprefix":true,"base45":true,"decompress":true,"cose":true,"cwt":true,"signature":true,"time":true,"key_usage":true,"schema":true,"valuesets":true},`
+	if !strings.HasPrefix(string(b), want) {
+		t.Errorf("JSON = %s\nwant prefix %s", b, want)
+	}
+	for _, key := range []string{`"payload":{"ver":"1.3.0"`, `"iss":"KR"`, `"kid":"`, `"iat":"2026-03-01T08:00:00Z"`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("JSON lacks %s: %s", key, b)
+		}
+	}
+	var back cert.VerifyResult
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Steps) != 10 || back.Steps[9].Step != cert.StepValueSets {
+		t.Errorf("unmarshal: %v %+v", err, back.Steps)
+	}
+	bad := cert.NewVerifier(cert.NewTrustList(dsc)).Verify("HC1:%%%", cert.VerifyOptions{At: t0})
+	b, _ = json.Marshal(bad)
+	if want := `{"valid":false,"format":"hcert","steps":{"unprefix":true,"base45":false},"failed":"base45","reason":`; !strings.HasPrefix(string(b), want) {
+		t.Errorf("JSON = %s, want prefix %s", b, want)
+	}
+	if strings.Contains(string(b), "payload") {
+		t.Errorf("failed result carries a payload: %s", b)
 	}
 }

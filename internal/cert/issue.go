@@ -254,7 +254,7 @@ func (is *Issuer) BuildDCC(req *IssueRequest) (*DCC, error) {
 		if !checkDate(v.Date) {
 			return nil, registry.FieldErrorf(registry.EINVALID, "vaccination.date", "date must be YYYY-MM-DD")
 		}
-		d.V = []Vaccination{{Tg: DiseaseCOVID19, Vp: v.Prophylaxis, Mp: v.Product, Ma: v.Holder, Dn: v.Dose, Sd: v.Series, Dt: v.Date, Co: v.Country, Is: is.name, Ci: uvci}}
+		d.V = []Vaccination{{Tg: DiseaseCOVID19, Vp: v.Prophylaxis, Mp: v.Product, Ma: v.Holder, Dn: Integer(v.Dose), Sd: Integer(v.Series), Dt: v.Date, Co: v.Country, Is: is.name, Ci: uvci}}
 	case req.Test != nil:
 		t := *req.Test
 		for _, c := range [][3]string{
@@ -275,7 +275,7 @@ func (is *Issuer) BuildDCC(req *IssueRequest) (*DCC, error) {
 		if len(t.Name) > 80 || len(t.Centre) > 80 {
 			return nil, registry.FieldErrorf(registry.EINVALID, "test.name", "test name and centre are limited to 80 characters")
 		}
-		d.T = []TestEntry{{Tg: DiseaseCOVID19, Tt: t.Type, Nm: t.Name, Ma: t.Device, Sc: t.SampledAt.UTC().Format(time.RFC3339), Tr: t.Result, Tc: t.Centre, Co: t.Country, Is: is.name, Ci: uvci}}
+		d.T = []TestEntry{{Tg: DiseaseCOVID19, Tt: t.Type, Nm: t.Name, Ma: t.Device, Sc: DateTime(t.SampledAt.UTC().Format(time.RFC3339)), Tr: t.Result, Tc: t.Centre, Co: t.Country, Is: is.name, Ci: uvci}}
 	default:
 		return nil, registry.FieldErrorf(registry.EINVALID, "vaccination", "a certificate needs a vaccination or a test")
 	}

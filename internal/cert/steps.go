@@ -3,6 +3,7 @@ package cert
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 )
 
@@ -73,7 +74,7 @@ func (s *Steps) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return &json.UnmarshalTypeError{Value: "non-object", Type: nil}
+		return errors.New("steps: want a JSON object")
 	}
 	*s = (*s)[:0]
 	for dec.More() {
