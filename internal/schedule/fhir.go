@@ -116,7 +116,8 @@ const (
 
 // FHIR converts a Result into a FHIR R4 Bundle holding one
 // ImmunizationEvaluation per evaluation and one ImmunizationRecommendation
-// with a recommendation per vaccine group forecast. Date criteria use LOINC
+// with a recommendation per vaccine group forecast (omitted when the result
+// has no forecast, since FHIR requires at least one recommendation). Date criteria use LOINC
 // 30981-5 (earliest), 30980-7 (recommended), 59778-1 (past due) and 59777-3
 // (latest); a date the forecast leaves empty has no criterion. asOf is the
 // assessment date.
@@ -197,7 +198,9 @@ func (r Result) FHIR(asOf time.Time, opt FHIROptions) FHIRBundle {
 		}
 		rec.Recommendation = append(rec.Recommendation, item)
 	}
-	b.Entry = append(b.Entry, FHIREntry{FullURL: "urn:haven:recommendation", Resource: rec})
+	if len(rec.Recommendation) > 0 { // FHIR requires at least one recommendation
+		b.Entry = append(b.Entry, FHIREntry{FullURL: "urn:haven:recommendation", Resource: rec})
+	}
 	return b
 }
 
