@@ -227,7 +227,13 @@ func ParseCases(r io.Reader, file string) ([]Case, error) {
 	return out, nil
 }
 
+// parseTime reads a workbook date: YYYY-MM-DD, YYYYMMDD, MM/DD/YYYY or the
+// spreadsheet form M/D/YYYY.
 func parseTime(s string) (time.Time, error) {
+	if p := strings.Split(strings.TrimSpace(s), "/"); len(p) == 3 && len(p[2]) == 4 && len(p[0]) <= 2 && len(p[1]) <= 2 {
+		s = fmt.Sprintf("%02s/%02s/%s", p[0], p[1], p[2])
+		s = strings.ReplaceAll(s, " ", "0")
+	}
 	d, err := ParseDate(s)
 	if err != nil {
 		return time.Time{}, err

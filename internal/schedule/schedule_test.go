@@ -388,3 +388,27 @@ func TestResultHelpers(t *testing.T) {
 		t.Error("forecast for an unknown group")
 	}
 }
+
+func TestParseCasesDates(t *testing.T) {
+	csv := "CDC_Test_ID,DOB,Gender,Series_Status,Date_Administered_1,CVX_1,Evaluation_Status_1,Earliest_Date,Recommended_Date,Past_Due_Date,Vaccine_Group,Assessment_Date,Observation_Code_1,Observation_Date_1\n" +
+		"X-1,5/9/2025,F,Not Complete,11/10/2025,311,Valid,2025-12-08,20251208,1/4/2026,COVID-19,2025-11-10,055,\n" +
+		"X-2,2025-02-30,F,Not Complete,,,,,,,COVID-19,2025-11-10,,\n"
+	_, err := schedule.ParseCases(strings.NewReader(csv), "x.csv")
+	if registry.ErrorCode(err) != registry.EMALFORMED || !strings.Contains(err.Error(), "x.csv:3:DOB") {
+		t.Fatalf("impossible DOB: %v, want EMALFORMED at x.csv:3:DOB", err)
+	}
+	cases, err := schedule.ParseCases(strings.NewReader(strings.SplitAfterN(csv, "\n", 3)[0]+strings.SplitAfterN(csv, "\n", 3)[1]), "x.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cases[0]
+	if got := schedule.DateOf(c.Patient.BirthDate).String(); got != "2025-05-09" {
+		t.Errorf("DOB %s", got)
+	}
+	if c.Expected.Recommended != "2025-12-08" || len(c.Patient.Observations) != 1 || c.Expected.SeriesStatus != "not_complete" {
+		t.Errorf("case = %+v", c)
+	}
+	if r := mustLoad(t, "cdc").RunCase(c); !r.Pass {
+		t.Errorf("case fails: %v %s", r.Mismatches, r.Error)
+	}
+}
