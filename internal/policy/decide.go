@@ -31,7 +31,8 @@ type Decision struct {
 	Jurisdiction string `json:"jurisdiction"`
 	Service      string `json:"service"`
 	AsOf         Date   `json:"as_of"`
-	// JurisdictionChain lists the jurisdictions consulted, from the root down.
+	// JurisdictionChain is the path walked from the root of the tree down to
+	// the jurisdiction asked about (DecidedBy is on it). Read-only.
 	JurisdictionChain []string `json:"jurisdiction_chain"`
 	// Fallback is true when a delegating parent's fallback decided because
 	// the jurisdiction had no rule of its own.
@@ -155,7 +156,7 @@ func (p *Pack) Decide(facts Facts, jurisdiction, service string, asOf time.Time,
 		Jurisdiction:      n.code,
 		Service:           Services[si],
 		AsOf:              d,
-		JurisdictionChain: n.pathCodes[:res.consulted:res.consulted],
+		JurisdictionChain: n.pathCodes[:len(n.pathCodes):len(n.pathCodes)],
 		Fallback:          res.fallback,
 		Pack:              p.Name,
 		PolicyVersion:     p.Version,

@@ -41,12 +41,12 @@ func TestDecideChainAndFallback(t *testing.T) {
 		fallback  bool
 	}{
 		{"ok/province-decides", "CN-JL", "vaccination", sept, "temporary_hukou", policy.Eligible, "cn-jl-2021-hukou", "CN-JL", []string{"CN", "CN-JL"}, false},
-		{"ok/sub-area-inherits-province", "CN-JL-YB", "vaccination", sept, "unregistered", policy.NotEligible, "cn-jl-2021-unregistered", "CN-JL", []string{"CN", "CN-JL"}, false},
-		{"ok/centre-decides-before-june", "CN-JL-YB", "vaccination", april, "registered_irregular", policy.NotEligible, "cn-2020-no-provision", "CN", []string{"CN"}, false},
+		{"ok/sub-area-inherits-province", "CN-JL-YB", "vaccination", sept, "unregistered", policy.NotEligible, "cn-jl-2021-unregistered", "CN-JL", []string{"CN", "CN-JL", "CN-JL-YB"}, false},
+		{"ok/centre-decides-before-june", "CN-JL-YB", "vaccination", april, "registered_irregular", policy.NotEligible, "cn-2020-no-provision", "CN", []string{"CN", "CN-JL", "CN-JL-YB"}, false},
 		{"ok/no-rule-falls-back", "CN-GD", "vaccination", sept, "registered_irregular", policy.Referral, "cn-2021-fallback-as-they-see-fit", "CN", []string{"CN", "CN-GD"}, true},
 		{"ok/no-service-rule-falls-back", "CN-BJ", "testing", sept, "unregistered", policy.Referral, "cn-2021-fallback-testing", "CN", []string{"CN", "CN-BJ"}, true},
 		{"ok/delegating-node-itself", "CN", "vaccination", sept, "unregistered", policy.Referral, "cn-2021-fallback-as-they-see-fit", "CN", []string{"CN"}, true},
-		{"ok/korea", "KR-49", "testing", sept, "unregistered", policy.Eligible, "kr-2021-testing-all", "KR", []string{"KR"}, false},
+		{"ok/korea", "KR-49", "testing", sept, "unregistered", policy.Eligible, "kr-2021-testing-all", "KR", []string{"KR", "KR-49"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

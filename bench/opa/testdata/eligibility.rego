@@ -44,11 +44,11 @@ own := first_rule(version_at[path[stop]].rules) if stop < count(path)
 
 delegators := [i | some i, code in path; i < stop; version_at[code].delegates]
 
-decision := {"outcome": own.outcome, "rule": own.id, "decided_by": path[stop], "chain": array.slice(path, 0, stop + 1), "fallback": false} if {
+decision := {"outcome": own.outcome, "rule": own.id, "decided_by": path[stop], "chain": path, "fallback": false} if {
 	own
 }
 
-decision := {"outcome": r.outcome, "rule": r.id, "decided_by": path[d], "chain": array.slice(path, 0, min([stop + 1, count(path)])), "fallback": true} if {
+decision := {"outcome": r.outcome, "rule": r.id, "decided_by": path[d], "chain": path, "fallback": true} if {
 	not own
 	count(delegators) > 0
 	d := max(delegators)
