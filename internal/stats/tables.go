@@ -10,7 +10,7 @@ import (
 // suppressed cell. Rows holds each row's labels, in the order RowHeader
 // names them.
 type Table struct {
-	Name         string     `json:"name"`                   // "doses" or "tests"
+	Name         string     `json:"table"`                  // "doses" or "tests"
 	Jurisdiction string     `json:"jurisdiction,omitempty"` // for a dose table, whose doses
 	RowHeader    []string   `json:"row_header"`             // ["product", "dose"] or ["jurisdiction"]
 	Rows         [][]string `json:"rows"`
