@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -159,6 +160,9 @@ func NewIssuer(signer crypto.Signer, dsc *x509.Certificate, opts IssuerOptions) 
 	if is.name == "" {
 		is.name = "Haven"
 	}
+	if utf8.RuneCountInString(is.name) > 80 {
+		return nil, registry.FieldErrorf(registry.EINVALID, "name", "issuer name exceeds 80 characters")
+	}
 	if is.validity <= 0 {
 		is.validity = 365 * 24 * time.Hour
 	}
@@ -272,7 +276,7 @@ func (is *Issuer) BuildDCC(req *IssueRequest) (*DCC, error) {
 		if t.SampledAt.IsZero() {
 			return nil, registry.FieldErrorf(registry.EINVALID, "test.sampled_at", "sample time is required")
 		}
-		if len(t.Name) > 80 || len(t.Centre) > 80 {
+		if utf8.RuneCountInString(t.Name) > 80 || utf8.RuneCountInString(t.Centre) > 80 {
 			return nil, registry.FieldErrorf(registry.EINVALID, "test.name", "test name and centre are limited to 80 characters")
 		}
 		d.T = []TestEntry{{Tg: DiseaseCOVID19, Tt: t.Type, Nm: t.Name, Ma: t.Device, Sc: DateTime(t.SampledAt.UTC().Format(time.RFC3339)), Tr: t.Result, Tc: t.Centre, Co: t.Country, Is: is.name, Ci: uvci}}
@@ -311,7 +315,7 @@ func fillName(n *Name, p *Person) error {
 			return err
 		}
 	}
-	if len(n.Fn) > 80 || len(n.Gn) > 80 || len(n.Fnt) > 80 || len(n.Gnt) > 80 {
+	if utf8.RuneCountInString(n.Fn) > 80 || utf8.RuneCountInString(n.Gn) > 80 || len(n.Fnt) > 80 || len(n.Gnt) > 80 {
 		return registry.FieldErrorf(registry.EINVALID, "person.family_name", "names are limited to 80 characters")
 	}
 	if n.Fnt == "" && n.Gnt == "" {

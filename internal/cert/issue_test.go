@@ -124,6 +124,7 @@ func TestIssueRoundTrip(t *testing.T) {
 					t.Errorf("names %+v", d.Nam)
 				}
 			}},
+		{"ok/long-hangul-name", cert.IssueRequest{Person: cert.Person{CardCode: "7KQM-X4TD-9HCA", FamilyName: strings.Repeat("김", 60), FamilyNameICAO: "KIM"}, Vaccination: vaccination()}, nil},
 		{"ok/naat-test", cert.IssueRequest{Person: cert.Person{CardCode: "7KQM-X4TD-9HCA"}, Test: &cert.TestEvent{Type: "LP6464-4", Name: "PCR", SampledAt: t0.Add(-5 * time.Hour), Result: "260415000", Centre: "Yanji clinic", Country: "CN"}},
 			func(t *testing.T, d *cert.DCC) {
 				if d.T[0].Sc != "2026-03-01T04:00:00Z" {

@@ -12,7 +12,8 @@
 //	Present(credential string, reveal []string, opts PresentOptions) (string, error)
 //	Disclosable(credential string) ([]string, error) // claim names the holder may reveal
 //
-//	// Verifier: keys maps a JWS "kid" to a trusted *ecdsa.PublicKey (P-256).
+//	// Verifier: keys maps a JWS "kid" to a trusted *ecdsa.PublicKey (P-256);
+//	// a JWT without a kid is tried against every key.
 //	Verify(presentation string, keys map[string]crypto.PublicKey, opts VerifyOptions) (*Result, error)
 //	IsPresentation(text string) bool // cheap format sniffing for "haven cert verify"
 //

@@ -631,7 +631,13 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "fail/alg-none", p: signJWT(t, issuerSK, with(hdr(), "alg", "none"), base(digest(dName))) + "~", step: "header", code: registry.EUNSUPPORTED},
 		{name: "fail/alg-hs256", p: signJWT(t, issuerSK, with(hdr(), "alg", "HS256"), base(digest(dName))) + "~", step: "header", code: registry.EUNSUPPORTED},
 		{name: "fail/typ-jwt", p: signJWT(t, issuerSK, with(hdr(), "typ", "JWT"), base(digest(dName))) + "~", step: "header", code: registry.EINVALID},
-		{name: "fail/no-kid", p: signJWT(t, issuerSK, without(hdr(), "kid"), base(digest(dName))) + "~", step: "header", code: registry.EINVALID},
+		{name: "ok/no-kid-tries-every-key", p: signJWT(t, issuerSK, without(hdr(), "kid"), base(digest(dName))) + "~", keys: map[string]crypto.PublicKey{"a": mustKey().Public(), "b": rsaKey.Public(), testKid: issuerSK.Public()}},
+		{name: "fail/no-kid-untrusted-signer", p: signJWT(t, mustKey(), without(hdr(), "kid"), base(digest(dName))) + "~", step: "signature", code: registry.EINVALID},
+		{name: "fail/no-kid-no-keys", p: signJWT(t, issuerSK, without(hdr(), "kid"), base(digest(dName))) + "~", keys: map[string]crypto.PublicKey{}, step: "signature", code: registry.ENOTFOUND},
+		{name: "fail/empty-kid", p: signJWT(t, issuerSK, with(hdr(), "kid", ""), base(digest(dName))) + "~", step: "header", code: registry.EINVALID},
+		{name: "fail/numeric-kid", p: signJWT(t, issuerSK, with(hdr(), "kid", 7), base(digest(dName))) + "~", step: "header", code: registry.EINVALID},
+		{name: "fail/other-typ-not-accepted", p: signJWT(t, issuerSK, with(hdr(), "typ", "example+sd-jwt"), base(digest(dName))) + "~", step: "header", code: registry.EINVALID},
+		{name: "ok/other-typ-accepted", p: signJWT(t, issuerSK, with(hdr(), "typ", "example+sd-jwt"), base(digest(dName))) + "~", opts: &sdjwt.VerifyOptions{Now: now, AcceptTypes: []string{"example+sd-jwt"}}},
 		{name: "fail/crit", p: signJWT(t, issuerSK, with(hdr(), "crit", []string{"x"}), base(digest(dName))) + "~", step: "header", code: registry.EUNSUPPORTED},
 		{name: "fail/unknown-kid", p: signJWT(t, issuerSK, with(hdr(), "kid", "nope"), base(digest(dName))) + "~", step: "signature", code: registry.ENOTFOUND},
 		{name: "fail/untrusted-signer", p: signJWT(t, mustKey(), hdr(), base(digest(dName))) + "~", step: "signature", code: registry.EINVALID},
@@ -660,7 +666,7 @@ func TestVerifyRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			keys := tc.keys
-			if keys == nil {
+			if tc.keys == nil {
 				keys = trusted
 			}
 			opts := sdjwt.VerifyOptions{Now: now}

@@ -4,7 +4,9 @@ import (
 	"crypto"
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
@@ -13,8 +15,8 @@ import (
 // Verification steps, in the order Verify runs them.
 const (
 	StepParse       = "parse"        // split the token; decode the JWT and every disclosure
-	StepHeader      = "header"       // typ dc+sd-jwt, alg ES256, a kid, no crit
-	StepSignature   = "signature"    // the issuer signature, with the trusted key named by kid
+	StepHeader      = "header"       // typ dc+sd-jwt (or VerifyOptions.AcceptTypes), alg ES256, no crit
+	StepSignature   = "signature"    // the issuer signature, with the trusted key named by kid (or any, without kid)
 	StepDisclosures = "disclosures"  // digests, duplicates, unreferenced disclosures, _sd_alg
 	StepTime        = "time"         // exp, nbf and iat against VerifyOptions.Now
 	StepKeyBinding  = "key_binding"  // the KB-JWT, when present or required
@@ -48,6 +50,9 @@ type VerifyOptions struct {
 	Audience, Nonce string
 	// MaxKeyBindingAge is how old a KB-JWT's iat may be; 0 means 5 minutes.
 	MaxKeyBindingAge time.Duration
+	// AcceptTypes lists the JWS typ values accepted for the issuer-signed JWT;
+	// nil means "dc+sd-jwt" and its former name "vc+sd-jwt".
+	AcceptTypes []string
 	// CheckPhrase, when set, is the phrase the holder said. The presentation
 	// must disclose check_phrase and the phrase must match it. See the package
 	// comment on check phrases for what this does and does not prove.
@@ -80,7 +85,8 @@ type Result struct {
 
 // Verify checks an SD-JWT presentation (RFC 9901 §7.1 and §7.3) against the
 // trusted issuer keys, given by JWS kid (each a P-256 *ecdsa.PublicKey; other
-// key types are never trusted). It always returns a non-nil Result. The error
+// key types are never trusted). A JWT without a kid is checked against every
+// trusted key; Result.Kid then names the one that verified. It always returns a non-nil Result. The error
 // is nil only if the presentation is valid; otherwise it is a *registry.Error
 // whose Field is the failed step (EMALFORMED for parse, EUNSUPPORTED for an
 // algorithm other than ES256 or a hash other than sha-256, ENOTFOUND for an
@@ -107,28 +113,52 @@ func Verify(presentation string, keys map[string]crypto.PublicKey, opts VerifyOp
 	alg, _ := t.header["alg"].(string)
 	typ, _ := t.header["typ"].(string)
 	kid, _ := t.header["kid"].(string)
+	accept := opts.AcceptTypes
+	if accept == nil {
+		accept = []string{Type, "vc+sd-jwt"}
+	}
+	_, hasKid := t.header["kid"]
 	switch {
 	case alg != "ES256":
 		return fail(StepHeader, registry.EUNSUPPORTED, "Algorithm %q is not accepted; only ES256 is.", truncate(alg))
-	case typ != Type && typ != "vc+sd-jwt":
-		return fail(StepHeader, registry.EINVALID, "Type %q is not %s.", truncate(typ), Type)
-	case kid == "":
-		return fail(StepHeader, registry.EINVALID, "No key ID (kid) in the header.")
+	case !slices.Contains(accept, typ):
+		return fail(StepHeader, registry.EINVALID, "Type %q is not accepted.", truncate(typ))
+	case hasKid && kid == "":
+		return fail(StepHeader, registry.EINVALID, "The key ID (kid) is not a non-empty string.")
 	case t.header["crit"] != nil:
 		return fail(StepHeader, registry.EUNSUPPORTED, "Critical header extensions are not supported.")
 	}
 	r.Steps[StepHeader] = true
-	r.Kid = kid
 
-	key, ok := keys[kid]
-	if !ok {
+	// With a kid, only that trusted key may verify; without one (kid is
+	// optional in JWS), every trusted key is tried, in kid order.
+	candidates := []string{kid}
+	if kid == "" {
+		candidates = slices.Sorted(maps.Keys(keys))
+		if len(candidates) == 0 {
+			return fail(StepSignature, registry.ENOTFOUND, "No trusted keys.")
+		}
+	} else if _, ok := keys[kid]; !ok {
+		r.Kid = kid
 		return fail(StepSignature, registry.ENOTFOUND, "Key %q is not in the trust list.", truncate(kid))
 	}
-	pub, err := p256Key(key)
-	if err != nil {
-		return fail(StepSignature, registry.EINVALID, "Trusted key %q is not an ES256 key.", truncate(kid))
+	verified := false
+	for _, c := range candidates {
+		pub, err := p256Key(keys[c])
+		if err != nil {
+			if kid != "" {
+				r.Kid = kid
+				return fail(StepSignature, registry.EINVALID, "Trusted key %q is not an ES256 key.", truncate(kid))
+			}
+			continue
+		}
+		if verifyES256(pub, t.signingInput, t.sig) {
+			r.Kid, verified = c, true
+			break
+		}
 	}
-	if !verifyES256(pub, t.signingInput, t.sig) {
+	if !verified {
+		r.Kid = kid
 		return fail(StepSignature, registry.EINVALID, "Issuer signature does not verify.")
 	}
 	r.Steps[StepSignature] = true
