@@ -96,7 +96,7 @@ func policyCheck(env *commandEnv, args []string) error {
 	jur := fs.String("jurisdiction", "", "jurisdiction code, e.g. CN-JL")
 	service := fs.String("service", policy.ServiceVaccination, "vaccination or testing")
 	asOf := fs.String("as-of", "", "date YYYY-MM-DD (default: today)")
-	factsArg := fs.String("facts", "", `facts as a JSON object, e.g. {"residence_status":"temporary_hukou"}; "-" reads standard input`)
+	factsArg := fs.String("facts", "", `facts as a JSON object, e.g. {"residence_status":"temporary_hukou"}; "-" reads standard input, "@FILE" a file`)
 	explain := fs.Bool("explain", false, "list every rule evaluated")
 	lang := fs.String("lang", "", "language of reason messages (en, ko, zh-Hans)")
 	asJSON := fs.Bool("json", false, "write the decision as JSON")
@@ -110,8 +110,15 @@ func policyCheck(env *commandEnv, args []string) error {
 		return errors.New("policy check: --facts is required (a JSON object, may be {})")
 	}
 	raw := []byte(*factsArg)
-	if *factsArg == "-" {
+	switch {
+	case *factsArg == "-":
 		b, err := io.ReadAll(io.LimitReader(env.Stdin, 64<<10))
+		if err != nil {
+			return fmt.Errorf("policy check: reading facts: %w", err)
+		}
+		raw = b
+	case strings.HasPrefix(*factsArg, "@"):
+		b, err := os.ReadFile(strings.TrimPrefix(*factsArg, "@"))
 		if err != nil {
 			return fmt.Errorf("policy check: reading facts: %w", err)
 		}

@@ -163,7 +163,12 @@ func (e *Engine) Validate(req EligibilityRequest) (Query, error) {
 	}
 	t, err := time.Parse(time.DateOnly, req.AsOf)
 	if err != nil {
-		return Query{}, registry.FieldErrorf(registry.EINVALID, "as_of", "Want a date YYYY-MM-DD.")
+		// A full timestamp is accepted too; its own calendar date is used.
+		ts, terr := time.Parse(time.RFC3339, req.AsOf)
+		if terr != nil {
+			return Query{}, registry.FieldErrorf(registry.EINVALID, "as_of", "Want a date YYYY-MM-DD.")
+		}
+		t = ts
 	}
 	q.AsOf = t
 	if len(bytes.TrimSpace(req.Facts)) == 0 {

@@ -46,6 +46,7 @@ func TestDecodeRequest(t *testing.T) {
 		{"ok/issue-example", `{"jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17","facts":{"residence_status":"temporary_hukou"},"explain":false}`, "", "", policy.Eligible, "2021-09"},
 		{"ok/other-pack", `{"pack":"inclusive","jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17","facts":{"residence_status":"unregistered"}}`, "", "", policy.Eligible, "inclusive"},
 		{"ok/explain-lang", `{"jurisdiction":"KR","service":"testing","as_of":"2021-09-17","facts":{},"explain":true,"lang":"ko"}`, "", "", policy.Eligible, "2021-09"},
+		{"ok/timestamp-as-of", `{"jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17T23:30:00+08:00","facts":{"residence_status":"unregistered"}}`, "", "", policy.NotEligible, "2021-09"},
 		{"fail/not-json", `{"jurisdiction":`, registry.EMALFORMED, "", "", ""},
 		{"fail/unknown-field", `{"jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17","facts":{},"name":"Kim"}`, registry.EINVALID, "name", "", ""},
 		{"fail/wrong-type", `{"jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17","facts":{},"explain":"yes"}`, registry.EINVALID, "explain", "", ""},
