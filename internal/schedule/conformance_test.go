@@ -155,3 +155,22 @@ func TestWHOAndChinaCases(t *testing.T) {
 	}
 	t.Logf("%d WHO/China cases run", total)
 }
+
+// TestWHOAndChinaSchedulesLoad checks that the who and cn supporting data,
+// where present, load and serve the COVID-19 vaccine group.
+func TestWHOAndChinaSchedulesLoad(t *testing.T) {
+	for _, name := range []string{"who", "cn"} {
+		t.Run(name, func(t *testing.T) {
+			if files, _ := filepath.Glob(filepath.Join("data", name, "*.xml")); len(files) == 0 {
+				t.Skipf("data/%s has no supporting data yet", name)
+			}
+			s, err := schedule.Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := s.GroupName("COVID-19"); !ok {
+				t.Errorf("schedule %s has no COVID-19 vaccine group", name)
+			}
+		})
+	}
+}
