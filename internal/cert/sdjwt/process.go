@@ -5,13 +5,14 @@ import (
 	"fmt"
 )
 
-// reservedTopLevel are claims that SD-JWT VC (draft-ietf-oauth-sd-jwt-vc §3.2.2)
-// forbids to be selectively disclosed, plus _sd_alg. A disclosure of one of
-// them at the top level is rejected, so that, for example, cnf or exp can never
-// be swapped in by the holder.
+// reservedTopLevel are claims that SD-JWT VC (draft-ietf-oauth-sd-jwt-vc,
+// "Registered JWT Claims") forbids to be selectively disclosed, plus _sd_alg. A
+// disclosure of one of them at the top level is rejected, so that, for
+// example, cnf or exp can never be swapped in by the holder. (iat and sub may
+// be selectively disclosed.)
 var reservedTopLevel = map[string]bool{
-	"iss": true, "nbf": true, "exp": true, "cnf": true, "vct": true, "status": true,
-	"iat": true, "_sd_alg": true,
+	"iss": true, "nbf": true, "exp": true, "cnf": true, "vct": true, "vct#integrity": true,
+	"status": true, "_sd_alg": true,
 }
 
 // processor replaces digests by the claims of the disclosures that match them

@@ -651,6 +651,8 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "fail/digest-twice-undisclosed", p: p(base(digest(dName), digest(dName))) + "~", step: "disclosures", code: registry.EINVALID},
 		{name: "fail/name-clash", p: p(with(base(digest(dName)), "name", "Y")) + "~" + dName + "~", step: "disclosures", code: registry.EINVALID},
 		{name: "fail/reserved-exp-disclosed", p: p(base(digest(dExp))) + "~" + dExp + "~", step: "disclosures", code: registry.EINVALID},
+		{name: "ok/iat-may-be-disclosed", p: p(base(digest(discl("aWF0c2FsdHNhbHRzYQ", "iat", now.Unix())))) + "~" + discl("aWF0c2FsdHNhbHRzYQ", "iat", now.Unix()) + "~"},
+		{name: "fail/reserved-cnf-disclosed", p: p(base(digest(discl("Y25mc2FsdHNhbHRzYQ", "cnf", map[string]any{"jwk": map[string]any{}})))) + "~" + discl("Y25mc2FsdHNhbHRzYQ", "cnf", map[string]any{"jwk": map[string]any{}}) + "~", step: "disclosures", code: registry.EINVALID},
 		{name: "fail/reserved-iss-disclosed", p: p(without(base(digest(dIss)), "iss")) + "~" + dIss + "~", step: "disclosures", code: registry.EINVALID},
 		{name: "fail/array-disclosure-in-object", p: p(base(digest(dArr))) + "~" + dArr + "~", step: "disclosures", code: registry.EINVALID},
 		{name: "fail/object-disclosure-in-array", p: p(with(base(), "nat", []any{map[string]any{"...": digest(dName)}})) + "~" + dName + "~", step: "disclosures", code: registry.EINVALID},
