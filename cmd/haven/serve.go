@@ -8,12 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/haven-registry/haven/internal/audit"
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/schedule"
 	"github.com/haven-registry/haven/internal/server"
+	"github.com/haven-registry/haven/policies"
 )
 
 // serveCommand implements "haven serve": it runs the HTTP server until ctx
@@ -24,6 +29,8 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	fs.SetOutput(env.Stderr)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Minute, "how often to sign a checkpoint of the audit log")
+	policyDir := fs.String("policies", env.Getenv("HAVEN_POLICIES"), "folder of policy packs (env HAVEN_POLICIES); default: the bundled packs")
+	scheduleName := fs.String("schedule", envOr(env.Getenv, "HAVEN_SCHEDULE", "who"), "schedule that evaluates recorded doses: cdc, who or cn (env HAVEN_SCHEDULE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +50,22 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	loopDone := make(chan struct{})
-	deps := server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Now: env.Now}
+	engine, err := loadPolicies(*policyDir)
+	if err != nil {
+		return err
+	}
+	if _, err := schedule.Load(*scheduleName); err != nil {
+		return fmt.Errorf("--schedule %s: %w", *scheduleName, err)
+	}
+	// Loading a policy is a policy change as far as the log is concerned:
+	// which pack versions decided from now on.
+	for _, p := range engine.Packs() {
+		if err := db.AppendAudit(ctx, *cliAudit(env, "policy.load", "pack:"+p.Name+"@"+strings.TrimPrefix(p.Version, "sha256:"))); err != nil {
+			return err
+		}
+	}
+	deps := server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
+		Schedule: *scheduleName, Now: env.Now}
 	if v.Sealed() {
 		fmt.Fprintln(env.Stdout, "Haven is sealed: it serves nothing until an administrator runs haven unlock.")
 		close(loopDone)
@@ -91,6 +113,19 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// loadPolicies loads the packs in dir, or the bundled ones when dir is empty.
+func loadPolicies(dir string) (*policy.Engine, error) {
+	fsys := policies.FS()
+	if dir != "" {
+		fsys = os.DirFS(dir)
+	}
+	engine, err := policy.NewEngine(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("policies: %w", err)
+	}
+	return engine, nil
 }
 
 // checkpointLoop signs the head of the audit log every interval, and once

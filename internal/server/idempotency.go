@@ -66,10 +66,18 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, prev *registry.I
 }
 
 // renderRecord writes the vaccination or test with the given ID as a 201.
+// A vaccination recorded through a person's card is answered with its
+// evaluation, as when it was first recorded.
 func (s *Server) renderRecord(w http.ResponseWriter, r *http.Request, id registry.ID) {
 	ctx := r.Context()
 	if v, err := s.store.FindVaccination(ctx, id); err == nil {
-		encode(w, http.StatusCreated, s.vaccinationOut(*v))
+		code, cerr := cardFrom(r)
+		person, perr := s.store.FindPerson(ctx, code)
+		if cerr != nil || perr != nil || r.PathValue("id") != "" {
+			encode(w, http.StatusCreated, s.vaccinationOut(*v))
+			return
+		}
+		s.vaccinationCreated(w, r, person, *v)
 		return
 	}
 	t, err := s.store.FindTest(ctx, id)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/schedule"
 )
 
 // vaccinationRequest is the body of POST /api/v1/persons/{card}/vaccinations.
@@ -142,6 +143,9 @@ type vaccinationResponse struct {
 	Status      string           `json:"status"`
 	Replaces    string           `json:"replaces,omitempty"`
 	ReplacedBy  string           `json:"replaced_by,omitempty"`
+	// Evaluation and Warnings appear in the answer to recording a dose.
+	Evaluation []schedule.Evaluation `json:"evaluation,omitempty"`
+	Warnings   []doseWarning         `json:"warnings,omitempty"`
 }
 
 func idOrEmpty(id registry.ID) string {
@@ -167,7 +171,7 @@ func (s *Server) vaccinationOut(v registry.Vaccination) vaccinationResponse {
 // audit record. store returns the replayed entry, if any,
 // and render writes the fresh result.
 func (s *Server) createFor(w http.ResponseWriter, r *http.Request, code registry.CardCode, kind string, raw []byte,
-	store func(personID registry.ID, write registry.Write) (*registry.Idempotency, error), render func()) {
+	store func(personID registry.ID, write registry.Write) (*registry.Idempotency, error), render func(*registry.SealedPerson)) {
 	idem, err := s.idempotencyFor(r, kind, raw)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -195,7 +199,7 @@ func (s *Server) createFor(w http.ResponseWriter, r *http.Request, code registry
 		s.replay(w, r, prev)
 		return
 	}
-	render()
+	render(person)
 }
 
 func (s *Server) handleVaccinationCreate() http.Handler {
@@ -222,7 +226,7 @@ func (s *Server) handleVaccinationCreate() http.Handler {
 				write.Idem.ResourceID = v.ID.String()
 			}
 			return s.store.RecordVaccination(r.Context(), v, write)
-		}, func() { encode(w, http.StatusCreated, s.vaccinationOut(v)) })
+		}, func(person *registry.SealedPerson) { s.vaccinationCreated(w, r, person, v) })
 	})
 }
 
@@ -296,7 +300,7 @@ func (s *Server) handleTestCreate() http.Handler {
 				write.Idem.ResourceID = t.ID.String()
 			}
 			return s.store.RecordTest(r.Context(), t, write)
-		}, func() { encode(w, http.StatusCreated, testOut(t)) })
+		}, func(*registry.SealedPerson) { encode(w, http.StatusCreated, testOut(t)) })
 	})
 }
 
@@ -335,6 +339,6 @@ func (s *Server) handleEnteredInError() http.Handler {
 				write.Idem.ResourceID = recordID.String()
 			}
 			return s.store.MarkEnteredInError(r.Context(), personID, recordID, replacement, write)
-		}, func() { s.renderRecord(w, r, recordID) })
+		}, func(*registry.SealedPerson) { s.renderRecord(w, r, recordID) })
 	})
 }

@@ -39,6 +39,9 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/persons/{card}/vaccinations", vaccinator, s.handleVaccinationCreate()},
 		{"POST", "/api/v1/persons/{card}/tests", vaccinator, s.handleTestCreate()},
 		{"POST", "/api/v1/persons/{card}/records/{id}/entered-in-error", vaccinator, s.handleEnteredInError()},
+		{"GET", "/api/v1/persons/{card}/forecast", vaccinator, s.handleForecast()},
+
+		{"POST", "/api/v1/eligibility", staff, s.handleEligibility()},
 
 		{"GET", "/api/v1/sites", staff, s.handleSiteList()},
 		{"POST", "/api/v1/sites", admin, s.handleSiteCreate()},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 )
 
@@ -32,6 +33,12 @@ type Deps struct {
 	AuditLog AuditLog
 	// AuditKey verifies the log's signed checkpoints (optional).
 	AuditKey ed25519.PublicKey
+	// Policy decides eligibility (optional: without it the route answers
+	// 503).
+	Policy *policy.Engine
+	// Schedule names the schedule used to evaluate recorded doses and by
+	// default for forecasts: cdc, who or cn. Empty means who.
+	Schedule string
 }
 
 // cacheTTL bounds how long a token or site read from the store is reused.
@@ -48,6 +55,9 @@ type Server struct {
 	handler http.Handler
 	tokens  *ttlCache[*registry.Token] // by secret hash
 	sites   *ttlCache[*registry.Site]  // by code
+
+	policy          *policy.Engine
+	defaultSchedule string
 
 	keys     KeyControl
 	auditLog AuditLog
@@ -66,6 +76,10 @@ func New(deps Deps) *Server {
 		s.now = time.Now
 	}
 	s.keys, s.auditLog, s.auditKey = deps.Keys, deps.AuditLog, deps.AuditKey
+	s.policy, s.defaultSchedule = deps.Policy, deps.Schedule
+	if s.defaultSchedule == "" {
+		s.defaultSchedule = "who"
+	}
 	if s.auditLog == nil {
 		s.auditLog, _ = deps.Store.(AuditLog)
 	}

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/internal/sqlite"
 	"github.com/haven-registry/haven/internal/vault"
+	"github.com/haven-registry/haven/policies"
 )
 
 // testEnv is a server on a fresh store with an admin token, a vaccinator
@@ -79,7 +81,12 @@ func newTestEnvOn(t *testing.T, db migratable) *testEnv {
 	now := time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)
 	e := &testEnv{t: t, store: db, vault: v, now: now, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Now: func() time.Time { return now }})
+	engine, err := policy.NewEngine(policies.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
+		Schedule: "cn", Now: func() time.Time { return now }})
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
 	e.admin = e.token(registry.RoleAdmin)
