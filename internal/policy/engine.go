@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -112,6 +113,10 @@ const maxRequestBytes = 64 << 10
 func (e *Engine) DecodeRequest(r io.Reader) (Query, error) {
 	body, err := io.ReadAll(io.LimitReader(r, maxRequestBytes+1))
 	if err != nil {
+		var tooLarge *http.MaxBytesError // the server's own body limit
+		if errors.As(err, &tooLarge) {
+			return Query{}, registry.Errorf(registry.ETOOLARGE, "The request body is larger than %d bytes.", tooLarge.Limit)
+		}
 		return Query{}, registry.Errorf(registry.EMALFORMED, "Cannot read the request body.")
 	}
 	if len(body) > maxRequestBytes {

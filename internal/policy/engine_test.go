@@ -1,6 +1,9 @@
 package policy_test
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -85,6 +88,19 @@ func TestDecodeRequest(t *testing.T) {
 				t.Errorf("explain %v but %d evaluated", q.Explain, len(d.Evaluated))
 			}
 		})
+	}
+}
+
+// A body cut short by the server's http.MaxBytesReader is "too large", not
+// "malformed".
+func TestDecodeRequestMaxBytes(t *testing.T) {
+	e, err := policy.NewEngine(policies.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := http.MaxBytesReader(httptest.NewRecorder(), io.NopCloser(strings.NewReader(`{"jurisdiction":"CN-JL","service":"vaccination"}`)), 10)
+	if _, err := e.DecodeRequest(body); registry.ErrorCode(err) != registry.ETOOLARGE {
+		t.Errorf("got %v", err)
 	}
 }
 
