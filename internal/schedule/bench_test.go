@@ -101,3 +101,23 @@ func TestSixYearOldForecast(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkForecastWorstCase is a forecast at the MaxDoses limit (500 doses
+// of mixed live and inactivated vaccines), to bound the cost of untrusted
+// input.
+func BenchmarkForecastWorstCase(b *testing.B) {
+	s := mustLoad(b, "cdc")
+	p := schedule.Patient{BirthDate: day("1950-01-01")}
+	cvxs := []string{"03", "21", "94", "309", "141", "115", "08", "133", "187", "62"}
+	d := schedule.DateOf(day("1951-01-01"))
+	for i := 0; i < schedule.MaxDoses; i++ {
+		p.Doses = append(p.Doses, schedule.Dose{Date: d.AddDays(i * 20).Time(), CVX: cvxs[i%len(cvxs)]})
+	}
+	asOf := day("2025-11-10")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Forecast(p, asOf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
