@@ -76,6 +76,7 @@ type token struct {
 	payload      map[string]any
 	disclosures  []*disclosure
 	byDigest     map[string]*disclosure
+	duplicate    int    // 1-based index of the first disclosure that repeats an earlier one, 0 if none
 	kb           string // the KB-JWT, "" if absent
 	sdPart       string // everything up to and including the last "~"; sd_hash covers it
 }
@@ -125,7 +126,10 @@ func parseToken(s string) (*token, error) {
 			return nil, fmt.Errorf("disclosure %d: %w", i+1, err)
 		}
 		if _, dup := t.byDigest[d.digest]; dup {
-			return nil, fmt.Errorf("disclosure %d appears twice", i+1)
+			if t.duplicate == 0 {
+				t.duplicate = i + 1
+			}
+			continue
 		}
 		t.byDigest[d.digest] = d
 		t.disclosures = append(t.disclosures, d)

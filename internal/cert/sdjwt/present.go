@@ -64,6 +64,9 @@ func Present(credential string, reveal []string, opts PresentOptions) (string, e
 	if t.kb != "" {
 		return "", registry.FieldErrorf(registry.EINVALID, "credential", "The credential already ends in a key-binding JWT.")
 	}
+	if t.duplicate != 0 {
+		return "", registry.FieldErrorf(registry.EINVALID, "credential", "Disclosure %d appears twice.", t.duplicate)
+	}
 	// Find where each digest sits: in a disclosure (parent) or in the
 	// issuer-signed payload under a top-level claim (rootClaim).
 	parent := map[string]*disclosure{}

@@ -26,10 +26,13 @@ type processor struct {
 
 // process checks and expands t's payload. It returns the always-visible claims
 // (with nested disclosures expanded, _sd and _sd_alg removed) and the
-// top-level claims that came from disclosures. It fails if a digest appears more
-// than once, a disclosure is not referenced, a disclosure is of the wrong kind
+// top-level claims that came from disclosures. It fails if a disclosure or a
+// digest appears more than once, a disclosure is not referenced, a disclosure is of the wrong kind
 // for its place, or a disclosed name clashes with an existing claim.
 func process(t *token) (visible, disclosed map[string]any, err error) {
+	if t.duplicate != 0 {
+		return nil, nil, fmt.Errorf("disclosure %d appears twice", t.duplicate)
+	}
 	p := &processor{
 		byDigest:  t.byDigest,
 		seen:      map[string]bool{},

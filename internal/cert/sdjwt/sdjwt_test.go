@@ -624,7 +624,7 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "fail/disclosure-four-elements", p: good + "~" + discl("s", "n", 1, 2) + "~", step: "parse", code: registry.EMALFORMED},
 		{name: "fail/disclosure-reserved-name", p: good + "~" + discl("c2FsdA", "_sd", []string{}) + "~", step: "parse", code: registry.EMALFORMED},
 		{name: "fail/disclosure-numeric-salt", p: good + "~" + discl(1, "name", "X") + "~", step: "parse", code: registry.EMALFORMED},
-		{name: "fail/duplicate-disclosure", p: good + "~" + dName + "~" + dName + "~", step: "parse", code: registry.EMALFORMED},
+		{name: "fail/duplicate-disclosure", p: good + "~" + dName + "~" + dName + "~", step: "disclosures", code: registry.EINVALID},
 		{name: "fail/duplicate-json-member", p: signJWT(t, issuerSK, hdr(), `{"_sd":[],"exp":1,"exp":2}`) + "~", step: "parse", code: registry.EMALFORMED},
 		{name: "fail/payload-not-object", p: signJWT(t, issuerSK, hdr(), `[1]`) + "~", step: "parse", code: registry.EMALFORMED},
 		{name: "fail/kb-not-jws", p: good + "~" + dName + "~notajwt", step: "parse", code: registry.EMALFORMED},
@@ -782,6 +782,7 @@ func TestPresentRejects(t *testing.T) {
 		{"fail/unknown-claim", cred, []string{"passport_number"}, registry.EINVALID},
 		{"fail/not-sd-jwt", "HC1:NCFOXN", nil, registry.EMALFORMED},
 		{"fail/unreferenced-disclosure", cred + discl("c2FsdHNhbHRzYWx0", "x", 1) + "~", []string{"x"}, registry.EINVALID},
+		{"fail/duplicate-disclosure", cred + cred[strings.Index(cred, "~")+1:], []string{"doses"}, registry.EINVALID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
