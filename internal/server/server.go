@@ -91,6 +91,11 @@ func New(deps Deps) *Server {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.authorize(rt.Roles, rt.Handler))
 	}
+	// The HTML pages authenticate with a session cookie and check roles
+	// themselves (see web.go).
+	for _, rt := range s.webRoutes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
+	}
 	mux.Handle("/", s.notFound())
 	s.handler = s.requestLog(s.recoverPanics(securityHeaders(s.sealedGate(mux))))
 	return s
