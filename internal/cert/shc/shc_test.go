@@ -151,11 +151,12 @@ func TestCRLRules(t *testing.T) {
 		{"fail/expired", card(nbf, "", nbf+3600), crl("rid", 1), []string{shc.CodeExpiration}},
 		{"ok/expires-later", card(nbf, "", float64(at.Add(time.Hour).Unix())), crl("rid", 1), nil},
 		{"fail/not-yet-valid", card(float64(at.Add(time.Hour).Unix()), "", 0), crl("rid", 1), []string{shc.CodeNotYetValid}},
+		{"ok/issued-within-leeway", card(float64(at.Add(time.Minute).Unix()), "", 0), crl("rid", 1), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			jws := signCard(t, key, hdr, tc.card)
-			res := shc.Verify([]string{jws}, issuerWithCRL(t, root, tc.crl), shc.Options{Now: at})
+			res := shc.Verify([]string{jws}, issuerWithCRL(t, root, tc.crl), shc.Options{Now: at, Leeway: 2 * time.Minute})
 			errs := shc.Codes(res.Issues, shc.SeverityError)
 			slices.Sort(errs)
 			if !slices.Equal(errs, tc.errors) && len(errs)+len(tc.errors) > 0 {

@@ -33,6 +33,8 @@ type Options struct {
 	Now time.Time
 	// SkipTime skips the nbf and exp checks against Now (format checks remain).
 	SkipTime bool
+	// Leeway is the clock skew tolerated on nbf and exp (0 means none).
+	Leeway time.Duration
 }
 
 // Card is one verified (or rejected) health card.
@@ -351,7 +353,7 @@ func checkClaims(p map[string]any, opts Options, is *issues) *claimInfo {
 		is.err(StepPayload, CodeSchema, "The payload has no numeric nbf.")
 	case nbf > msThreshold:
 		is.err(StepTime, CodeNotYetValid, "nbf looks like milliseconds; it must be seconds.")
-	case !opts.SkipTime && !opts.Now.IsZero() && nbf > unixSeconds(opts.Now):
+	case !opts.SkipTime && !opts.Now.IsZero() && nbf > unixSeconds(opts.Now.Add(opts.Leeway)):
 		is.err(StepTime, CodeNotYetValid, "The card is not valid before %s.", secondsTime(nbf).Format(time.RFC3339))
 	}
 	ci.nbf = nbf
@@ -363,7 +365,7 @@ func checkClaims(p map[string]any, opts Options, is *issues) *claimInfo {
 			is.err(StepTime, CodeExpiration, "exp looks like milliseconds; it must be seconds.")
 		case hasNBF && nbfOK && exp <= nbf:
 			is.err(StepTime, CodeExpiration, "exp is not after nbf.")
-		case !opts.SkipTime && !opts.Now.IsZero() && exp <= unixSeconds(opts.Now):
+		case !opts.SkipTime && !opts.Now.IsZero() && exp <= unixSeconds(opts.Now.Add(-opts.Leeway)):
 			is.err(StepTime, CodeExpiration, "The card expired at %s.", secondsTime(exp).Format(time.RFC3339))
 		}
 	}
