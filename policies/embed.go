@@ -8,6 +8,8 @@ import (
 	"io/fs"
 )
 
+// A new pack folder must be added to this list.
+//
 //go:embed 2021-09 inclusive inclusive-paid
 var packs embed.FS
 
