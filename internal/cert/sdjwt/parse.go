@@ -148,9 +148,13 @@ func parseToken(s string) (*token, error) {
 func IsPresentation(text string) bool {
 	text = strings.TrimSpace(text)
 	jwt, _, ok := strings.Cut(text, "~")
-	if !ok || !strings.HasPrefix(jwt, "eyJ") {
+	if !ok {
 		return false
 	}
-	_, _, _, ok = splitJWS(jwt)
-	return ok
+	h, _, _, ok := splitJWS(jwt)
+	if !ok || len(h) > 4096 {
+		return false
+	}
+	raw, err := b64.DecodeString(h)
+	return err == nil && strings.HasPrefix(strings.TrimLeft(string(raw), " \t\r\n"), "{")
 }

@@ -803,6 +803,8 @@ func TestIsPresentation(t *testing.T) {
 		"eyJhbGciOiJFUzI1NiJ9.e30": false,
 		"":                         false,
 		"shc:/5676290952432060":    false,
+		base64.RawURLEncoding.EncodeToString([]byte(` {"alg":"ES256"}`)) + ".e30.c2ln~": true,
+		"bm90IGpzb24.e30.c2ln~": false,
 	} {
 		if got := sdjwt.IsPresentation(in); got != want {
 			t.Errorf("IsPresentation(%.20q) = %v, want %v", in, got, want)
