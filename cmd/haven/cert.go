@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/haven-registry/haven/internal/cert"
 	"github.com/haven-registry/haven/internal/cert/sdjwt"
-	"github.com/haven-registry/haven/internal/registry"
 )
 
 const certUsage = `usage: haven cert <command> [flags]
@@ -197,7 +194,7 @@ func certIssue(env *commandEnv, args []string) error {
 
 // certSDJWTKID is the JWS key ID under which Haven's DSC key signs SD-JWTs: the
 // HCERT kid in unpadded base64url.
-func certSDJWTKID(kid []byte) string { return base64.RawURLEncoding.EncodeToString(kid) }
+func certSDJWTKID(kid []byte) string { return cert.SDJWTKID(kid) }
 
 func certIssueSDJWT(env *commandEnv, issuer *cert.Issuer, keys *cert.Keys, req *cert.IssueRequest, now time.Time, validity time.Duration, count int, asJSON bool) error {
 	// Build (and check) the same DCC as an HC1 would carry, then map it.
@@ -317,6 +314,10 @@ func certVerify(env *commandEnv, args []string) error {
 	at := fs.String("at", "", "verification time, RFC 3339 (default now)")
 	skipTime := fs.Bool("skip-time", false, "skip the validity-period checks")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	requireKB := fs.Bool("require-key-binding", false, "sd-jwt: require a key-binding JWT from the holder's device")
+	aud := fs.String("aud", "", "sd-jwt: audience the key-binding JWT must name")
+	nonce := fs.String("nonce", "", "sd-jwt: nonce the key-binding JWT must carry")
+	phrase := fs.String("check-phrase", "", "sd-jwt: the check phrase the holder said")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: haven cert verify [--trust FILE | --dsc CERT…] [--at RFC3339 | --skip-time] [--json] (TEXT | -)")
 		fs.PrintDefaults()
@@ -348,12 +349,10 @@ func certVerify(env *commandEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cert verify: %w", err)
 	}
-	var res *cert.VerifyResult
-	if !strings.HasPrefix(text, cert.Prefix) && sdjwt.IsPresentation(text) {
-		res = certVerifySDJWT(text, tl, now, *skipTime)
-	} else {
-		res = cert.NewVerifier(tl).Verify(text, cert.VerifyOptions{At: now, SkipTime: *skipTime})
-	}
+	res := cert.NewVerifier(tl).VerifyAny(text, cert.VerifyOptions{
+		At: now, SkipTime: *skipTime,
+		RequireKeyBinding: *requireKB, Audience: *aud, Nonce: *nonce, CheckPhrase: *phrase,
+	})
 	if *asJSON {
 		if err := certWriteJSON(env.Stdout, res); err != nil {
 			return err
@@ -365,37 +364,6 @@ func certVerify(env *commandEnv, args []string) error {
 		return fmt.Errorf("cert verify: invalid %s: %s failed: %s", res.Format, res.Failed, res.Reason)
 	}
 	return nil
-}
-
-// certVerifySDJWT verifies an SD-JWT presentation with the trust list's EC keys,
-// each under the SD-JWT kid form of its HCERT kid, and reports it in the
-// shape of cert.VerifyResult.
-func certVerifySDJWT(text string, tl *cert.TrustList, now time.Time, skipTime bool) *cert.VerifyResult {
-	keys := map[string]crypto.PublicKey{}
-	for _, e := range tl.Entries() {
-		if k, ok := e.Certificate.PublicKey.(*ecdsa.PublicKey); ok {
-			keys[certSDJWTKID(e.KID)] = k
-		}
-	}
-	r, err := sdjwt.Verify(text, keys, sdjwt.VerifyOptions{Now: now, SkipTime: skipTime})
-	out := &cert.VerifyResult{Valid: r.Valid && err == nil, Format: "sd-jwt", Failed: r.Failed, Disclosed: r.Disclosed}
-	if kid, derr := base64.RawURLEncoding.DecodeString(r.Kid); derr == nil {
-		out.KID = kid // shown in the same base64 form as an HCERT kid
-	} else if r.Kid != "" {
-		out.KID = []byte(r.Kid)
-	}
-	if r.Payload != nil {
-		out.Payload = r.Payload
-	}
-	for _, s := range sdjwt.Steps {
-		if ok, ran := r.Steps[s]; ran {
-			out.Steps = append(out.Steps, cert.StepOutcome{Step: s, OK: ok})
-		}
-	}
-	if err != nil {
-		out.Reason = registry.ErrorMessage(err)
-	}
-	return out
 }
 
 func certPrintVerify(w io.Writer, r *cert.VerifyResult) {

@@ -25,6 +25,10 @@
 //	valuesets   coded fields against the EU value sets (release 2.12.0;
 //	            deactivated codes accepted, RAT device ids not checked)
 //
+// VerifyAny also accepts SD-JWT presentations (package sdjwt), checked
+// against the EC keys of the same trust list, and reports them in the same
+// VerifyResult shape with format "sd-jwt" and sdjwt's step names.
+//
 // A structural failure (unprefix to cwt) or a bad signature stops the run:
 // an unauthenticated payload is never processed. After a good signature the
 // remaining steps all run. Decoding is strict but accepts everything the
@@ -42,6 +46,8 @@
 //	ParseCertificates(pemOrDERorBase64 []byte) ([]*x509.Certificate, error)
 //	NewVerifier(tl *TrustList) *Verifier
 //	(*Verifier).Verify(text string, VerifyOptions{At, SkipTime, SkipSchema}) *VerifyResult
+//	(*Verifier).VerifyAny(text, opts) *VerifyResult   // "HC1:" text or an SD-JWT presentation
+//	SDJWTKID(kid []byte) string                       // JWS kid of a DSC key for SD-JWT
 //
 //	type VerifyResult struct {            // JSON exactly as "haven cert verify --json" prints
 //		Valid     bool           `json:"valid"`

@@ -94,6 +94,13 @@ type VerifyOptions struct {
 	SkipTime bool
 	// SkipSchema skips the JSON-schema step; it is then absent from Steps.
 	SkipSchema bool
+
+	// For SD-JWT presentations only (VerifyAny): require a key-binding JWT,
+	// the audience and nonce it must carry, and the holder's spoken check
+	// phrase. See package sdjwt.
+	RequireKeyBinding bool
+	Audience, Nonce   string
+	CheckPhrase       string
 }
 
 // Verifier verifies HCERTs offline against a trust list. It never makes a
