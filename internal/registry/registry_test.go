@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -114,4 +115,18 @@ func FuzzParseCardCode(f *testing.F) {
 			t.Fatalf("canonical form %q does not parse back: %v", code, err)
 		}
 	})
+}
+
+// Identifying types redact themselves in structured logs.
+func TestLogRedaction(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	code := registry.NewCardCode()
+	p := registry.Person{CardCode: code, Demographics: registry.Demographics{GivenName: "Jiyoung", Phone: "0199555433"}, HolderSecret: "SECRET1234"}
+	log.Info("x", "card", code, "person", p, "demo", p.Demographics, "ptr", &p)
+	for _, leak := range []string{string(code), "Jiyoung", "0199555433", "SECRET1234"} {
+		if strings.Contains(buf.String(), leak) {
+			t.Errorf("log line leaks %q: %s", leak, buf.String())
+		}
+	}
 }
