@@ -21,6 +21,10 @@
 //     folder on first run) or argon2id parameters (salt, cost) plus a
 //     verifier = HKDF-SHA-256(KEK, "haven/vault/kek-verifier/v1") (sealed
 //     mode: the KEK is derived from a passphrase and never written down).
+//   - Bare key file: HAVEN_MASTER_KEY_FILE may instead hold just a 32-byte
+//     KEK, raw or in base64 or hex ("openssl rand -base64 32"). It is read
+//     as version 1, its pseudonym root is derived from it with HKDF, and the
+//     first Rotate rewrites the file as a ring. The same mode rule applies.
 //   - Audit pseudonym: "ps1_" ‖ hex(HMAC-SHA-256(k, personID)[:16]) where
 //     k = HKDF-SHA-256(root, "haven/vault/audit-pseudonym/v1") and root is a
 //     random key kept wrapped in the ring. It is stable across KEK rotation.

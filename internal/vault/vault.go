@@ -1,11 +1,13 @@
 package vault
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -28,10 +30,11 @@ const (
 	tagSize     = chacha20poly1305.Overhead   // 16
 	wrappedSize = 1 + nonceSize + KeySize + tagSize
 
-	adWrap      = "haven/vault/wrap/v1"
-	infoVerify  = "haven/vault/kek-verifier/v1"
-	infoPseudo  = "haven/vault/audit-pseudonym/v1"
-	adPseudoKey = "haven/vault/pseudonym-key/v1"
+	adWrap       = "haven/vault/wrap/v1"
+	infoVerify   = "haven/vault/kek-verifier/v1"
+	infoPseudo   = "haven/vault/audit-pseudonym/v1"
+	adPseudoKey  = "haven/vault/pseudonym-key/v1"
+	infoBareRoot = "haven/vault/bare-key-pseudonym-root/v1"
 
 	// PseudonymPrefix starts every audit pseudonym; the rest is 32 lower-case
 	// hex digits (128 bits of HMAC-SHA-256).
@@ -220,6 +223,9 @@ func (v *Vault) load(passphrase []byte) error {
 		return err
 	}
 	defer clear(data)
+	if raw, ok := bareKey(data); ok {
+		return v.loadBare(raw)
+	}
 	r, err := parseRing(data)
 	if err != nil {
 		return registry.FieldErrorf(registry.ErrorCode(err), v.path+": "+registry.ErrorField(err), "%s", registry.ErrorMessage(err))
@@ -265,6 +271,53 @@ func (v *Vault) load(passphrase []byte) error {
 	v.setPseudo(root[:])
 	clear(root[:])
 	v.sealed = false
+	return nil
+}
+
+// bareKey recognises a key file that holds just a 32-byte KEK: raw, or in
+// standard base64 or hex with surrounding white space (as written by
+// "openssl rand -base64 32" or "openssl rand -hex 32").
+func bareKey(data []byte) (*[KeySize]byte, bool) {
+	k := new([KeySize]byte)
+	if len(data) == KeySize {
+		copy(k[:], data)
+		return k, true
+	}
+	t := bytes.TrimSpace(data)
+	var dec []byte
+	switch {
+	case len(t) == base64.StdEncoding.EncodedLen(KeySize):
+		dec, _ = base64.StdEncoding.DecodeString(string(t))
+	case len(t) == 2*KeySize:
+		dec, _ = hex.DecodeString(string(t))
+	}
+	if len(dec) != KeySize {
+		return nil, false
+	}
+	copy(k[:], dec)
+	clear(dec)
+	return k, true
+}
+
+// loadBare loads a bare key file as KEK version 1. The pseudonym root key
+// is derived from it, so pseudonyms are stable for as long as the key is;
+// the first Rotate rewrites the file as a full ring.
+func (v *Vault) loadBare(kek *[KeySize]byte) error {
+	if old, ok := v.keks[1]; ok {
+		clear(old[:])
+	}
+	v.keks[1] = kek
+	v.ring = &ringFile{Format: ringFormat, Current: 1, KEKs: []ringEntry{{Version: 1}}}
+	v.sealed = false
+	root, err := hkdf.Key(sha256.New, kek[:], nil, infoBareRoot, KeySize)
+	if err != nil {
+		return registry.Errorf(registry.EINTERNAL, "vault: hkdf: %v", err)
+	}
+	defer clear(root)
+	if v.ring.PseudonymKey, err = v.wrapLocked(root, adPseudoKey); err != nil {
+		return err
+	}
+	v.setPseudo(root)
 	return nil
 }
 

@@ -2,6 +2,8 @@ package vault_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -724,4 +726,69 @@ func TestRegistryVault(t *testing.T) {
 	wantCode(t, err, registry.ESEALED)
 	_, err = v.NewDataKey()
 	wantCode(t, err, registry.ESEALED)
+}
+
+// TestBareKeyFile: HAVEN_MASTER_KEY_FILE may hold just a key made by the
+// operator; pseudonyms stay the same across restarts and the first
+// rotation, which turns the file into a ring.
+func TestBareKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{0x42}, vault.KeySize)
+	for name, body := range map[string][]byte{
+		"raw":    key,
+		"base64": []byte(base64.StdEncoding.EncodeToString(key) + "\n"),
+		"hex":    []byte(hex.EncodeToString(key) + "\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			v, err := vault.Open(path, vault.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Sealed() || v.KeyVersion() != 1 {
+				t.Fatalf("sealed=%v version=%d", v.Sealed(), v.KeyVersion())
+			}
+			p := store(t, v, "id-a", sample)
+			ps, _ := v.Pseudonym("id-a")
+			again, err := vault.Open(path, vault.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			read(t, again, p)
+			if ps2, _ := again.Pseudonym("id-a"); ps2 != ps {
+				t.Fatalf("pseudonym changed across reopen")
+			}
+			if _, err := again.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+			ring, err := vault.Open(path, vault.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			read(t, ring, p)
+			if ps3, _ := ring.Pseudonym("id-a"); ps3 != ps {
+				t.Fatalf("pseudonym changed when the bare key became a ring")
+			}
+			if name == "raw" {
+				os.Chmod(path, 0o644)
+				_, err := vault.Open(path, vault.Options{})
+				wantCode(t, err, registry.EINVALID)
+			}
+		})
+	}
+	// The same key in two files gives the same pseudonyms (derived root).
+	a := filepath.Join(dir, "a")
+	b := filepath.Join(dir, "b")
+	os.WriteFile(a, key, 0o600)
+	os.WriteFile(b, []byte(hex.EncodeToString(key)), 0o600)
+	va, _ := vault.Open(a, vault.Options{})
+	vb, _ := vault.Open(b, vault.Options{})
+	pa, _ := va.Pseudonym("x")
+	pb, _ := vb.Pseudonym("x")
+	if pa != pb {
+		t.Fatal("one bare key, two pseudonym keys")
+	}
 }
