@@ -121,7 +121,7 @@ func ParseTrustList(data []byte) (*TrustList, error) {
 			if err != nil {
 				return nil, registry.FieldErrorf(registry.EMALFORMED, ks, "certificate %d is not base64", i)
 			}
-			c, err := x509.ParseCertificate(der)
+			c, err := parseDER(der)
 			if err != nil {
 				return nil, registry.FieldErrorf(registry.EMALFORMED, ks, "certificate %d: %v", i, err)
 			}
@@ -134,7 +134,7 @@ func ParseTrustList(data []byte) (*TrustList, error) {
 // ParseCertificates reads one or more X.509 certificates given as PEM
 // blocks, as base64 DER text, or as raw DER.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	if c, err := x509.ParseCertificate(data); err == nil {
+	if c, err := parseDER(data); err == nil {
 		return []*x509.Certificate{c}, nil
 	}
 	trimmed := bytes.TrimSpace(data)
@@ -150,7 +150,7 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 			if blk.Type != "CERTIFICATE" {
 				continue
 			}
-			c, err := x509.ParseCertificate(blk.Bytes)
+			c, err := parseDER(blk.Bytes)
 			if err != nil {
 				return nil, registry.Errorf(registry.EMALFORMED, "certificate %d: %v", len(out), err)
 			}
@@ -166,7 +166,7 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, registry.Errorf(registry.EMALFORMED, "certificate is neither PEM, DER nor base64 DER")
 	}
-	c, err := x509.ParseCertificate(der)
+	c, err := parseDER(der)
 	if err != nil {
 		return nil, registry.Errorf(registry.EMALFORMED, "certificate: %v", err)
 	}

@@ -1,7 +1,7 @@
 package cert_test
 
 import (
-	"encoding/base64"
+	"crypto/x509"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -372,30 +372,28 @@ func evalVector(t *testing.T, rel string, v *vector) map[string]bool {
 	}
 	out["EXPECTEDDECODE"] = decoded
 	out["EXPECTEDVALIDJSON"] = decoded && passed[cert.StepUnprefix] && passed[cert.StepBase45] && passed[cert.StepDecompress]
-	der, err := base64.StdEncoding.DecodeString(v.TestCtx.Certificate)
-	if err != nil {
-		t.Fatalf("%s: CERTIFICATE: %v", rel, err)
+	// An unreadable DSC or clock makes the steps that need them fail.
+	var dsc *x509.Certificate
+	if dscs, err := cert.ParseCertificates([]byte(v.TestCtx.Certificate)); err == nil {
+		dsc = dscs[0]
+	} else {
+		t.Logf("%s: CERTIFICATE unreadable: %v", rel, err)
 	}
-	dscs, err := cert.ParseCertificates(der)
-	if err != nil {
-		t.Fatalf("%s: CERTIFICATE: %v", rel, err)
-	}
-	dsc := dscs[0]
 	clock, err := parseClock(v.TestCtx.ValidationClock)
 	if err != nil {
-		t.Fatalf("%s: %v", rel, err)
+		t.Logf("%s: %v", rel, err)
 	}
-	if h == nil {
+	if h == nil || dsc == nil {
+		out["EXPECTEDSCHEMAVALIDATION"] = h != nil && h.CheckSchema() == nil
 		out["EXPECTEDVERIFY"] = false
 		out["EXPECTEDEXPIRATIONCHECK"] = false
 		out["EXPECTEDKEYUSAGE"] = false
-		out["EXPECTEDSCHEMAVALIDATION"] = false
 		return out
 	}
 	tl := cert.NewTrustList(dsc)
 	_, sigErr := h.VerifySignature(tl)
 	out["EXPECTEDVERIFY"] = sigErr == nil
-	timeErr := h.CheckTime(dsc, clock)
+	timeErr := h.CheckTime(dsc, clock) // a zero clock fails
 	out["EXPECTEDEXPIRATIONCHECK"] = timeErr == nil
 	kuErr := h.CheckKeyUsage(dsc)
 	out["EXPECTEDKEYUSAGE"] = kuErr == nil
