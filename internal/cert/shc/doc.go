@@ -18,6 +18,7 @@
 //	ParseKeySet(data []byte, issuer string) (*KeySet, []Issue)
 //	ParseCRL(data []byte) (*CRL, []Issue)
 //	LoadIssuer(iss string, fsys fs.FS) (*Issuer, []Issue)
+//	(*Issuer).AddCRL(data []byte) []Issue           // attach a newer revocation list
 //	CheckPayload(data []byte, opts Options) []Issue // an uncompressed JWS payload
 //	CheckBundle(data []byte) []Issue                // a FHIR Bundle
 //

@@ -172,6 +172,27 @@ func TestCRLRules(t *testing.T) {
 	}
 }
 
+func TestAddCRL(t *testing.T) {
+	root := shcDir(t)
+	key, kid := exampleKey(t, root)
+	nbf := float64(at.Add(-time.Hour).Unix())
+	jws := signCard(t, key, map[string]any{"zip": "DEF", "alg": "ES256", "kid": kid}, card(nbf, "Q0FSRElE", 0))
+	dir := issuerWithCRL(t, root, `{"kid":"`+kid+`","method":"rid","ctr":1,"rids":[]}`)
+	if res := shc.Verify([]string{jws}, dir, shc.Options{Now: at}); !res.Valid {
+		t.Fatalf("before revocation: %v", res.Issues)
+	}
+	if issues := dir[specIssuer].AddCRL([]byte(`{"kid":"` + kid + `","method":"rid","ctr":1,"rids":["Q0FSRElE"]}`)); len(issues) != 0 {
+		t.Fatalf("AddCRL: %v", issues)
+	}
+	res := shc.Verify([]string{jws}, dir, shc.Options{Now: at})
+	if res.Valid || !res.Cards[0].Revoked || res.Failed != shc.StepRevocation {
+		t.Errorf("after revocation: %+v", res)
+	}
+	if issues := dir[specIssuer].AddCRL([]byte(`{"kid":"unknown","method":"rid","ctr":1,"rids":[]}`)); !shc.HasError(issues) {
+		t.Errorf("a CRL for an unknown kid was accepted")
+	}
+}
+
 func TestVerifyOptionsAndTampering(t *testing.T) {
 	root := shcDir(t)
 	key, kid := exampleKey(t, root)
