@@ -319,3 +319,37 @@ func FuzzVerify(f *testing.F) {
 		_ = shc.CheckPayload([]byte(s), shc.Options{Now: at})
 	})
 }
+
+// TestTestKeys checks the private test key set against the key rules: as
+// published it would leak private keys, and without "d" its keys are valid and
+// include the example issuer's published signing key.
+func TestTestKeys(t *testing.T) {
+	root := shcDir(t)
+	raw := []byte(read(t, filepath.Join(root, "test-keys", "issuer.jwks.private.json")))
+	if _, issues := shc.ParseKeySet(raw, ""); !slices.Contains(shc.Codes(issues, shc.SeverityError), shc.CodeKeyPrivate) {
+		t.Errorf("a key set with private keys was accepted: %v", issues)
+	}
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range doc.Keys {
+		delete(k, "d")
+	}
+	public, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, issues := shc.ParseKeySet(public, specIssuer)
+	if len(issues) != 0 {
+		t.Fatalf("public test keys: %v", issues)
+	}
+	published, _ := shc.ParseKeySet([]byte(read(t, filepath.Join(root, "examples", "issuer", ".well-known", "jwks.json"))), specIssuer)
+	for kid, k := range published.Keys {
+		if tk := ks.Keys[kid]; tk == nil || !tk.Public.Equal(k.Public) {
+			t.Errorf("published key %s is not among the test keys", kid)
+		}
+	}
+}
