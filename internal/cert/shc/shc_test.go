@@ -321,8 +321,8 @@ func FuzzVerify(f *testing.F) {
 }
 
 // TestTestKeys checks the private test key set against the key rules: as
-// published it would leak private keys, and without "d" its keys are valid and
-// include the example issuer's published signing key.
+// published it would leak private keys, and without "d" its signing keys are
+// valid and include the example issuer's published keys.
 func TestTestKeys(t *testing.T) {
 	root := shcDir(t)
 	raw := []byte(read(t, filepath.Join(root, "test-keys", "issuer.jwks.private.json")))
@@ -342,9 +342,16 @@ func TestTestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The set also holds an encryption key (use "enc", alg "ECDH-ES"), which
+	// must not be accepted for signatures.
 	ks, issues := shc.ParseKeySet(public, specIssuer)
-	if len(issues) != 0 {
-		t.Fatalf("public test keys: %v", issues)
+	errs := shc.Codes(issues, shc.SeverityError)
+	slices.Sort(errs)
+	if want := []string{shc.CodeKeyWrongAlg, shc.CodeKeyWrongUse}; !slices.Equal(errs, want) {
+		t.Errorf("public test keys: errors %v, want %v: %v", errs, want, issues)
+	}
+	if len(ks.Keys) != 2 {
+		t.Errorf("usable signing keys: %d, want 2", len(ks.Keys))
 	}
 	published, _ := shc.ParseKeySet([]byte(read(t, filepath.Join(root, "examples", "issuer", ".well-known", "jwks.json"))), specIssuer)
 	for kid, k := range published.Keys {
