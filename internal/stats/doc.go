@@ -54,7 +54,9 @@
 //
 // Gaps compares each site's and jurisdiction's doses in one ISO week with
 // the median of its own previous weeks and with its peers (see Gaps for the
-// exact definition). Counts below k are not shown in the report.
+// exact definition). The report holds no counts (they could undo the
+// coverage tables' suppression by differencing) and rounds ratios to one
+// decimal; a unit whose week is below k gets its reasons but no ratio.
 //
 // # API
 //
@@ -69,7 +71,7 @@
 //	type GapOptions{Week time.Time; Baseline int; Ratio float64; MinBaseline int64; K int; GeneratedAt time.Time}
 //	Gaps(doses []DoseRow, opts GapOptions) (GapReport, error)
 //	type GapReport{GeneratedAt, Week, BaselineWeeks, Ratio, Judged, Skipped, Gaps []Gap}
-//	type Gap{Level, Code, Jurisdiction, Current *int64, Baseline int64, Ratio, PeerRatio *float64, Reasons []string}
+//	type Gap{Level, Code, Jurisdiction string; Ratio, PeerRatio *float64; Reasons []string}
 //	WriteGapsText(w, GapReport) error / WriteGapsCSV(w, GapReport) error
 //	Week(t time.Time) string                                                      ISO week label, "2026-W05"
 //

@@ -26,15 +26,16 @@ type GapOptions struct {
 	GeneratedAt time.Time
 }
 
-// Gap is one site or jurisdiction whose doses lag.
+// Gap is one site or jurisdiction whose doses lag. It carries no counts:
+// a jurisdiction's weekly count is a margin of its coverage table, and
+// publishing it here could undo that table's suppression. Ratios are
+// rounded to one decimal for the same reason.
 type Gap struct {
 	Level        string   `json:"level"`                  // "site" or "jurisdiction"
 	Code         string   `json:"code"`                   // site code or jurisdiction code
 	Jurisdiction string   `json:"jurisdiction,omitempty"` // a site's jurisdiction
-	Current      *int64   `json:"current"`                // doses this week; null when below K
-	Baseline     int64    `json:"baseline"`               // median weekly doses over the baseline weeks (rounded)
-	Ratio        *float64 `json:"ratio"`                  // current / baseline, two decimals; null when current is below K
-	PeerRatio    *float64 `json:"peer_ratio,omitempty"`   // median ratio of its peers, when it has at least two
+	Ratio        *float64 `json:"ratio"`                  // this week / its baseline, one decimal; null when this week's count is below K
+	PeerRatio    *float64 `json:"peer_ratio,omitempty"`   // median ratio of its peers (one decimal), when it has at least two
 	Reasons      []string `json:"reasons"`
 }
 
@@ -65,7 +66,8 @@ type GapReport struct {
 //
 // Comparing ratios, not counts, lets a small clinic be compared with a big
 // hospital. A week-wide drop everywhere (a holiday) shows as below its own
-// trend but not below peers.
+// trend but not below peers. The report names units and reasons, with
+// rounded ratios, and no counts.
 func Gaps(doses []DoseRow, opts GapOptions) (GapReport, error) {
 	if opts.Week.IsZero() {
 		return GapReport{}, registry.FieldErrorf(registry.EINVALID, "week", "week is required")
@@ -159,7 +161,7 @@ func Gaps(doses []DoseRow, opts GapOptions) (GapReport, error) {
 		var peerRatio *float64
 		if others := without(groups[j.peer], j.ratio); len(others) >= 2 {
 			pm := medianF(others)
-			pr := round2(pm)
+			pr := round1(pm)
 			peerRatio = &pr
 			if j.ratio < opts.Ratio*pm {
 				reasons = append(reasons, ReasonBelowPeers)
@@ -168,10 +170,10 @@ func Gaps(doses []DoseRow, opts GapOptions) (GapReport, error) {
 		if reasons == nil {
 			continue
 		}
-		g := Gap{Level: j.u.level, Code: j.u.code, Jurisdiction: j.u.jur, Baseline: int64(math.Round(j.baseline)), PeerRatio: peerRatio, Reasons: reasons}
-		if c := j.u.weekly[opts.Baseline]; c >= int64(opts.K) {
-			r := round2(j.ratio)
-			g.Current, g.Ratio = &c, &r
+		g := Gap{Level: j.u.level, Code: j.u.code, Jurisdiction: j.u.jur, PeerRatio: peerRatio, Reasons: reasons}
+		if j.u.weekly[opts.Baseline] >= int64(opts.K) {
+			r := round1(j.ratio)
+			g.Ratio = &r
 		}
 		rep.Gaps = append(rep.Gaps, g)
 	}
@@ -230,4 +232,4 @@ func without(xs []float64, x float64) []float64 {
 	return out
 }
 
-func round2(x float64) float64 { return math.Round(x*100) / 100 }
+func round1(x float64) float64 { return math.Round(x*10) / 10 }

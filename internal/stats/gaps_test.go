@@ -50,11 +50,11 @@ func TestGaps(t *testing.T) {
 		BaselineWeeks: []string{"2026-W02", "2026-W03", "2026-W04", "2026-W05"},
 		Ratio:         0.5, Judged: 9, Skipped: 1,
 		Gaps: []stats.Gap{
-			{Level: "site", Code: "S1", Jurisdiction: "CN-JL-YB", Current: nil, Baseline: 40, Ratio: nil, PeerRatio: f(0.95),
+			{Level: "site", Code: "S1", Jurisdiction: "CN-JL-YB", Ratio: nil, PeerRatio: f(1), // 10 doses: below K, no ratio
 				Reasons: []string{stats.ReasonBelowOwnTrend, stats.ReasonBelowPeers}},
-			{Level: "site", Code: "U1", Jurisdiction: "CN-JL-SP", Current: p(12), Baseline: 60, Ratio: f(0.2),
+			{Level: "site", Code: "U1", Jurisdiction: "CN-JL-SP", Ratio: f(0.2),
 				Reasons: []string{stats.ReasonBelowOwnTrend}},
-			{Level: "jurisdiction", Code: "CN-JL-SP", Current: p(12), Baseline: 60, Ratio: f(0.2), PeerRatio: f(0.69),
+			{Level: "jurisdiction", Code: "CN-JL-SP", Ratio: f(0.2), PeerRatio: f(0.7),
 				Reasons: []string{stats.ReasonBelowOwnTrend, stats.ReasonBelowPeers}},
 		},
 	}

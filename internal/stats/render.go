@@ -96,15 +96,15 @@ func WriteCSV(w io.Writer, c Coverage) error {
 	return cw.Error()
 }
 
-// WriteGapsText renders a gap report for a terminal. A count below K shows
-// as "*", a ratio that is withheld or unknown as "-".
+// WriteGapsText renders a gap report for a terminal. A ratio that is
+// withheld or unknown shows as "-".
 func WriteGapsText(w io.Writer, r GapReport) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Gaps in %s (baseline: median of %s to %s; lag below %.2f×): %d judged, %d too small to judge\n",
 		r.Week, first(r.BaselineWeeks), last(r.BaselineWeeks), r.Ratio, r.Judged, r.Skipped)
-	fmt.Fprintln(tw, "level\tcode\tjurisdiction\tcurrent\tbaseline\tratio\tpeer ratio\treasons")
+	fmt.Fprintln(tw, "level\tcode\tjurisdiction\tratio\tpeer ratio\treasons")
 	for _, g := range r.Gaps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", g.Level, g.Code, g.Jurisdiction, cellText(g.Current), g.Baseline,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", g.Level, g.Code, g.Jurisdiction,
 			floatText(g.Ratio), floatText(g.PeerRatio), strings.Join(g.Reasons, ","))
 	}
 	return tw.Flush()
@@ -113,10 +113,9 @@ func WriteGapsText(w io.Writer, r GapReport) error {
 // WriteGapsCSV renders a gap report as CSV with the columns of WriteGapsText.
 func WriteGapsCSV(w io.Writer, r GapReport) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"week", "level", "code", "jurisdiction", "current", "baseline", "ratio", "peer_ratio", "reasons"})
+	cw.Write([]string{"week", "level", "code", "jurisdiction", "ratio", "peer_ratio", "reasons"})
 	for _, g := range r.Gaps {
-		cw.Write([]string{r.Week, g.Level, g.Code, g.Jurisdiction, cellText(g.Current), strconv.FormatInt(g.Baseline, 10),
-			floatText(g.Ratio), floatText(g.PeerRatio), strings.Join(g.Reasons, " ")})
+		cw.Write([]string{r.Week, g.Level, g.Code, g.Jurisdiction, floatText(g.Ratio), floatText(g.PeerRatio), strings.Join(g.Reasons, " ")})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -126,7 +125,7 @@ func floatText(x *float64) string {
 	if x == nil {
 		return "-"
 	}
-	return strconv.FormatFloat(*x, 'f', 2, 64)
+	return strconv.FormatFloat(*x, 'f', 1, 64)
 }
 
 func first(s []string) string {
