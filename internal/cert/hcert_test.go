@@ -402,3 +402,67 @@ func TestVerifyResultJSON(t *testing.T) {
 		t.Errorf("failed result carries a payload: %s", b)
 	}
 }
+
+func TestCheckTimeAgainstDSC(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dsc := selfSigned(t, ec) // valid t0-24h … t0+400d
+	build := func(iat, exp time.Time) *cert.HCert {
+		c := cose{key: ec, prot: map[any]any{1: -7, 4: cert.KID(dsc)}, claims: claimsAt(iat.Unix(), exp.Unix(), validDCC())}
+		h, err := cert.ParseCOSE(c.build(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	day := 24 * time.Hour
+	tests := []struct {
+		name          string
+		iat, exp, now time.Time
+		ok            bool
+	}{
+		{"ok/inside", t0, t0.Add(day), t0.Add(time.Hour), true},
+		{"ok/at-iat", t0, t0.Add(day), t0, true},
+		{"ok/at-exp", t0, t0.Add(day), t0.Add(day), true},
+		{"ok/exp-beyond-dsc-but-dsc-still-valid", t0, t0.Add(500 * day), t0.Add(day), true},
+		{"fail/iat-before-dsc", t0.Add(-2 * day), t0.Add(day), t0, false},
+		{"fail/dsc-expired", t0, t0.Add(500 * day), t0.Add(450 * day), false},
+		{"fail/zero-clock", t0, t0.Add(day), time.Time{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := build(tt.iat, tt.exp).CheckTime(dsc, tt.now)
+			if (err == nil) != tt.ok {
+				t.Errorf("CheckTime = %v, want ok %v", err, tt.ok)
+			}
+			if err != nil && registry.ErrorField(err) != cert.StepTime {
+				t.Errorf("field %q", registry.ErrorField(err))
+			}
+		})
+	}
+}
+
+func TestSchemaVersions(t *testing.T) {
+	if got := strings.Join(cert.SchemaVersions(), " "); got != "1.0.0 1.0.1 1.1.0 1.2.0 1.2.1 1.3.0 1.3.1 1.3.2 1.3.3" {
+		t.Errorf("SchemaVersions = %s", got)
+	}
+	base := validDCC()
+	base["v"].([]any)[0].(map[string]any)["dn"] = 1
+	for _, tt := range []struct {
+		ver  string
+		code string
+	}{
+		{"1.3.0", ""}, {"1.3.3", ""}, {"1.3.9", ""}, // newest shipped patch of 1.3
+		{"1.4.0", registry.EUNSUPPORTED}, {"2.0.0", registry.EUNSUPPORTED},
+		{"1.3", registry.EINVALID}, {"01.3.0", registry.EINVALID},
+	} {
+		m := map[string]any{}
+		for k, v := range base {
+			m[k] = v
+		}
+		m["ver"] = tt.ver
+		err := cert.ValidatePayload(m)
+		if registry.ErrorCode(err) != tt.code {
+			t.Errorf("ver %s: %v, want code %q", tt.ver, err, tt.code)
+		}
+	}
+}

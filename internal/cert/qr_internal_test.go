@@ -1,7 +1,11 @@
 package cert
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/xml"
+	"fmt"
+	"image/png"
 	"strings"
 	"testing"
 
@@ -112,4 +116,63 @@ func FuzzQR(f *testing.F) {
 			t.Fatalf("decoded %q modes %v", d.text, d.modes)
 		}
 	})
+}
+
+func TestQRRender(t *testing.T) {
+	q, err := NewQR("HC1:6BFOXN%TS3DH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(q.Modules())
+	if n != 17+4*q.Version()+2*QuietZone {
+		t.Fatalf("%d modules for version %d", n, q.Version())
+	}
+	b, err := q.PNG(300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale := 300 / n
+	if img.Bounds().Dx() != n*scale || img.Bounds().Dy() != n*scale {
+		t.Errorf("PNG %v, want %d px square", img.Bounds(), n*scale)
+	}
+	// Every module is a uniform square of the right colour.
+	for y, row := range q.Modules() {
+		for x, on := range row {
+			r, _, _, _ := img.At(x*scale+scale/2, y*scale+scale/2).RGBA()
+			if (r == 0) != on {
+				t.Fatalf("module (%d,%d) dark=%v but pixel r=%d", x, y, on, r)
+			}
+		}
+	}
+	svg := string(q.SVG())
+	if !strings.HasPrefix(svg, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 `) || !strings.HasSuffix(svg, `"/></svg>`) {
+		t.Errorf("SVG %.80s…", svg)
+	}
+	if err := xml.Unmarshal([]byte(svg), new(struct{})); err != nil {
+		t.Errorf("SVG is not well-formed XML: %v", err)
+	}
+	// The SVG paints exactly the dark modules: count unit squares in the path.
+	dark := 0
+	for _, row := range q.Modules() {
+		for _, on := range row {
+			if on {
+				dark++
+			}
+		}
+	}
+	painted := 0
+	for _, seg := range strings.Split(svg, "M")[1:] {
+		var x, y, w int
+		if _, err := fmt.Sscanf(seg, "%d %dh%d", &x, &y, &w); err != nil {
+			t.Fatalf("path segment %q: %v", seg, err)
+		}
+		painted += w
+	}
+	if painted != dark {
+		t.Errorf("SVG paints %d modules, symbol has %d dark", painted, dark)
+	}
 }
