@@ -24,6 +24,7 @@ type vector struct {
 	TestCtx struct {
 		Certificate     string `json:"CERTIFICATE"`
 		ValidationClock string `json:"VALIDATIONCLOCK"`
+		ClockInstant    string `json:"validationClockInstant"`
 		Description     string `json:"DESCRIPTION"`
 	} `json:"TESTCTX"`
 	Expected map[string]bool `json:"EXPECTEDRESULTS"`
@@ -229,7 +230,8 @@ func structuralPassed(err error) map[string]bool {
 // TestOfficialVectors runs the official dgc-testdata vectors. Each
 // EXPECTED* flag present in a vector is compared with the outcome of the
 // matching Haven step, run on the vector's PREFIX with TESTCTX.CERTIFICATE as
-// the only trusted DSC and TESTCTX.VALIDATIONCLOCK as the clock:
+// the only trusted DSC and TESTCTX.VALIDATIONCLOCK (else
+// validationClockInstant; a time without zone is UTC) as the clock:
 //
 //	EXPECTEDUNPREFIX         unprefix
 //	EXPECTEDB45DECODE        base45
@@ -379,7 +381,11 @@ func evalVector(t *testing.T, rel string, v *vector) map[string]bool {
 	} else {
 		t.Logf("%s: CERTIFICATE unreadable: %v", rel, err)
 	}
-	clock, err := parseClock(v.TestCtx.ValidationClock)
+	clockText := v.TestCtx.ValidationClock
+	if clockText == "" {
+		clockText = v.TestCtx.ClockInstant
+	}
+	clock, err := parseClock(clockText)
 	if err != nil {
 		t.Logf("%s: %v", rel, err)
 	}
