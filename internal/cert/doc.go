@@ -85,7 +85,13 @@
 //	(*Issuer).BuildDCC(req) (*DCC, error)
 //	ParseIssueRequest(json []byte) (*IssueRequest, error)
 //	type IssueRequest struct{ Person; Vaccination *VaccinationEvent; Test *TestEvent; CertificateID string }
-//	NewQR(hc1) (*QR, error); (*QR).PNG(size) ([]byte, error); (*QR).SVG() []byte   // level Q
+//	NewQR(hc1) (*QR, error); (*QR).PNG(size) ([]byte, error); (*QR).SVG() []byte   // alphanumeric, level Q
+//
+//	// From registry records to an IssueRequest
+//	PersonFromRegistry(registry.Person) Person    // card code, names, (partial) birth date
+//	VaccinationFromRecord(v registry.Vaccination, p *catalog.Product, dose, series int, country string) (*VaccinationEvent, error)
+//	TestFromRecord(t registry.Test, device, centre, country string) (*TestEvent, error)
+//	EncodableProduct(mp string) bool              // an active EU DCC product code
 //
 // Issued certificates use DCC schema IssueVersion (1.3.0), a tagged
 // COSE_Sign1 with alg and kid in the protected header, integer iat and exp

@@ -543,3 +543,10 @@ func asn1ToRaw(der []byte) ([]byte, error) {
 	s.S.FillBytes(out[32:])
 	return out, nil
 }
+
+// EncodableProduct reports whether Haven can issue an EU DCC for the
+// medicinal product code mp: it is an active code of the value set.
+func EncodableProduct(mp string) bool {
+	sets, err := ValueSets()
+	return err == nil && sets[VSProduct].Active(mp)
+}
