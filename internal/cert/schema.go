@@ -12,13 +12,9 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	"github.com/haven-registry/haven/internal/registry"
 )
-
-var enPrinter = message.NewPrinter(language.English)
 
 //go:embed schema valuesets NOTICE.md
 var dataFS embed.FS
@@ -156,7 +152,8 @@ func ValidatePayload(m map[string]any) error {
 		return registry.FieldErrorf(registry.EINTERNAL, StepSchema, "compiling schema %s: %v", path.Dir(e.file), err)
 	}
 	if err := sch.Validate(any(m)); err != nil {
-		return &registry.Error{Code: registry.EINVALID, Field: StepSchema, Message: schemaMessage(err), Err: err}
+		// The jsonschema error itself is dropped: its details quote values.
+		return &registry.Error{Code: registry.EINVALID, Field: StepSchema, Message: schemaMessage(err)}
 	}
 	if _, err := kindOfMap(m); err != nil {
 		return registry.FieldErrorf(registry.EINVALID, StepSchema, "%s", err.Error())
@@ -165,7 +162,8 @@ func ValidatePayload(m map[string]any) error {
 }
 
 // schemaMessage condenses a jsonschema validation error to one line naming
-// the first failing location.
+// the first failing location and schema keyword. It never quotes the value,
+// which may be personal data (a name, a birth date).
 func schemaMessage(err error) string {
 	ve, ok := err.(*jsonschema.ValidationError)
 	if !ok {
@@ -175,5 +173,5 @@ func schemaMessage(err error) string {
 		ve = ve.Causes[0]
 	}
 	loc := "/" + strings.Join(ve.InstanceLocation, "/")
-	return fmt.Sprintf("payload does not match the schema at %s: %s", loc, ve.ErrorKind.LocalizedString(enPrinter))
+	return fmt.Sprintf("payload does not match the schema at %s (%s)", loc, strings.Join(ve.ErrorKind.KeywordPath(), "/"))
 }

@@ -61,7 +61,7 @@ func TransliterateICAO(name, field string) (string, error) {
 			lastSep = false
 			continue
 		}
-		return "", registry.FieldErrorf(registry.EINVALID, field, "cannot transliterate %q to ICAO 9303 letters; give the transliteration explicitly", string(r))
+		return "", registry.FieldErrorf(registry.EINVALID, field, "the name has a character outside the Latin and Cyrillic scripts; give the ICAO 9303 transliteration explicitly")
 	}
 	return strings.TrimRight(b.String(), "<"), nil
 }
