@@ -1,7 +1,6 @@
 package cert
 
 import (
-	"encoding/base64"
 	"fmt"
 	"math"
 	"math/big"
@@ -184,7 +183,7 @@ func toJSONValue(v any, path string) (any, error) {
 	case big.Int:
 		return nil, &pathError{path, "integer out of range"}
 	case []byte:
-		return nil, &pathError{path, "byte string has no JSON equivalent (" + base64.StdEncoding.EncodeToString(x[:min(len(x), 8)]) + "…)"}
+		return nil, &pathError{path, "byte string has no JSON equivalent"}
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
@@ -199,7 +198,7 @@ func toJSONValue(v any, path string) (any, error) {
 		for k, e := range x {
 			ks, ok := k.(string)
 			if !ok {
-				return nil, &pathError{path, fmt.Sprintf("map key %v is not a text string", k)}
+				return nil, &pathError{path, fmt.Sprintf("map key of type %T is not a text string", k)}
 			}
 			var err error
 			if out[ks], err = toJSONValue(e, path+"."+ks); err != nil {
