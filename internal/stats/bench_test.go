@@ -31,7 +31,7 @@ func BenchmarkBuild(b *testing.B) {
 			}
 		}
 	}
-	opts := stats.Options{From: monday0, To: monday0.AddDate(0, 0, 7*51)}
+	opts := stats.Options{From: monday0, To: monday0.AddDate(0, 0, 7*51), GeneratedAt: monday0.AddDate(1, 1, 0)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := stats.Build(doses, tests, opts); err != nil {

@@ -6,13 +6,25 @@
 //
 // # Tables
 //
-// Build returns a Coverage: for each jurisdiction a table of doses by
-// product and dose number (rows; dose numbers from MaxDose up share a row,
-// "4+") and ISO week (columns), and one table of tests by jurisdiction and
-// ISO week. Every table carries its row totals, week totals and grand
-// total. The tables are fixed: the only choices are the period, k, the
-// dose grouping, the row sets and the noise. There is no breakdown by
-// residence or immigration status, nor any field that could carry one.
+// Build returns a Coverage for one release block: for each jurisdiction a
+// table of doses by product and dose number (rows; dose numbers from
+// MaxDose up share a row, "4+") and ISO week (columns), and one table of
+// tests by jurisdiction and ISO week. Every table carries its row totals,
+// week totals and grand total. The tables are fixed: the only choices are
+// the period, k, the dose grouping, the row sets and the noise. There is no
+// breakdown by residence or immigration status, nor any field that could
+// carry one.
+//
+// Releases follow a fixed calendar: each ISO year is cut into blocks of
+// four ISO weeks (1–4, 5–8, …, 49–52 or 53), and a release is the latest
+// block that lies wholly within the requested period and has ended. Any
+// two releases are therefore the same block or disjoint blocks. Without
+// that, a request for weeks 1–5 and another for weeks 1–6 would give a
+// suppressed week-6 cell as the difference of two published row totals.
+// What remains: records entered late for a block already released change
+// its counts, and the difference between two releases of the same block
+// reveals them. Publish a block once, some time after it ends, or use
+// keyed noise.
 //
 // # Suppression
 //
@@ -39,16 +51,19 @@
 // from their published cells and margins, by linear algebra (differencing)
 // and by a search over the bounds, and fail if any cell is pinned.
 //
-// Protection holds within one release. Releasing overlapping tables (other
-// periods that share weeks, or other groupings) lets an attacker difference
-// them, which is why the tables are fixed and should be released once per
-// period.
+// Protection holds within one release; the fixed block calendar below
+// keeps releases from overlapping.
 //
 // # Noise
 //
 // With Options.Noise, every interior cell gets discrete two-sided geometric
 // noise before suppression, drawn with integer-only arithmetic from
-// crypto/rand (see Noise for what ε means).
+// crypto/rand (see Noise for what ε means). Fresh noise on every request
+// can be averaged away by asking many times; with Options.NoiseKey the
+// noise of a table is drawn from a ChaCha8 stream seeded by
+// HMAC-SHA-256(key, table, block, jurisdiction), so the same request gets
+// the same noise. K and ε are operator settings; an analyst's request must
+// not choose them, and Build refuses a k below DefaultK.
 //
 // # Gaps
 //
@@ -62,11 +77,12 @@
 //
 //	type DoseRow{Jurisdiction, Site, Product string; DoseNumber int; Date registry.Date; Count int64}
 //	type TestRow{Jurisdiction, Site string; Date registry.Date; Count int64}
-//	type Options{From, To time.Time; K, MaxDose int; Jurisdictions, Products []string; Noise *Noise; Rand io.Reader; GeneratedAt time.Time}
+//	type Options{From, To time.Time; K, MaxDose int; Jurisdictions, Products []string; Noise *Noise; NoiseKey []byte; Rand io.Reader; GeneratedAt time.Time}
 //	type Noise{Epsilon float64}
 //	Build(doses []DoseRow, tests []TestRow, opts Options) (Coverage, error)
-//	type Coverage{GeneratedAt, From, To, K, Noise, Doses []Table, Tests Table}   JSON for GET /api/v1/stats/coverage
-//	type Table{Name, Jurisdiction, RowHeader, Rows, Weeks, Cells [][]*int64, RowTotals, WeekTotals, Total, Suppressed}
+//	type Coverage{GeneratedAt, Block, From, To, K, Noise, Doses []Table, Tests Table}   JSON for GET /api/v1/stats/coverage
+//	type Table{Name, Block, Jurisdiction, RowHeader, Rows, Weeks, Cells [][]*int64, RowTotals, WeekTotals, Total, Suppressed}
+//	BlockWeeks = 4; DefaultK = 11; DefaultMaxDose = 4
 //	WriteText(w, Coverage) error / WriteCSV(w, Coverage) error                    for haven stats
 //	type GapOptions{Week time.Time; Baseline int; Ratio float64; MinBaseline int64; K int; GeneratedAt time.Time}
 //	Gaps(doses []DoseRow, opts GapOptions) (GapReport, error)

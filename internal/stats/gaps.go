@@ -87,8 +87,8 @@ func Gaps(doses []DoseRow, opts GapOptions) (GapReport, error) {
 	if opts.K == 0 {
 		opts.K = DefaultK
 	}
-	if opts.K < 3 {
-		return GapReport{}, registry.FieldErrorf(registry.EINVALID, "k", "k must be at least 3")
+	if opts.K < DefaultK {
+		return GapReport{}, registry.FieldErrorf(registry.EINVALID, "k", "k must be at least %d", DefaultK)
 	}
 	if opts.MinBaseline == 0 {
 		opts.MinBaseline = int64(opts.K)

@@ -11,8 +11,8 @@ import (
 	"github.com/haven-registry/haven/internal/stats"
 )
 
-// weekly makes one dose row per week: baseline counts for 2026-W02..W05,
-// then the assessed week 2026-W06.
+// weekly makes one dose row per week: baseline counts for 2026-W05..W08,
+// then the assessed week 2026-W09.
 func weekly(jur, site string, counts ...int64) []stats.DoseRow {
 	var out []stats.DoseRow
 	for w, n := range counts {
@@ -46,8 +46,8 @@ func TestGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := stats.GapReport{
-		Week:          "2026-W06",
-		BaselineWeeks: []string{"2026-W02", "2026-W03", "2026-W04", "2026-W05"},
+		Week:          "2026-W09",
+		BaselineWeeks: []string{"2026-W05", "2026-W06", "2026-W07", "2026-W08"},
 		Ratio:         0.5, Judged: 9, Skipped: 1,
 		Gaps: []stats.Gap{
 			{Level: "site", Code: "S1", Jurisdiction: "CN-JL-YB", Ratio: nil, PeerRatio: f(1), // 10 doses: below K, no ratio

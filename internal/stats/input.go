@@ -32,31 +32,48 @@ type TestRow struct {
 }
 
 // DefaultK is the smallest count published: cells from 1 to DefaultK-1 are
-// suppressed (CMS cell-size rule).
+// suppressed (CMS cell-size rule). It is also the least k Build and Gaps
+// accept: a smaller k is not safe for the people Haven serves.
 const DefaultK = 11
+
+// BlockWeeks is the width of a release block. Each ISO year is cut into
+// fixed blocks of four ISO weeks (1–4, 5–8, …, 45–48), the last block
+// taking weeks 49 to 52 or 53. Tables are only ever made for whole,
+// finished blocks, so two releases never overlap in part and cannot be
+// differenced.
+const BlockWeeks = 4
 
 // DefaultMaxDose groups dose numbers from it up into one row ("4+").
 const DefaultMaxDose = 4
 
-// maxWeeks bounds the period of a coverage table.
+// maxWeeks bounds the period a coverage request may span.
 const maxWeeks = 262
 
-// Options fix the shape of the coverage tables. From and To are required;
-// everything else has a default.
+// Options fix the shape of the coverage tables. From, To and GeneratedAt
+// are required; everything else has a default. Operators set K and Noise;
+// they must not come from the analyst's request, or an analyst could ask
+// for a smaller k or average many noise draws.
 type Options struct {
-	From, To      time.Time // the period: ISO weeks from From's week to To's week, inclusive
-	K             int       // smallest published count; 0 means DefaultK; at least 3
+	From, To      time.Time // the period: the blocks whose ISO weeks all lie from From's week to To's week
+	K             int       // smallest published count; 0 means DefaultK; never below DefaultK
 	MaxDose       int       // dose numbers ≥ MaxDose share a row; 0 means DefaultMaxDose
 	Jurisdictions []string  // the fixed row set of the tests table and the dose tables to make; nil: those in the data
 	Products      []string  // the fixed products of each dose table; nil: those in the data, across all jurisdictions
 	Noise         *Noise    // optional noise; nil for none
-	Rand          io.Reader // noise randomness; nil means crypto/rand
-	GeneratedAt   time.Time // stamped on the output; time is an input
+	NoiseKey      []byte    // if set (≥ 32 bytes), noise is drawn from a stream keyed by it and the table, so asking again gives the same noise
+	Rand          io.Reader // noise randomness when NoiseKey is nil; nil means crypto/rand
+	GeneratedAt   time.Time // the release time: only blocks that ended before it are published
 }
 
 func (o *Options) normalise() error {
 	if o.From.IsZero() || o.To.IsZero() {
 		return registry.FieldErrorf(registry.EINVALID, "from", "the period needs from and to")
+	}
+	if o.GeneratedAt.IsZero() {
+		return registry.FieldErrorf(registry.EINVALID, "generated_at", "the release time is required")
+	}
+	if o.NoiseKey != nil && len(o.NoiseKey) < 32 {
+		return registry.FieldErrorf(registry.EINVALID, "noise_key", "the noise key must be at least 32 bytes")
 	}
 	if o.To.Before(o.From) {
 		return registry.FieldErrorf(registry.EINVALID, "to", "to is before from")
@@ -64,8 +81,8 @@ func (o *Options) normalise() error {
 	if o.K == 0 {
 		o.K = DefaultK
 	}
-	if o.K < 3 {
-		return registry.FieldErrorf(registry.EINVALID, "k", "k must be at least 3")
+	if o.K < DefaultK {
+		return registry.FieldErrorf(registry.EINVALID, "k", "k must be at least %d", DefaultK)
 	}
 	if o.MaxDose == 0 {
 		o.MaxDose = DefaultMaxDose
@@ -90,6 +107,49 @@ func monday(t time.Time) time.Time {
 	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	wd := (int(d.Weekday()) + 6) % 7 // Monday 0 … Sunday 6
 	return d.AddDate(0, 0, -wd)
+}
+
+// block is one fixed release block: its label and the Mondays of its weeks.
+type block struct {
+	label   string
+	mondays []time.Time
+}
+
+// isoWeek1 returns the Monday of ISO week 1 of ISO year y.
+func isoWeek1(y int) time.Time { return monday(time.Date(y, 1, 4, 0, 0, 0, 0, time.UTC)) }
+
+// blockOf returns the fixed block that holds the ISO week starting on
+// Monday m.
+func blockOf(m time.Time) block {
+	y, w := m.ISOWeek()
+	idx := min((w-1)/BlockWeeks, 52/BlockWeeks-1) // week 53 joins the last block
+	first := isoWeek1(y).AddDate(0, 0, 7*BlockWeeks*idx)
+	n := BlockWeeks
+	if idx == 52/BlockWeeks-1 {
+		n = int(isoWeek1(y+1).Sub(first).Hours()/24) / 7
+	}
+	b := block{}
+	for i := 0; i < n; i++ {
+		b.mondays = append(b.mondays, first.AddDate(0, 0, 7*i))
+	}
+	b.label = Week(b.mondays[0]) + "/" + Week(b.mondays[n-1])
+	return b
+}
+
+// blocksWithin lists the fixed blocks whose weeks all lie between from's
+// week and to's week and that ended before asOf.
+func blocksWithin(from, to, asOf time.Time) []block {
+	first, last, now := monday(from), monday(to), monday(asOf)
+	var out []block
+	for m := first; !m.After(last); {
+		b := blockOf(m)
+		end := b.mondays[len(b.mondays)-1]
+		if !b.mondays[0].Before(first) && !end.After(last) && end.Before(now) {
+			out = append(out, b)
+		}
+		m = end.AddDate(0, 0, 7)
+	}
+	return out
 }
 
 // weeksBetween lists the ISO weeks from from's to to's, at most limit.

@@ -23,13 +23,16 @@ func cellText(x *int64) string {
 // block per table, weeks across, with row and week totals.
 func WriteText(w io.Writer, c Coverage) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "Coverage %s to %s, counts below %d withheld (%s)", c.From, c.To, c.K, SuppressedMark)
+	if c.Block == "" {
+		fmt.Fprintf(tw, "No finished %d-week block lies wholly within the period: nothing to publish.\n", BlockWeeks)
+		return tw.Flush()
+	}
+	fmt.Fprintf(tw, "Coverage %s (%s to %s), counts below %d withheld (%s)", c.Block, c.From, c.To, c.K, SuppressedMark)
 	if c.Noise != nil {
 		fmt.Fprintf(tw, ", geometric noise ε=%g", c.Noise.Epsilon)
 	}
 	fmt.Fprint(tw, "\n")
-	all := append(append([]Table{}, c.Doses...), c.Tests)
-	for _, t := range all {
+	for _, t := range c.inOrder() {
 		title := "Tests by jurisdiction and week"
 		if t.Name == "doses" {
 			title = "Doses in " + t.Jurisdiction + " by product, dose and week"
@@ -58,25 +61,34 @@ func WriteText(w io.Writer, c Coverage) error {
 	return tw.Flush()
 }
 
+// inOrder lists the tables of a release: the dose tables, then the tests
+// table; none for an empty release.
+func (c Coverage) inOrder() []Table {
+	if c.Block == "" {
+		return nil
+	}
+	return append(append([]Table{}, c.Doses...), c.Tests)
+}
+
 // CSVHeader is the header of WriteCSV's long format.
-var CSVHeader = []string{"table", "jurisdiction", "product", "dose", "week", "count"}
+var CSVHeader = []string{"table", "block", "jurisdiction", "product", "dose", "week", "count"}
 
 // WriteCSV renders the coverage tables in long format, one cell per line:
-// table,jurisdiction,product,dose,week,count. Margins use "total" in place
-// of the label they sum over; a withheld count is "*".
+// table,block,jurisdiction,product,dose,week,count. Margins use "total" in
+// place of the label they sum over; a withheld count is "*".
 func WriteCSV(w io.Writer, c Coverage) error {
 	cw := csv.NewWriter(w)
 	cw.Write(CSVHeader)
 	emit := func(t Table, labels []string, week string, x *int64) {
 		var rec []string
 		if t.Name == "doses" {
-			rec = []string{"doses", t.Jurisdiction, labels[0], labels[1], week, cellText(x)}
+			rec = []string{"doses", t.Block, t.Jurisdiction, labels[0], labels[1], week, cellText(x)}
 		} else {
-			rec = []string{"tests", labels[0], "", "", week, cellText(x)}
+			rec = []string{"tests", t.Block, labels[0], "", "", week, cellText(x)}
 		}
 		cw.Write(rec)
 	}
-	for _, t := range append(append([]Table{}, c.Doses...), c.Tests) {
+	for _, t := range c.inOrder() {
 		total := make([]string, len(t.RowHeader))
 		for i := range total {
 			total[i] = "total"

@@ -33,48 +33,56 @@ func day(s string) registry.Date {
 
 func p(x int64) *int64 { return &x }
 
-// TestBuildShape checks a small release by hand: 2026-W02 is 5 to 11
-// January, W03 12 to 18 January.
+// The release block 2026-W05/2026-W08 runs from Monday 26 January to
+// Sunday 22 February 2026.
+var (
+	monday0    = time.Date(2026, 1, 26, 0, 0, 0, 0, time.UTC)
+	afterBlock = time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+)
+
+// TestBuildShape checks a small release by hand.
 func TestBuildShape(t *testing.T) {
 	doses := []stats.DoseRow{
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 1, Date: day("2026-01-05"), Count: 20},
-		{Jurisdiction: "CN-JL-YB", Site: "S2", Product: "comirnaty", DoseNumber: 1, Date: day("2026-01-11"), Count: 10},
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 1, Date: day("2026-01-12"), Count: 25},
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 2, Date: day("2026-01-06"), Count: 15},
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 2, Date: day("2026-01-13"), Count: 40},
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 7, Date: day("2026-01-13"), Count: 12}, // 4+
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 4, Date: day("2026-01-07"), Count: 30},
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 1, Date: day("2026-01-19"), Count: 99}, // after the period
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 1, Date: day("2026-01-04"), Count: 99}, // before it (2026-W01)
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 1, Date: day("2026-01-26"), Count: 20},
+		{Jurisdiction: "CN-JL-YB", Site: "S2", Product: "comirnaty", DoseNumber: 1, Date: day("2026-02-01"), Count: 10}, // Sunday: still W05
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 1, Date: day("2026-02-02"), Count: 25},
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 2, Date: day("2026-01-27"), Count: 15},
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 2, Date: day("2026-02-03"), Count: 40},
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 7, Date: day("2026-02-03"), Count: 12}, // 4+
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 4, Date: day("2026-01-28"), Count: 30},
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 1, Date: day("2026-02-23"), Count: 99}, // W09: next block
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Product: "comirnaty", DoseNumber: 1, Date: day("2026-01-25"), Count: 99}, // W04: block before
 	}
 	tests := []stats.TestRow{
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Date: day("2026-01-08"), Count: 50},
-		{Jurisdiction: "CN-JL-YB", Site: "S1", Date: day("2026-01-15"), Count: 60},
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Date: day("2026-01-29"), Count: 50},
+		{Jurisdiction: "CN-JL-YB", Site: "S1", Date: day("2026-02-05"), Count: 60},
 	}
+	// From 20 January to 3 March: only the block W05–W08 lies wholly inside.
 	cov, err := stats.Build(doses, tests, stats.Options{
-		From: day("2026-01-07").Time(), To: day("2026-01-18").Time(), MaxDose: 4, Products: []string{"comirnaty"},
-		GeneratedAt: time.Date(2026, 1, 20, 9, 0, 0, 0, time.UTC),
+		From: day("2026-01-20").Time(), To: day("2026-03-03").Time(), MaxDose: 4, Products: []string{"comirnaty"},
+		GeneratedAt: afterBlock,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	z := p(0)
+	weeks := []string{"2026-W05", "2026-W06", "2026-W07", "2026-W08"}
 	want := stats.Coverage{
-		GeneratedAt: time.Date(2026, 1, 20, 9, 0, 0, 0, time.UTC),
-		From:        "2026-W02", To: "2026-W03", K: 11,
+		GeneratedAt: afterBlock,
+		Block:       "2026-W05/2026-W08", From: "2026-W05", To: "2026-W08", K: 11,
 		Doses: []stats.Table{{
-			Name: "doses", Jurisdiction: "CN-JL-YB", RowHeader: []string{"product", "dose"},
+			Name: "doses", Block: "2026-W05/2026-W08", Jurisdiction: "CN-JL-YB", RowHeader: []string{"product", "dose"},
 			Rows:       [][]string{{"comirnaty", "1"}, {"comirnaty", "2"}, {"comirnaty", "3"}, {"comirnaty", "4+"}},
-			Weeks:      []string{"2026-W02", "2026-W03"},
-			Cells:      [][]*int64{{p(30), p(25)}, {p(15), p(40)}, {z, z}, {p(30), p(12)}},
+			Weeks:      weeks,
+			Cells:      [][]*int64{{p(30), p(25), z, z}, {p(15), p(40), z, z}, {z, z, z, z}, {p(30), p(12), z, z}},
 			RowTotals:  []*int64{p(55), p(55), z, p(42)},
-			WeekTotals: []*int64{p(75), p(77)},
+			WeekTotals: []*int64{p(75), p(77), z, z},
 			Total:      p(152),
 		}},
 		Tests: stats.Table{
-			Name: "tests", RowHeader: []string{"jurisdiction"}, Rows: [][]string{{"CN-JL-YB"}},
-			Weeks: []string{"2026-W02", "2026-W03"}, Cells: [][]*int64{{p(50), p(60)}},
-			RowTotals: []*int64{p(110)}, WeekTotals: []*int64{p(50), p(60)}, Total: p(110),
+			Name: "tests", Block: "2026-W05/2026-W08", RowHeader: []string{"jurisdiction"}, Rows: [][]string{{"CN-JL-YB"}},
+			Weeks: weeks, Cells: [][]*int64{{p(50), p(60), z, z}},
+			RowTotals: []*int64{p(110)}, WeekTotals: []*int64{p(50), p(60), z, z}, Total: p(110),
 		},
 	}
 	if diff := cmp.Diff(want, cov); diff != "" {
@@ -82,39 +90,55 @@ func TestBuildShape(t *testing.T) {
 	}
 }
 
-// TestBuildSuppresses shows a small cell, and the cells that would give it
-// away, withheld.
-func TestBuildSuppresses(t *testing.T) {
-	var doses []stats.DoseRow
-	add := func(prod string, dose int, date string, n int64) {
-		doses = append(doses, stats.DoseRow{Jurisdiction: "XX", Site: "S", Product: prod, DoseNumber: dose, Date: day(date), Count: n})
+// TestBuildBlocks: a release is one whole block that has ended (the latest
+// in the period), so two requests never produce tables that overlap in part.
+func TestBuildBlocks(t *testing.T) {
+	rows := []stats.TestRow{{Jurisdiction: "XX", Date: day("2026-02-10"), Count: 40}}
+	tests := []struct {
+		name     string
+		from, to string
+		asOf     time.Time
+		block    string
+		total    int64
+	}{
+		{"ok/exact", "2026-01-26", "2026-02-22", afterBlock, "2026-W05/2026-W08", 40},
+		{"ok/latest-of-two", "2026-01-01", "2026-02-28", afterBlock, "2026-W05/2026-W08", 40},
+		{"ok/earlier", "2025-12-29", "2026-01-25", afterBlock, "2026-W01/2026-W04", 0},
+		{"ok/partial-weeks-count", "2026-01-28", "2026-02-18", afterBlock, "2026-W05/2026-W08", 40},
+		{"none/starts-mid-block", "2026-02-02", "2026-02-28", afterBlock, "", 0},
+		{"none/not-ended", "2026-01-26", "2026-02-22", time.Date(2026, 2, 22, 23, 0, 0, 0, time.UTC), "", 0},
+		{"ok/ended", "2026-01-26", "2026-02-22", time.Date(2026, 2, 23, 0, 0, 0, 0, time.UTC), "2026-W05/2026-W08", 40},
+		{"ok/week-53", "2026-11-30", "2027-01-03", time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), "2026-W49/2026-W53", 0},
 	}
-	add("a", 1, "2026-01-05", 3) // small
-	add("a", 1, "2026-01-12", 40)
-	add("b", 1, "2026-01-05", 50)
-	add("b", 1, "2026-01-12", 60)
-	cov, err := stats.Build(doses, nil, stats.Options{From: day("2026-01-05").Time(), To: day("2026-01-12").Time(), MaxDose: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := cov.Doses[0]
-	if tab.Cells[0][0] != nil {
-		t.Fatalf("count 3 published: %v", *tab.Cells[0][0])
-	}
-	if tab.Suppressed < 4 {
-		t.Fatalf("only %d cells suppressed; a lone small cell is recoverable from its row and column", tab.Suppressed)
-	}
-	a := newAttacker(t, tab, [][]int64{{3, 40}, {50, 60}}, 11)
-	for _, c := range a.vars {
-		if a.recoverable(c) {
-			t.Fatalf("cell %v recoverable", c)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cov, err := stats.Build(nil, rows, stats.Options{From: day(tt.from).Time(), To: day(tt.to).Time(), GeneratedAt: tt.asOf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cov.Block != tt.block || cov.Tests.Block != tt.block {
+				t.Fatalf("block = %q (tests table %q), want %q", cov.Block, cov.Tests.Block, tt.block)
+			}
+			if tt.block == "" {
+				if len(cov.Doses) != 0 || len(cov.Tests.Rows) != 0 || cov.Tests.Total != nil {
+					t.Fatalf("an empty release holds tables: %+v", cov)
+				}
+				return
+			}
+			if n := len(cov.Tests.Weeks); n < stats.BlockWeeks || n > stats.BlockWeeks+1 {
+				t.Fatalf("block %s has %d weeks", cov.Block, n)
+			}
+			if cov.Tests.Total == nil || *cov.Tests.Total != tt.total {
+				t.Fatalf("total = %v, want %d", cov.Tests.Total, tt.total)
+			}
+		})
 	}
 }
 
 func TestBuildOptions(t *testing.T) {
 	from, to := day("2026-01-05").Time(), day("2026-02-01").Time()
 	ok := stats.DoseRow{Jurisdiction: "XX", Product: "a", DoseNumber: 1, Date: day("2026-01-05"), Count: 1}
+	at := afterBlock
 	tests := []struct {
 		name  string
 		doses []stats.DoseRow
@@ -122,14 +146,16 @@ func TestBuildOptions(t *testing.T) {
 		opts  stats.Options
 		field string
 	}{
-		{"fail/no-period", nil, nil, stats.Options{}, "from"},
-		{"fail/reversed", nil, nil, stats.Options{From: to, To: from}, "to"},
-		{"fail/too-long", nil, nil, stats.Options{From: from, To: from.AddDate(6, 0, 0)}, "to"},
-		{"fail/k", nil, nil, stats.Options{From: from, To: to, K: 2}, "k"},
-		{"fail/epsilon", nil, nil, stats.Options{From: from, To: to, Noise: &stats.Noise{Epsilon: 0}}, "noise.epsilon"},
-		{"fail/dose-number", []stats.DoseRow{ok, {Jurisdiction: "XX", Product: "a", Date: day("2026-01-05"), Count: 1}}, nil, stats.Options{From: from, To: to}, "doses[1].dose_number"},
-		{"fail/count", []stats.DoseRow{{Jurisdiction: "XX", Product: "a", DoseNumber: 1, Date: day("2026-01-05")}}, nil, stats.Options{From: from, To: to}, "doses[0].count"},
-		{"fail/test-jurisdiction", nil, []stats.TestRow{{Date: day("2026-01-05"), Count: 1}}, stats.Options{From: from, To: to}, "tests[0].jurisdiction"},
+		{"fail/no-period", nil, nil, stats.Options{GeneratedAt: at}, "from"},
+		{"fail/no-release-time", nil, nil, stats.Options{From: from, To: to}, "generated_at"},
+		{"fail/reversed", nil, nil, stats.Options{From: to, To: from, GeneratedAt: at}, "to"},
+		{"fail/too-long", nil, nil, stats.Options{From: from, To: from.AddDate(6, 0, 0), GeneratedAt: at}, "to"},
+		{"fail/k-too-small", nil, nil, stats.Options{From: from, To: to, K: 5, GeneratedAt: at}, "k"},
+		{"fail/epsilon", nil, nil, stats.Options{From: from, To: to, Noise: &stats.Noise{Epsilon: 0}, GeneratedAt: at}, "noise.epsilon"},
+		{"fail/noise-key", nil, nil, stats.Options{From: from, To: to, Noise: &stats.Noise{Epsilon: 1}, NoiseKey: []byte("short"), GeneratedAt: at}, "noise_key"},
+		{"fail/dose-number", []stats.DoseRow{ok, {Jurisdiction: "XX", Product: "a", Date: day("2026-01-05"), Count: 1}}, nil, stats.Options{From: from, To: to, GeneratedAt: at}, "doses[1].dose_number"},
+		{"fail/count", []stats.DoseRow{{Jurisdiction: "XX", Product: "a", DoseNumber: 1, Date: day("2026-01-05")}}, nil, stats.Options{From: from, To: to, GeneratedAt: at}, "doses[0].count"},
+		{"fail/test-jurisdiction", nil, []stats.TestRow{{Date: day("2026-01-05"), Count: 1}}, stats.Options{From: from, To: to, GeneratedAt: at}, "tests[0].jurisdiction"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,8 +183,8 @@ func TestNoStatusBreakdown(t *testing.T) {
 			}
 		}
 	}
-	cov, err := stats.Build([]stats.DoseRow{{Jurisdiction: "XX", Product: "a", DoseNumber: 1, Date: day("2026-01-05"), Count: 30}},
-		nil, stats.Options{From: day("2026-01-05").Time(), To: day("2026-01-05").Time()})
+	cov, err := stats.Build([]stats.DoseRow{{Jurisdiction: "XX", Product: "a", DoseNumber: 1, Date: day("2026-01-27"), Count: 30}},
+		nil, stats.Options{From: monday0, To: monday0.AddDate(0, 0, 27), GeneratedAt: afterBlock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,15 +197,17 @@ func TestNoStatusBreakdown(t *testing.T) {
 }
 
 // TestNoise checks the noisy release: cells move, margins stay the sums of
-// the published cells, and counts stay non-negative.
+// the published cells, counts stay non-negative; with a noise key the same
+// request gets the same noise, so it cannot be averaged away.
 func TestNoise(t *testing.T) {
 	var rows []stats.TestRow
-	for w := 0; w < 10; w++ {
-		for j, jur := range []string{"AA", "BB", "CC"} {
+	for w := 0; w < stats.BlockWeeks; w++ {
+		for j, jur := range []string{"AA", "BB", "CC", "DD", "EE"} {
 			rows = append(rows, stats.TestRow{Jurisdiction: jur, Date: registry.DateOf(monday0.AddDate(0, 0, 7*w)), Count: int64(100 + 10*j + w)})
 		}
 	}
-	opts := stats.Options{From: monday0, To: monday0.AddDate(0, 0, 63), Noise: &stats.Noise{Epsilon: 0.5}, Rand: rand.NewChaCha8([32]byte{1})}
+	opts := stats.Options{From: monday0, To: monday0.AddDate(0, 0, 27), GeneratedAt: afterBlock,
+		Noise: &stats.Noise{Epsilon: 0.5}, Rand: rand.NewChaCha8([32]byte{1})}
 	cov, err := stats.Build(nil, rows, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -209,30 +237,49 @@ func TestNoise(t *testing.T) {
 	if *tab.Total != total {
 		t.Fatalf("total %d, sum of cells %d", *tab.Total, total)
 	}
-	if moved < 15 {
-		t.Fatalf("only %d of 30 cells changed with ε = 0.5", moved)
+	if moved < 10 {
+		t.Fatalf("only %d of 20 cells changed with ε = 0.5", moved)
 	}
 	if cov.Noise == nil || cov.Noise.Epsilon != 0.5 {
 		t.Fatalf("the release does not state its ε: %+v", cov.Noise)
 	}
-	// Without Rand, crypto/rand is used.
+
+	// crypto/rand: two releases differ.
 	opts.Rand = nil
-	if _, err := stats.Build(nil, rows, opts); err != nil {
+	a, err := stats.Build(nil, rows, opts)
+	if err != nil {
 		t.Fatal(err)
+	}
+	b, _ := stats.Build(nil, rows, opts)
+	if cmp.Equal(a, b) {
+		t.Fatal("two releases with fresh noise are identical")
+	}
+	// A noise key: the same request gets the same noise; another key other noise.
+	opts.NoiseKey = bytes.Repeat([]byte{7}, 32)
+	a, _ = stats.Build(nil, rows, opts)
+	b, _ = stats.Build(nil, rows, opts)
+	if !cmp.Equal(a, b) {
+		t.Fatal("a keyed release changed between two requests")
+	}
+	opts.NoiseKey = bytes.Repeat([]byte{8}, 32)
+	c, _ := stats.Build(nil, rows, opts)
+	if cmp.Equal(a, c) {
+		t.Fatal("two noise keys gave the same noise")
 	}
 }
 
 func TestRender(t *testing.T) {
 	var doses []stats.DoseRow
-	add := func(prod string, dose int, date string, n int64) {
-		doses = append(doses, stats.DoseRow{Jurisdiction: "XX", Site: "S", Product: prod, DoseNumber: dose, Date: day(date), Count: n})
+	add := func(prod string, w int, n int64) {
+		doses = append(doses, stats.DoseRow{Jurisdiction: "XX", Site: "S", Product: prod, DoseNumber: 1,
+			Date: registry.DateOf(monday0.AddDate(0, 0, 7*w)), Count: n})
 	}
-	add("a", 1, "2026-01-05", 3)
-	add("a", 1, "2026-01-12", 40)
-	add("b", 1, "2026-01-05", 50)
-	add("b", 1, "2026-01-12", 60)
-	cov, err := stats.Build(doses, []stats.TestRow{{Jurisdiction: "XX", Date: day("2026-01-06"), Count: 80}},
-		stats.Options{From: day("2026-01-05").Time(), To: day("2026-01-12").Time(), MaxDose: 1})
+	add("a", 0, 3)
+	add("a", 1, 40)
+	add("b", 0, 50)
+	add("b", 1, 60)
+	opts := stats.Options{From: monday0, To: monday0.AddDate(0, 0, 27), MaxDose: 1, GeneratedAt: afterBlock}
+	cov, err := stats.Build(doses, []stats.TestRow{{Jurisdiction: "XX", Date: registry.DateOf(monday0), Count: 80}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +287,7 @@ func TestRender(t *testing.T) {
 	if err := stats.WriteText(&text, cov); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"Doses in XX", "2026-W02", "2026-W03", "total", stats.SuppressedMark, "Tests by jurisdiction", "80"} {
+	for _, s := range []string{"Doses in XX", "2026-W05/2026-W08", "2026-W06", "total", stats.SuppressedMark, "Tests by jurisdiction", "80"} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("text output lacks %q:\n%s", s, text.String())
 		}
@@ -256,17 +303,29 @@ func TestRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// header + doses 3×3 (2 rows + totals, 2 weeks + total) + tests 2×3
-	if len(recs) != 1+9+6 {
-		t.Fatalf("CSV has %d records, want 16:\n%v", len(recs), recs)
+	// header + doses 3×5 (2 rows + totals, 4 weeks + total) + tests 2×5
+	if len(recs) != 1+15+10 {
+		t.Fatalf("CSV has %d records, want 26:\n%v", len(recs), recs)
 	}
 	if !reflect.DeepEqual(recs[0], stats.CSVHeader) {
 		t.Fatalf("header = %v", recs[0])
 	}
-	if got := recs[1]; !reflect.DeepEqual(got, []string{"doses", "XX", "a", "1+", "2026-W02", "*"}) {
+	if got := recs[1]; !reflect.DeepEqual(got, []string{"doses", "2026-W05/2026-W08", "XX", "a", "1+", "2026-W05", "*"}) {
 		t.Fatalf("first cell = %v", got)
 	}
-	if got := recs[9]; got[2] != "total" || got[4] != "total" {
+	if got := recs[15]; got[3] != "total" || got[5] != "total" {
 		t.Fatalf("grand total row = %v", got)
+	}
+
+	// Nothing finished in the period: the text says so.
+	opts.GeneratedAt = monday0
+	empty, err := stats.Build(doses, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text.Reset()
+	stats.WriteText(&text, empty)
+	if !strings.Contains(text.String(), "nothing to publish") {
+		t.Fatalf("empty release text:\n%s", text.String())
 	}
 }

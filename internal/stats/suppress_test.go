@@ -1,4 +1,4 @@
-package stats_test
+package stats
 
 import (
 	"fmt"
@@ -9,10 +9,14 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
-	"github.com/haven-registry/haven/internal/stats"
 )
 
-var monday0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // 2026-W02
+// blockStart is the Monday of 2026-W05, the first week of the release
+// block 2026-W05/2026-W08; afterBlock is a release time once it has ended.
+var (
+	blockStart = time.Date(2026, 1, 26, 0, 0, 0, 0, time.UTC)
+	afterBlock = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+)
 
 // cell is a position in the table with margins: row R is the week totals,
 // column C the row totals, (R, C) the grand total.
@@ -44,7 +48,7 @@ type term struct {
 	coef int64
 }
 
-func newAttacker(t *testing.T, tab stats.Table, truth [][]int64, k int64) *attacker {
+func newAttacker(t *testing.T, tab Table, truth [][]int64, k int64) *attacker {
 	t.Helper()
 	return buildAttacker(t, tab, truth, k, true)
 }
@@ -52,7 +56,7 @@ func newAttacker(t *testing.T, tab stats.Table, truth [][]int64, k int64) *attac
 // buildAttacker sets the attacker up; strict also checks that the table is
 // what a correct Build publishes (true values, no small counts, no
 // suppressed zeros), which hand-made unsafe tables are not.
-func buildAttacker(t *testing.T, tab stats.Table, truth [][]int64, k int64, strict bool) *attacker {
+func buildAttacker(t *testing.T, tab Table, truth [][]int64, k int64, strict bool) *attacker {
 	t.Helper()
 	R, C := len(tab.Rows), len(tab.Weeks)
 	a := &attacker{R: R, C: C, k: k}
@@ -365,9 +369,9 @@ func (a *attacker) solveLinear() map[cell]bool {
 
 // randomTests makes a tests table with R jurisdictions and C weeks whose
 // counts mix zeros, small counts and large ones.
-func randomTests(rng *rand.Rand, R, C int) ([]stats.TestRow, [][]int64) {
+func randomTests(rng *rand.Rand, R, C int) ([]TestRow, [][]int64) {
 	truth := make([][]int64, R)
-	var rows []stats.TestRow
+	var rows []TestRow
 	for i := range truth {
 		truth[i] = make([]int64, C)
 		for j := range truth[i] {
@@ -382,10 +386,10 @@ func randomTests(rng *rand.Rand, R, C int) ([]stats.TestRow, [][]int64) {
 			}
 			truth[i][j] = x
 			if x > 0 {
-				rows = append(rows, stats.TestRow{
+				rows = append(rows, TestRow{
 					Jurisdiction: fmt.Sprintf("J%02d", i),
 					Site:         "S",
-					Date:         registry.DateOf(monday0.AddDate(0, 0, 7*j+rng.IntN(7))),
+					Date:         registry.DateOf(blockStart.AddDate(0, 0, 7*j+rng.IntN(7))),
 					Count:        x,
 				})
 			}
@@ -394,46 +398,69 @@ func randomTests(rng *rand.Rand, R, C int) ([]stats.TestRow, [][]int64) {
 	return rows, truth
 }
 
-func buildTests(t *testing.T, rows []stats.TestRow, R, C int) stats.Table {
+func buildTests(t *testing.T, rows []TestRow, R int) Table {
 	t.Helper()
 	jurs := make([]string, R)
 	for i := range jurs {
 		jurs[i] = fmt.Sprintf("J%02d", i)
 	}
-	cov, err := stats.Build(nil, rows, stats.Options{
-		From: monday0, To: monday0.AddDate(0, 0, 7*(C-1)), Jurisdictions: jurs, GeneratedAt: monday0,
+	cov, err := Build(nil, rows, Options{
+		From: blockStart, To: blockStart.AddDate(0, 0, 7*BlockWeeks-1), Jurisdictions: jurs, GeneratedAt: afterBlock,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cov.Block != "2026-W05/2026-W08" {
+		t.Fatalf("block %q", cov.Block)
+	}
 	return cov.Tests
 }
 
-// TestNoSuppressedCellRecoverable builds many random tables, publishes them
-// through Build, and then attacks every suppressed cell with the published
-// margins: it must never be pinned to one value.
+// gridTable runs the suppression directly on an R×C table of any shape.
+func gridTable(truth [][]int64, C int) Table {
+	g := newGrid(truth, C, DefaultK)
+	g.suppress()
+	weeks := make([]string, C)
+	for j := range weeks {
+		weeks[j] = fmt.Sprint("w", j)
+	}
+	t := g.table(weeks)
+	for i := range truth {
+		t.Rows = append(t.Rows, []string{fmt.Sprint("r", i)})
+	}
+	return t
+}
+
+// TestNoSuppressedCellRecoverable publishes many random tables, through
+// Build (four-week blocks) and through the suppression alone (any shape),
+// and then attacks every suppressed cell with what is published: it must
+// never be pinned to one value.
 func TestNoSuppressedCellRecoverable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	suppressed := 0
-	for n := 0; n < 300; n++ {
-		R, C := 1+rng.IntN(5), 1+rng.IntN(6)
-		rows, truth := randomTests(rng, R, C)
-		tab := buildTests(t, rows, R, C)
-		a := newAttacker(t, tab, truth, stats.DefaultK)
+	attack := func(n int, tab Table, truth [][]int64) {
+		a := newAttacker(t, tab, truth, DefaultK)
 		for _, c := range a.vars {
 			suppressed++
 			if a.linearlyDetermined(c) {
-				t.Fatalf("table %d (%d×%d): cell %v (true %d) follows from the totals by differencing\n%v", n, R, C, c, a.truth[c.i][c.j], truth)
+				t.Fatalf("table %d (%d×%d): cell %v (true %d) follows from the totals by differencing\n%v", n, a.R, a.C, c, a.truth[c.i][c.j], truth)
 			}
 			if a.recoverable(c) {
-				if a.nodes > 2_000_000 {
-					t.Fatalf("table %d: search limit reached on %v", n, c)
-				}
-				t.Fatalf("table %d (%d×%d): cell %v (true %d) is recoverable from what is published\n%v", n, R, C, c, a.truth[c.i][c.j], truth)
+				t.Fatalf("table %d (%d×%d): cell %v (true %d) is recoverable from what is published (search nodes %d)\n%v", n, a.R, a.C, c, a.truth[c.i][c.j], a.nodes, truth)
 			}
 		}
 	}
-	if suppressed < 500 {
+	for n := 0; n < 150; n++ {
+		R := 1 + rng.IntN(6)
+		rows, truth := randomTests(rng, R, BlockWeeks)
+		attack(n, buildTests(t, rows, R), truth)
+	}
+	for n := 0; n < 300; n++ {
+		R, C := 1+rng.IntN(5), 1+rng.IntN(8)
+		_, truth := randomTests(rng, R, C)
+		attack(n, gridTable(truth, C), truth)
+	}
+	if suppressed < 1000 {
 		t.Fatalf("only %d suppressed cells attacked; the test data are too easy", suppressed)
 	}
 }
@@ -444,9 +471,9 @@ func TestNoSuppressedCellRecoverableLarge(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for n := 0; n < 8; n++ {
 		R, C := 8+rng.IntN(8), 20+rng.IntN(33)
-		rows, truth := randomTests(rng, R, C)
-		tab := buildTests(t, rows, R, C)
-		a := newAttacker(t, tab, truth, stats.DefaultK)
+		_, truth := randomTests(rng, R, C)
+		tab := gridTable(truth, C)
+		a := newAttacker(t, tab, truth, DefaultK)
 		for _, c := range a.vars {
 			if a.linearlyDetermined(c) {
 				t.Fatalf("table %d (%d×%d): cell %v follows from the totals", n, R, C, c)
@@ -455,8 +482,42 @@ func TestNoSuppressedCellRecoverableLarge(t *testing.T) {
 				t.Fatalf("table %d (%d×%d): cell %v (true %d) is recoverable (search nodes %d)", n, R, C, c, a.truth[c.i][c.j], a.nodes)
 			}
 		}
-		cells := (R + 1) * (C + 1)
-		t.Logf("table %d: %d×%d, %d of %d cells suppressed", n, R, C, len(a.vars), cells)
+		t.Logf("table %d: %d×%d, %d of %d cells suppressed", n, R, C, len(a.vars), (R+1)*(C+1))
+	}
+}
+
+// TestBuildSuppresses shows a small cell, and the cells that would give it
+// away, withheld in a dose table.
+func TestBuildSuppresses(t *testing.T) {
+	var doses []DoseRow
+	add := func(prod string, w int, n int64) {
+		doses = append(doses, DoseRow{Jurisdiction: "XX", Site: "S", Product: prod, DoseNumber: 1,
+			Date: registry.DateOf(blockStart.AddDate(0, 0, 7*w)), Count: n})
+	}
+	truth := [][]int64{{3, 40, 0, 0}, {50, 60, 20, 30}}
+	for w := 0; w < 4; w++ {
+		for i, prod := range []string{"a", "b"} {
+			if truth[i][w] > 0 {
+				add(prod, w, truth[i][w])
+			}
+		}
+	}
+	cov, err := Build(doses, nil, Options{From: blockStart, To: blockStart.AddDate(0, 0, 27), MaxDose: 1, GeneratedAt: afterBlock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := cov.Doses[0]
+	if tab.Cells[0][0] != nil {
+		t.Fatalf("count 3 published: %v", *tab.Cells[0][0])
+	}
+	if tab.Suppressed < 4 {
+		t.Fatalf("only %d cells suppressed; a lone small cell is recoverable from its row and column", tab.Suppressed)
+	}
+	a := newAttacker(t, tab, truth, DefaultK)
+	for _, c := range a.vars {
+		if a.linearlyDetermined(c) || a.recoverable(c) {
+			t.Fatalf("cell %v recoverable", c)
+		}
 	}
 }
 
@@ -465,7 +526,7 @@ func TestNoSuppressedCellRecoverableLarge(t *testing.T) {
 // published) it must recover the cell.
 func TestAttackerFindsNaiveSuppression(t *testing.T) {
 	v := func(x int64) *int64 { return &x }
-	tab := stats.Table{
+	tab := Table{
 		Rows:       [][]string{{"A"}, {"B"}},
 		Weeks:      []string{"w1", "w2"},
 		Cells:      [][]*int64{{nil, v(20)}, {v(30), v(40)}},
