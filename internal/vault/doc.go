@@ -51,6 +51,7 @@
 //	(*Vault).Rotate() (uint8, error) / RotatePassphrase(pass) (uint8, error)
 //	(*Vault).Retire() error                               drop non-current KEKs after rewrapping
 //	(*Vault).Pseudonym(personID) (string, error)          for audit subjects
+//	(*Vault).DeriveKey(purpose) ([]byte, error)            e.g. "stats-noise" for stats.Options.NoiseKey
 //	(*Vault).EncryptBlob(name, pt) / DecryptBlob(name, blob) / RewrapBlob(blob)
 //	WrappedVersion(wrapped) (uint8, error) / BlobVersion(blob) (uint8, error)
 //	(*DataKey).Encrypt(personID, field, pt) ([]byte, error)

@@ -33,6 +33,7 @@ const (
 	adWrap       = "haven/vault/wrap/v1"
 	infoVerify   = "haven/vault/kek-verifier/v1"
 	infoPseudo   = "haven/vault/audit-pseudonym/v1"
+	infoDerive   = "haven/vault/derive-root/v1"
 	adPseudoKey  = "haven/vault/pseudonym-key/v1"
 	infoBareRoot = "haven/vault/bare-key-pseudonym-root/v1"
 
@@ -69,6 +70,7 @@ type Vault struct {
 	ring   *ringFile                // public structure of the ring; clear keys are zeroed out of it
 	keks   map[uint8]*[KeySize]byte // loaded KEKs by version
 	pseudo *[KeySize]byte           // HMAC key for pseudonyms; nil when sealed
+	derive *[KeySize]byte           // root of DeriveKey; nil when sealed
 	sealed bool
 	epoch  atomic.Uint64 // bumped by Seal: data keys from an older epoch refuse to work
 }
@@ -347,14 +349,21 @@ func (v *Vault) save(exclusive bool) error {
 	return writePrivate(v.path, data, exclusive)
 }
 
+// setPseudo derives the pseudonym key and the DeriveKey root from the
+// ring's pseudonym root key.
 func (v *Vault) setPseudo(root []byte) {
-	k, err := hkdf.Key(sha256.New, root, nil, infoPseudo, KeySize)
-	if err != nil {
-		panic("vault: hkdf: " + err.Error())
+	for _, d := range []struct {
+		dst  **[KeySize]byte
+		info string
+	}{{&v.pseudo, infoPseudo}, {&v.derive, infoDerive}} {
+		k, err := hkdf.Key(sha256.New, root, nil, d.info, KeySize)
+		if err != nil {
+			panic("vault: hkdf: " + err.Error())
+		}
+		*d.dst = new([KeySize]byte)
+		copy((*d.dst)[:], k)
+		clear(k)
 	}
-	v.pseudo = new([KeySize]byte)
-	copy(v.pseudo[:], k)
-	clear(k)
 }
 
 // Sealed reports whether the vault is sealed.
@@ -413,6 +422,10 @@ func (v *Vault) sealLocked() {
 	if v.pseudo != nil {
 		clear(v.pseudo[:])
 		v.pseudo = nil
+	}
+	if v.derive != nil {
+		clear(v.derive[:])
+		v.derive = nil
 	}
 	v.sealed = true
 	v.epoch.Add(1)
@@ -662,4 +675,25 @@ func (v *Vault) Pseudonym(personID string) (string, error) {
 	m.Write([]byte(personID))
 	sum := m.Sum(nil)
 	return PseudonymPrefix + hex.EncodeToString(sum[:16]), nil
+}
+
+// DeriveKey returns a 32-byte key for one named purpose (for example
+// "stats-noise"), derived with HKDF-SHA-256 from the ring's pseudonym root
+// key. Like pseudonyms it is stable across KEK rotation, differs between
+// purposes and between rings, and is gone once the ring is shredded. Fails
+// with ESEALED when sealed and EINVALID for an empty purpose.
+func (v *Vault) DeriveKey(purpose string) ([]byte, error) {
+	if purpose == "" {
+		return nil, registry.FieldErrorf(registry.EINVALID, "purpose", "purpose is empty")
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.sealed || v.derive == nil {
+		return nil, registry.Errorf(registry.ESEALED, "vault is sealed")
+	}
+	k, err := hkdf.Key(sha256.New, v.derive[:], nil, "haven/vault/derived/v1/"+purpose, KeySize)
+	if err != nil {
+		return nil, registry.Errorf(registry.EINTERNAL, "vault: hkdf: %v", err)
+	}
+	return k, nil
 }

@@ -792,3 +792,34 @@ func TestBareKeyFile(t *testing.T) {
 		t.Fatal("one bare key, two pseudonym keys")
 	}
 }
+
+func TestDeriveKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	v, err := vault.Create(path, vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := v.DeriveKey("stats-noise")
+	if err != nil || len(a) != vault.KeySize {
+		t.Fatalf("DeriveKey = %x, %v", a, err)
+	}
+	b, _ := v.DeriveKey("other")
+	if bytes.Equal(a, b) {
+		t.Fatal("two purposes share a key")
+	}
+	if _, err := v.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := v.DeriveKey("stats-noise")
+	if !bytes.Equal(a, again) {
+		t.Fatal("derived key changed with KEK rotation")
+	}
+	if o, _ := mustEphemeral(t).DeriveKey("stats-noise"); bytes.Equal(o, a) {
+		t.Fatal("derived key does not depend on the ring")
+	}
+	_, err = v.DeriveKey("")
+	wantCode(t, err, registry.EINVALID)
+	v.Seal()
+	_, err = v.DeriveKey("stats-noise")
+	wantCode(t, err, registry.ESEALED)
+}
