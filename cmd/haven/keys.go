@@ -40,7 +40,7 @@ func keysInit(env *commandEnv, args []string) error {
 	fs.SetOutput(env.Stderr)
 	country := fs.String("country", env.Getenv("HAVEN_COUNTRY"), "ISO 3166-1 alpha-2 country of the operator (env HAVEN_COUNTRY)")
 	org := fs.String("org", "Haven", "organisation named in the certificates and as certificate issuer")
-	force := fs.Bool("force", false, "replace existing keys (certificates signed with the old DSC stop verifying against the new trust list)")
+	force := fs.Bool("force", false, "replace existing keys; the old DSC stays in the trust list as retired, so certificates it signed keep verifying")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

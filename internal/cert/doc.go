@@ -74,7 +74,8 @@
 //	// Keys (haven keys init | trust-list)
 //	InitKeys(dir string, secrets SecretStore, KeyOptions{Country, Organization, Now, …}) (*Keys, error)
 //	LoadKeys(dir string, secrets SecretStore) (*Keys, error)
-//	type Keys struct{ Signer crypto.Signer; DSC, CSCA *x509.Certificate }
+//	type Keys struct{ Signer crypto.Signer; DSC, CSCA *x509.Certificate; Retired []*x509.Certificate }
+//	(*Keys).TrustList() *TrustList                // current and retired DSCs
 //	type SecretStore interface{ ReadSecret(name) ([]byte, error); WriteSecret(name, data) error }
 //	DirStore(dir)  // PEM files, mode 0600; the vault can wrap or replace it
 //

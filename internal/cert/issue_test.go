@@ -251,3 +251,45 @@ func TestParseIssueRequest(t *testing.T) {
 		t.Errorf("marshal adds absent test: %s", b)
 	}
 }
+
+// TestKeyRollover replaces the keys and checks that certificates signed with
+// the old DSC still verify against the exported trust list.
+func TestKeyRollover(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	k1, err := cert.InitKeys(dir, cert.DirStore(dir), cert.KeyOptions{Country: "KR", Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &cert.IssueRequest{Person: cert.Person{CardCode: "7KQM-X4TD-9HCA"}, Vaccination: vaccination()}
+	old, err := mustIssuer(t, k1).Issue(req, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(30 * 24 * time.Hour)
+	k2, err := cert.InitKeys(dir, cert.DirStore(dir), cert.KeyOptions{Country: "KR", Now: later, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k2.DSC.Equal(k1.DSC) || len(k2.Retired) != 1 || !k2.Retired[0].Equal(k1.DSC) {
+		t.Fatalf("after rollover: retired %d", len(k2.Retired))
+	}
+	loaded, err := cert.LoadKeys(dir, cert.DirStore(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := loaded.TrustList().MarshalJSON()
+	tl, err := cert.ParseTrustList(js)
+	if err != nil || tl.Len() != 2 {
+		t.Fatalf("trust list: %d entries, %v", tl.Len(), err)
+	}
+	fresh, err := mustIssuer(t, loaded).Issue(req, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cert.NewVerifier(tl)
+	for name, hc1 := range map[string]string{"old": old, "new": fresh} {
+		if res := v.Verify(hc1, cert.VerifyOptions{At: later.Add(time.Hour)}); !res.Valid {
+			t.Errorf("%s certificate: %s: %s", name, res.Failed, res.Reason)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/big"
@@ -93,10 +94,19 @@ type Keys struct {
 	Signer crypto.Signer
 	DSC    *x509.Certificate
 	CSCA   *x509.Certificate
+	// Retired holds earlier DSCs replaced by InitKeys with Force. Their
+	// private keys are gone, but certificates they signed stay verifiable
+	// until they expire, so they stay in the trust list.
+	Retired []*x509.Certificate
 }
 
 // TrustList returns a trust list holding this DSC.
-func (k *Keys) TrustList() *TrustList { return NewTrustList(k.DSC) }
+func (k *Keys) TrustList() *TrustList {
+	return NewTrustList(append([]*x509.Certificate{k.DSC}, k.Retired...)...)
+}
+
+// retiredPrefix starts the file name of a retired DSC: retired-<kid hex>.pem.
+const retiredPrefix = "retired-"
 
 // KeyOptions controls InitKeys.
 type KeyOptions struct {
@@ -110,7 +120,8 @@ type KeyOptions struct {
 	CSCAValidity, DSCValidity time.Duration
 	// Rand defaults to crypto/rand.
 	Rand io.Reader
-	// Force replaces existing keys.
+	// Force replaces existing keys. The old DSC is kept as a retired
+	// certificate (for the trust list); the old private keys are overwritten.
 	Force bool
 }
 
@@ -128,9 +139,16 @@ func InitKeys(dir string, secrets SecretStore, opts KeyOptions) (*Keys, error) {
 	if opts.Now.IsZero() {
 		return nil, registry.FieldErrorf(registry.EINVALID, "now", "no start time given")
 	}
-	if !opts.Force {
-		if _, err := os.Stat(filepath.Join(dir, FileDSCCert)); err == nil {
+	if old, err := os.ReadFile(filepath.Join(dir, FileDSCCert)); err == nil {
+		if !opts.Force {
 			return nil, registry.FieldErrorf(registry.ECONFLICT, FileDSCCert, "keys already exist in %s", dir)
+		}
+		cs, err := ParseCertificates(old)
+		if err != nil {
+			return nil, &registry.Error{Code: registry.EMALFORMED, Field: FileDSCCert, Message: "cannot read the DSC being replaced", Err: err}
+		}
+		if err := DirStore(dir).WriteSecret(fmt.Sprintf("%s%x.pem", retiredPrefix, KID(cs[0])), old); err != nil {
+			return nil, err
 		}
 	}
 	if opts.Organization == "" {
@@ -218,7 +236,32 @@ func InitKeys(dir string, secrets SecretStore, opts KeyOptions) (*Keys, error) {
 	if err := certs.WriteSecret(FileDSCCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: dscDER})); err != nil {
 		return nil, err
 	}
-	return &Keys{Signer: dscKey, DSC: dsc, CSCA: csca}, nil
+	retired, err := loadRetired(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{Signer: dscKey, DSC: dsc, CSCA: csca, Retired: retired}, nil
+}
+
+// loadRetired reads the retired DSCs in dir, oldest file name first.
+func loadRetired(dir string) ([]*x509.Certificate, error) {
+	names, err := filepath.Glob(filepath.Join(dir, retiredPrefix+"*.pem"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			return nil, &registry.Error{Code: registry.EINTERNAL, Field: filepath.Base(n), Message: "cannot read retired DSC", Err: err}
+		}
+		cs, err := ParseCertificates(b)
+		if err != nil {
+			return nil, &registry.Error{Code: registry.EMALFORMED, Field: filepath.Base(n), Message: registry.ErrorMessage(err), Err: err}
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
 }
 
 // LoadKeys reads the key material written by InitKeys: certificates from
@@ -267,7 +310,11 @@ func LoadKeys(dir string, secrets SecretStore) (*Keys, error) {
 	if !publicKeysEqual(signer.Public(), dsc.PublicKey) {
 		return nil, registry.FieldErrorf(registry.EINVALID, FileDSCKey, "private key does not match the DSC")
 	}
-	return &Keys{Signer: signer, DSC: dsc, CSCA: csca}, nil
+	retired, err := loadRetired(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{Signer: signer, DSC: dsc, CSCA: csca, Retired: retired}, nil
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {
