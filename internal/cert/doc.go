@@ -17,7 +17,8 @@
 //	            no tag), hcert -260 holding the eu_dcc_v1 map under key 1
 //	signature   ES256 (P-256 key, 64-byte r||s) or PS256 (RSA >= 2048 bits,
 //	            salt = hash length); every DSC trusted under the kid is tried
-//	time        iat <= at <= exp, DSC valid at at, iat not before the DSC
+//	time        iat <= at <= exp, DSC valid at at, iat not before the DSC,
+//	            a test's sample time (sc) not after at
 //	key_usage   the DSC's HCERT EKUs (…1847.2021.1.1/2/3 and …0.1847.2021.1.x)
 //	            must allow the entry group (t, v or r); no such EKU allows all
 //	schema      the DCC JSON schema of the payload's own ver (1.0.0 to 1.3.3,

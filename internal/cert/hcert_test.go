@@ -248,6 +248,8 @@ func TestVerifyCOSEAndCWT(t *testing.T) {
 		}())}, nil, ""},
 		{"ok/test-sc-tag0", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, testDCC(cbor.Tag{Number: 0, Content: "2026-02-28T10:00:00Z"}))}, nil, ""},
 		{"ok/test-sc-tag1", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, testDCC(cbor.Tag{Number: 1, Content: 1772272800}))}, nil, ""},
+		{"fail/test-sampled-in-future", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, testDCC(t0.Add(time.Minute).Format(time.RFC3339)))}, nil, cert.StepTime},
+		{"ok/test-sampled-before", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, testDCC(t0.Add(-2*time.Hour).Format(time.RFC3339)))}, nil, ""},
 		{"fail/fractional-dose-number", cose{key: ec, prot: ph(-7, kid), claims: claimsAt(iat, exp, func() map[string]any {
 			d := validDCC()
 			d["v"].([]any)[0].(map[string]any)["dn"] = 1.5

@@ -306,7 +306,9 @@ func appendASN1Int(dst, b []byte) []byte {
 
 // CheckTime checks, at time at, that the HCERT has iat and exp claims with
 // iat <= at <= exp, that the DSC is valid at at, and that iat does not
-// predate the DSC (HCERT spec 3.3.5 and 3.3.6).
+// predate the DSC (HCERT spec 3.3.5 and 3.3.6). A test certificate whose
+// sample was taken after at is refused too (case DGC8 of the eHN verifier
+// checks).
 func (h *HCert) CheckTime(dsc *x509.Certificate, at time.Time) error {
 	switch {
 	case at.IsZero():
@@ -325,6 +327,13 @@ func (h *HCert) CheckTime(dsc *x509.Certificate, at time.Time) error {
 		return registry.FieldErrorf(registry.EINVALID, StepTime, "the DSC expired at %s", dsc.NotAfter.UTC().Format(time.RFC3339))
 	case h.IssuedAt.Before(dsc.NotBefore):
 		return registry.FieldErrorf(registry.EINVALID, StepTime, "issued before the DSC became valid (%s)", dsc.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if h.DCC != nil {
+		for _, t := range h.DCC.T {
+			if sc, err := time.Parse(time.RFC3339Nano, string(t.Sc)); err == nil && sc.After(at) {
+				return registry.FieldErrorf(registry.EINVALID, StepTime, "the test sample was taken after the verification time")
+			}
+		}
 	}
 	return nil
 }
