@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -82,13 +83,20 @@ func Open(path string) (*DB, error) {
 	}
 	readers.SetMaxOpenConns(8)
 	readers.SetMaxIdleConns(8)
+	// Each connection keeps its own page cache; idle ones are closed so that
+	// an idle server gives the memory back.
+	readers.SetConnMaxIdleTime(30 * time.Second)
 	writer, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {
 		readers.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	writer.SetMaxOpenConns(1)
-	writer.SetMaxIdleConns(1)
+	// One writer goroutine runs one transaction at a time; the second
+	// connection lets statements be prepared while that transaction holds
+	// the first (database/sql then prepares them on the transaction's
+	// connection once and reuses them).
+	writer.SetMaxOpenConns(2)
+	writer.SetMaxIdleConns(2)
 	writer.SetConnMaxLifetime(0)
 	if err := writer.Ping(); err != nil {
 		readers.Close()
@@ -96,7 +104,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	gw := newGroupWriter(writer, 256)
-	return &DB{Store: sqlstore.New(readers, dialect, gw, Migrations(), gw.Close, writer.Close), Path: path}, nil
+	return &DB{Store: sqlstore.New(readers, dialect, gw, Migrations(), gw.Close, writer.Close).WithWriteDB(writer), Path: path}, nil
 }
 
 // createPrivate creates an empty file with mode 0600 unless path exists.

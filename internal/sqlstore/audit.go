@@ -25,7 +25,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, r registry.AuditRec
 		}
 	}
 	var last *audit.Entry
-	head, err := scanEntry(tx.QueryRowContext(ctx, `SELECT seq, at, actor, role, action, purpose, subject, prev_hash, hash
+	head, err := scanEntry(s.txQueryRow(ctx, tx, `SELECT seq, at, actor, role, action, purpose, subject, prev_hash, hash
 		FROM audit_log ORDER BY seq DESC LIMIT 1`))
 	switch {
 	case err == nil:
@@ -41,8 +41,8 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, r registry.AuditRec
 }
 
 func (s *Store) insertEntry(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
-	_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO audit_log
-		(seq, at, actor, role, action, purpose, subject, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.txExec(ctx, tx, `INSERT INTO audit_log
+		(seq, at, actor, role, action, purpose, subject, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(e.Seq), micros(e.Time), e.Actor, e.Role, e.Action, e.Purpose, e.Subject, e.PrevHash[:], e.Hash[:])
 	if err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
@@ -80,7 +80,7 @@ func (s *Store) Append(ctx context.Context, e audit.Entry) error {
 
 // Last implements audit.Store. Returns ENOTFOUND for an empty log.
 func (s *Store) Last(ctx context.Context) (audit.Entry, error) {
-	e, err := scanEntry(s.db.QueryRowContext(ctx, `SELECT seq, at, actor, role, action, purpose, subject, prev_hash, hash
+	e, err := scanEntry(s.queryRow(ctx, `SELECT seq, at, actor, role, action, purpose, subject, prev_hash, hash
 		FROM audit_log ORDER BY seq DESC LIMIT 1`))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, registry.Errorf(registry.ENOTFOUND, "The audit log is empty.")
@@ -128,8 +128,8 @@ func (s *Store) Scan(ctx context.Context, fromSeq uint64, fn func(audit.Entry) e
 // SaveCheckpoint implements audit.CheckpointStore.
 func (s *Store) SaveCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO audit_checkpoints
-			(origin, seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)`),
+		_, err := s.txExec(ctx, tx, `INSERT INTO audit_checkpoints
+			(origin, seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.Origin, int64(c.Seq), c.Hash[:], micros(c.Time), c.KeyID, c.Signature)
 		return err
 	})

@@ -16,7 +16,7 @@ import (
 func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w registry.Write) error {
 	_, err := s.create(ctx, "erase person", w, func(tx *sql.Tx) error {
 		var id []byte
-		err := tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT id FROM persons WHERE card_code = ?`), string(code)).Scan(&id)
+		err := s.txQueryRow(ctx, tx, `SELECT id FROM persons WHERE card_code = ?`, string(code)).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
 		}
@@ -69,7 +69,7 @@ func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w regis
 			`UPDATE persons SET wrapped_key = NULL, sealed = NULL WHERE id = ?`,
 			`DELETE FROM persons WHERE id = ?`,
 		} {
-			if _, err := tx.ExecContext(ctx, s.dialect.Rebind(q), id); err != nil {
+			if _, err := s.txExec(ctx, tx, q, id); err != nil {
 				return err
 			}
 		}
@@ -108,7 +108,7 @@ func (s *Store) doseNumbers(ctx context.Context, tx *sql.Tx, personID []byte) (m
 }
 
 func (s *Store) forgetIdempotency(ctx context.Context, tx *sql.Tx, resource string) error {
-	_, err := tx.ExecContext(ctx, s.dialect.Rebind(`DELETE FROM idempotency WHERE resource_id = ?`), resource)
+	_, err := s.txExec(ctx, tx, `DELETE FROM idempotency WHERE resource_id = ?`, resource)
 	return err
 }
 
@@ -119,9 +119,9 @@ func monday(d registry.Date) registry.Date {
 }
 
 func (s *Store) countErased(ctx context.Context, tx *sql.Tx, kind, site, product string, dose int, d registry.Date) error {
-	_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO erased_counts (kind, site, product, dose_number, week, count)
+	_, err := s.txExec(ctx, tx, `INSERT INTO erased_counts (kind, site, product, dose_number, week, count)
 		VALUES (?, ?, ?, ?, ?, 1)
-		ON CONFLICT (kind, site, product, dose_number, week) DO UPDATE SET count = erased_counts.count + 1`),
+		ON CONFLICT (kind, site, product, dose_number, week) DO UPDATE SET count = erased_counts.count + 1`,
 		kind, site, product, dose, monday(d).String())
 	return err
 }

@@ -20,9 +20,8 @@ func (s *Store) create(ctx context.Context, op string, w registry.Write, write f
 	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
 		replay = nil
 		if idem != nil {
-			res, err := tx.ExecContext(ctx, s.dialect.Rebind(
-				`INSERT INTO idempotency (scope, key, request_hash, kind, resource_id, created_at)
-				 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`),
+			res, err := s.txExec(ctx, tx, `INSERT INTO idempotency (scope, key, request_hash, kind, resource_id, created_at)
+				 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
 				idem.Scope, idem.Key, idem.RequestHash, idem.Kind, idem.ResourceID, micros(idem.CreatedAt))
 			if err != nil {
 				return fmt.Errorf("store idempotency key: %w", err)
@@ -104,8 +103,7 @@ func (s *Store) FindIdempotency(ctx context.Context, scope, key string) (*regist
 // CreatePerson implements registry.Store.
 func (s *Store) CreatePerson(ctx context.Context, p registry.SealedPerson, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "create person", w, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
-			`INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed) VALUES (?, ?, ?, ?, ?)`),
+		_, err := s.txExec(ctx, tx, `INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed) VALUES (?, ?, ?, ?, ?)`,
 			p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed)
 		return err
 	})
@@ -131,8 +129,7 @@ func scanPerson(row interface{ Scan(...any) error }) (*registry.SealedPerson, er
 
 // FindPerson implements registry.Store.
 func (s *Store) FindPerson(ctx context.Context, code registry.CardCode) (*registry.SealedPerson, error) {
-	p, err := scanPerson(s.db.QueryRowContext(ctx, s.dialect.Rebind(
-		`SELECT `+personColumns+` FROM persons WHERE card_code = ?`), string(code)))
+	p, err := scanPerson(s.queryRow(ctx, `SELECT `+personColumns+` FROM persons WHERE card_code = ?`, string(code)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, registry.Errorf(registry.ENOTFOUND, "Person not found.")
 	}
@@ -147,8 +144,7 @@ func (s *Store) FindRecord(ctx context.Context, code registry.CardCode) (*regist
 		return nil, s.wrap("find record", err)
 	}
 	defer tx.Rollback()
-	p, err := scanPerson(tx.QueryRowContext(ctx, s.dialect.Rebind(
-		`SELECT `+personColumns+` FROM persons WHERE card_code = ?`), string(code)))
+	p, err := scanPerson(tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT `+personColumns+` FROM persons WHERE card_code = ?`), string(code)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, registry.Errorf(registry.ENOTFOUND, "Person not found.")
 	}
@@ -255,13 +251,12 @@ func (s *Store) personMissing(err error) error {
 func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "record vaccination", w, func(tx *sql.Tx) error {
 		var prior int
-		if err := tx.QueryRowContext(ctx, s.dialect.Rebind(
-			`SELECT COUNT(*) FROM vaccinations WHERE person_id = ? AND status = ? AND dose_date <= ?`),
+		if err := s.txQueryRow(ctx, tx, `SELECT COUNT(*) FROM vaccinations WHERE person_id = ? AND status = ? AND dose_date <= ?`,
 			v.PersonID[:], registry.StatusCompleted, v.Date.String()).Scan(&prior); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO vaccinations (`+vaccinationColumns+`, dose_number)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err := s.txExec(ctx, tx, `INSERT INTO vaccinations (`+vaccinationColumns+`, dose_number)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.ID[:], v.PersonID[:], v.Product, v.Date.String(), v.Site, v.Lot, string(v.Source), v.Payment.Kind,
 			v.Payment.Amount, v.Payment.Currency, micros(v.RecordedAt), v.Status, nullID(v.Replaces), nullID(v.ReplacedBy), prior+1)
 		return s.personMissing(err)
@@ -283,9 +278,9 @@ func (s *Store) FindVaccination(ctx context.Context, id registry.ID) (*registry.
 // RecordTest implements registry.Store.
 func (s *Store) RecordTest(ctx context.Context, t registry.Test, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "record test", w, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.dialect.Rebind(`INSERT INTO tests
+		_, err := s.txExec(ctx, tx, `INSERT INTO tests
 			(id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.ID[:], t.PersonID[:], string(t.Kind), string(t.Result), t.Date.String(), t.Site, micros(t.RecordedAt),
 			t.Status, nullID(t.Replaces), nullID(t.ReplacedBy))
 		return s.personMissing(err)
@@ -310,7 +305,7 @@ func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, repl
 	return s.create(ctx, "mark entered in error", w, func(tx *sql.Tx) error {
 		for _, table := range []string{"vaccinations", "tests"} {
 			var status string
-			err := tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT status FROM `+table+` WHERE id = ? AND person_id = ?`),
+			err := s.txQueryRow(ctx, tx, `SELECT status FROM `+table+` WHERE id = ? AND person_id = ?`,
 				recordID[:], personID[:]).Scan(&status)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
@@ -322,8 +317,8 @@ func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, repl
 				return registry.FieldErrorf(registry.ECONFLICT, "record", "The record is already marked entered in error.")
 			}
 			if replacement != (registry.ID{}) {
-				res, err := tx.ExecContext(ctx, s.dialect.Rebind(`UPDATE `+table+` SET replaces = ?
-					WHERE id = ? AND person_id = ? AND replaces IS NULL AND status = ?`),
+				res, err := s.txExec(ctx, tx, `UPDATE `+table+` SET replaces = ?
+					WHERE id = ? AND person_id = ? AND replaces IS NULL AND status = ?`,
 					recordID[:], replacement[:], personID[:], registry.StatusCompleted)
 				if err != nil {
 					return err
@@ -333,7 +328,7 @@ func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, repl
 						"The replacement must be a current record of the same kind for the same person.")
 				}
 			}
-			_, err = tx.ExecContext(ctx, s.dialect.Rebind(`UPDATE `+table+` SET status = ?, replaced_by = ? WHERE id = ?`),
+			_, err = s.txExec(ctx, tx, `UPDATE `+table+` SET status = ?, replaced_by = ? WHERE id = ?`,
 				registry.StatusEnteredInError, nullID(replacement), recordID[:])
 			return err
 		}
@@ -344,8 +339,7 @@ func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, repl
 // CreateSite implements registry.Store.
 func (s *Store) CreateSite(ctx context.Context, site registry.Site, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "create site", w, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
-			`INSERT INTO sites (code, name, jurisdiction, services, created_at) VALUES (?, ?, ?, ?, ?)`),
+		_, err := s.txExec(ctx, tx, `INSERT INTO sites (code, name, jurisdiction, services, created_at) VALUES (?, ?, ?, ?, ?)`,
 			site.Code, site.Name, site.Jurisdiction, joinList(site.Services), micros(site.CreatedAt))
 		if s.dialect.IsUniqueViolation(err) {
 			return registry.FieldErrorf(registry.ECONFLICT, "code", "A site with this code already exists.")
@@ -397,8 +391,7 @@ func (s *Store) ListSites(ctx context.Context) ([]registry.Site, error) {
 // CreateToken implements registry.Store.
 func (s *Store) CreateToken(ctx context.Context, t registry.Token, w registry.Write) error {
 	_, err := s.create(ctx, "create token", w, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.dialect.Rebind(
-			`INSERT INTO tokens (id, hash, role, sites, created_at) VALUES (?, ?, ?, ?, ?)`),
+		_, err := s.txExec(ctx, tx, `INSERT INTO tokens (id, hash, role, sites, created_at) VALUES (?, ?, ?, ?, ?)`,
 			t.ID, t.Hash, string(t.Role), joinList(t.Sites), micros(t.CreatedAt))
 		return err
 	})
@@ -412,8 +405,7 @@ func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*registry.Tok
 		role, sites string
 		created     int64
 	)
-	err := s.db.QueryRowContext(ctx, s.dialect.Rebind(
-		`SELECT id, hash, role, sites, created_at FROM tokens WHERE hash = ?`), hash).
+	err := s.queryRow(ctx, `SELECT id, hash, role, sites, created_at FROM tokens WHERE hash = ?`, hash).
 		Scan(&t.ID, &t.Hash, &role, &sites, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, registry.Errorf(registry.ENOTFOUND, "Token not found.")

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -55,13 +56,71 @@ type Store struct {
 	runner     TxRunner
 	migrations fs.FS
 	closers    []func() error
+
+	// Prepared statements, by query text. Reads are prepared on db;
+	// writes on writeDB, the pool the TxRunner's transactions come from.
+	writeDB            *sql.DB
+	readStmts, txStmts sync.Map // string → *sql.Stmt
 }
 
 // New returns a Store that reads through db, writes through runner, and
 // migrates with the *.sql files of migrations. closers run, in order, when
 // the Store is closed.
 func New(db *sql.DB, d Dialect, runner TxRunner, migrations fs.FS, closers ...func() error) *Store {
-	return &Store{db: db, dialect: d, runner: runner, migrations: migrations, closers: closers}
+	return &Store{db: db, writeDB: db, dialect: d, runner: runner, migrations: migrations, closers: closers}
+}
+
+// WithWriteDB tells the store that the runner's transactions come from w, so
+// that it prepares write statements there. It returns s.
+func (s *Store) WithWriteDB(w *sql.DB) *Store {
+	s.writeDB = w
+	return s
+}
+
+// prepared returns the statement for query (in ? form) prepared on db,
+// preparing it on first use. Parsing SQL is a large part of a small write's
+// cost, so every statement is parsed once per connection.
+func (s *Store) prepared(ctx context.Context, cache *sync.Map, db *sql.DB, query string) (*sql.Stmt, error) {
+	if st, ok := cache.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, s.dialect.Rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := cache.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// txExec runs a write statement in tx.
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.prepared(ctx, &s.txStmts, s.writeDB, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+// txQueryRow runs a one-row query in tx.
+func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, &s.txStmts, s.writeDB, query)
+	if err != nil {
+		// Let the error surface from Scan through an unprepared query.
+		return tx.QueryRowContext(ctx, s.dialect.Rebind(query), args...)
+	}
+	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+}
+
+// queryRow runs a one-row read outside any transaction.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, &s.readStmts, s.db, query)
+	if err != nil {
+		return s.db.QueryRowContext(ctx, s.dialect.Rebind(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // Migrate applies pending migrations and returns their names.
@@ -119,6 +178,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close runs the closers given to New, then closes the pool.
 func (s *Store) Close() error {
 	var errs []error
+	for _, cache := range []*sync.Map{&s.readStmts, &s.txStmts} {
+		cache.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
+	}
 	for _, c := range s.closers {
 		errs = append(errs, c())
 	}
