@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/audit"
+	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/internal/sqlite"
@@ -288,9 +289,19 @@ func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
 		}
 		return stats.WriteGapsText(env.Stdout, rep)
 	}
-	opts := stats.Options{From: f.Time(), To: t.Time(), K: *k, GeneratedAt: env.Now().UTC()}
+	noise := server.StatsNoise{Epsilon: *epsilon}
 	if *epsilon != 0 {
-		opts.Noise = &stats.Noise{Epsilon: *epsilon}
+		v, err := openVault(env)
+		if err != nil {
+			return err
+		}
+		if noise.Key, err = v.DeriveKey("stats-noise"); err != nil {
+			return err
+		}
+	}
+	opts, err := server.CoverageOptions(ctx, db, catalog.Default(), f, t, *k, noise, env.Now())
+	if err != nil {
+		return err
 	}
 	cov, err := stats.Build(server.DoseRows(doseCounts), server.TestRows(testCounts), opts)
 	if err != nil {

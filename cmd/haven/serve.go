@@ -30,6 +30,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Minute, "how often to sign a checkpoint of the audit log")
 	policyDir := fs.String("policies", env.Getenv("HAVEN_POLICIES"), "folder of policy packs (env HAVEN_POLICIES); default: the bundled packs")
+	statsEpsilon := fs.Float64("stats-epsilon", 0, "add two-sided geometric noise with this privacy parameter to the coverage tables (0: none; see docs/privacy.md)")
 	scheduleName := fs.String("schedule", envOr(env.Getenv, "HAVEN_SCHEDULE", "who"), "schedule that evaluates recorded doses: cdc, who or cn (env HAVEN_SCHEDULE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,7 +66,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		}
 	}
 	deps := server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
-		Schedule: *scheduleName, Now: env.Now}
+		Schedule: *scheduleName, Now: env.Now, StatsNoise: server.StatsNoise{Epsilon: *statsEpsilon}}
 	if v.Sealed() {
 		fmt.Fprintln(env.Stdout, "Haven is sealed: it serves nothing until an administrator runs haven unlock.")
 		close(loopDone)
@@ -75,6 +76,11 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 			return err
 		}
 		deps.AuditKey = signer.PublicKey()
+		if *statsEpsilon != 0 {
+			if deps.StatsNoise.Key, err = v.DeriveKey("stats-noise"); err != nil {
+				return err
+			}
+		}
 		go func() {
 			checkpointLoop(ctx, as, signer, env.Now, *checkpointEvery, logger)
 			close(loopDone)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/audit"
+	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/stats"
 )
@@ -257,6 +258,41 @@ func TestRows(cs []registry.TestCount) []stats.TestRow {
 	return out
 }
 
+// StatsNoise configures the optional noise of the coverage tables. The
+// privacy parameter is the operator's choice, not a request's: an analyst
+// must not be able to ask for less noise.
+type StatsNoise struct {
+	Epsilon float64 // 0: no noise
+	Key     []byte  // ≥ 32 bytes: the same table asked twice gets the same noise, so answers cannot be averaged
+}
+
+// CoverageOptions fixes the shape of the coverage tables: every jurisdiction
+// that has a site, every catalogue product, the period, k, and the noise.
+// Fixed rows and columns mean an empty cell is published as 0 rather than
+// left out, which would say something by itself.
+func CoverageOptions(ctx context.Context, store registry.Store, cat *catalog.Catalog, from, to registry.Date, k int, noise StatsNoise, now time.Time) (stats.Options, error) {
+	sites, err := store.ListSites(ctx)
+	if err != nil {
+		return stats.Options{}, err
+	}
+	opts := stats.Options{From: from.Time(), To: to.Time(), K: k, GeneratedAt: now.UTC()}
+	seen := map[string]bool{}
+	for _, site := range sites {
+		if !seen[site.Jurisdiction] {
+			seen[site.Jurisdiction] = true
+			opts.Jurisdictions = append(opts.Jurisdictions, site.Jurisdiction)
+		}
+	}
+	for _, p := range cat.Products() {
+		opts.Products = append(opts.Products, p.ID)
+	}
+	if noise.Epsilon != 0 {
+		opts.Noise = &stats.Noise{Epsilon: noise.Epsilon}
+		opts.NoiseKey = noise.Key
+	}
+	return opts, nil
+}
+
 // handleCoverage returns the suppressed coverage tables: doses by
 // jurisdiction × product × dose number × ISO week and tests by jurisdiction
 // × week. There is no status breakdown, and there never will be.
@@ -273,21 +309,17 @@ func (s *Server) handleCoverage() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		opts := stats.Options{From: from.Time(), To: to.Time(), GeneratedAt: s.now().UTC()}
-		q := r.URL.Query()
-		if v := q.Get("k"); v != "" {
-			if opts.K, err = strconv.Atoi(v); err != nil {
+		k := 0
+		if v := r.URL.Query().Get("k"); v != "" {
+			if k, err = strconv.Atoi(v); err != nil {
 				s.writeError(w, r, fieldErr("k", "k must be a whole number."))
 				return
 			}
 		}
-		if v := q.Get("epsilon"); v != "" {
-			eps, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				s.writeError(w, r, fieldErr("epsilon", "epsilon must be a number."))
-				return
-			}
-			opts.Noise = &stats.Noise{Epsilon: eps}
+		opts, err := CoverageOptions(r.Context(), s.store, s.catalog, from, to, k, s.statsNoise, s.now())
+		if err != nil {
+			s.writeError(w, r, err)
+			return
 		}
 		doses, tests, err := s.statsInput(r.Context(), from, to)
 		if err != nil {

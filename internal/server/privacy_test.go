@@ -106,7 +106,7 @@ func TestRouteMatrix(t *testing.T) {
 		}
 	}
 	// Unknown routes and methods are denied.
-	for _, tc := range []struct{ method, path string }{{"PUT", "/api/v1/persons"}, {"GET", "/api/v1/persons"}, {"GET", "/admin"}} {
+	for _, tc := range []struct{ method, path string }{{"PUT", "/api/v1/persons"}, {"GET", "/api/v1/persons"}, {"GET", "/api/v1/admin"}, {"GET", "/no-such-page"}} {
 		if res := e.do(tc.method, tc.path, e.admin, ""); res.status < 400 {
 			t.Errorf("%s %s = %d, want a 4xx", tc.method, tc.path, res.status)
 		}
@@ -323,8 +323,20 @@ func TestCoverage(t *testing.T) {
 		}
 	}
 	res.decode(t, &cov)
-	if cov.K != 11 || len(cov.Doses) != 1 || cov.Doses[0].Jurisdiction != "CN-JL-YB" || cov.Doses[0].Total == nil || *cov.Doses[0].Total != 12 {
-		t.Fatalf("coverage = %s", res.body)
+	// One table per jurisdiction that has a site, with fixed rows: a
+	// jurisdiction with no doses is published as zeros, not left out.
+	totals := map[string]int64{}
+	for _, d := range cov.Doses {
+		if d.Total == nil {
+			t.Fatalf("table %s has a withheld total: %s", d.Jurisdiction, res.body)
+		}
+		totals[d.Jurisdiction] = *d.Total
+	}
+	if cov.K != 11 || len(totals) != 2 || totals["CN-JL-YB"] != 12 || totals["KR-11"] != 0 {
+		t.Fatalf("coverage totals %v (k %d): %s", totals, cov.K, res.body)
+	}
+	if res := e.do("GET", "/api/v1/stats/coverage?k=5", e.analyst, ""); res.status != 422 {
+		t.Fatalf("coverage with k=5: %d %s", res.status, res.body)
 	}
 	for _, word := range []string{"status", "citizen", "unregistered", "hukou"} {
 		if bytes.Contains(bytes.ToLower(res.body), []byte(word)) {

@@ -36,6 +36,8 @@ type Deps struct {
 	// Policy decides eligibility (optional: without it the route answers
 	// 503).
 	Policy *policy.Engine
+	// StatsNoise adds noise to the coverage tables (optional).
+	StatsNoise StatsNoise
 	// Schedule names the schedule used to evaluate recorded doses and by
 	// default for forecasts: cdc, who or cn. Empty means who.
 	Schedule string
@@ -56,6 +58,7 @@ type Server struct {
 	tokens  *ttlCache[*registry.Token] // by secret hash
 	sites   *ttlCache[*registry.Site]  // by code
 
+	statsNoise      StatsNoise
 	policy          *policy.Engine
 	defaultSchedule string
 
@@ -76,7 +79,7 @@ func New(deps Deps) *Server {
 		s.now = time.Now
 	}
 	s.keys, s.auditLog, s.auditKey = deps.Keys, deps.AuditLog, deps.AuditKey
-	s.policy, s.defaultSchedule = deps.Policy, deps.Schedule
+	s.policy, s.defaultSchedule, s.statsNoise = deps.Policy, deps.Schedule, deps.StatsNoise
 	if s.defaultSchedule == "" {
 		s.defaultSchedule = "who"
 	}
