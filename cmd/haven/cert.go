@@ -137,7 +137,7 @@ func certIssue(env *commandEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cert issue: %w", err)
 	}
-	keys, err := cert.LoadKeys(certKeysDir(env), cert.DirStore(certKeysDir(env)))
+	keys, err := loadCertKeys(env)
 	if err != nil {
 		return fmt.Errorf("cert issue: keys: %w", err)
 	}

@@ -48,7 +48,11 @@ func keysInit(env *commandEnv, args []string) error {
 		return fmt.Errorf("keys init: unexpected argument %q", fs.Arg(0))
 	}
 	dir := certKeysDir(env)
-	k, err := cert.InitKeys(dir, cert.DirStore(dir), cert.KeyOptions{Country: *country, Organization: *org, Now: env.Now(), Force: *force})
+	secrets, err := certSecrets(env)
+	if err != nil {
+		return fmt.Errorf("keys init: %w", err)
+	}
+	k, err := cert.InitKeys(dir, secrets, cert.KeyOptions{Country: *country, Organization: *org, Now: env.Now(), Force: *force})
 	if err != nil {
 		return fmt.Errorf("keys init: %w", err)
 	}
@@ -63,8 +67,7 @@ func keysTrustList(env *commandEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir := certKeysDir(env)
-	k, err := cert.LoadKeys(dir, cert.DirStore(dir))
+	k, err := loadCertKeys(env)
 	if err != nil {
 		return fmt.Errorf("keys trust-list: %w", err)
 	}

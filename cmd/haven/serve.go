@@ -31,6 +31,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Minute, "how often to sign a checkpoint of the audit log")
 	policyDir := fs.String("policies", env.Getenv("HAVEN_POLICIES"), "folder of policy packs (env HAVEN_POLICIES); default: the bundled packs")
 	statsEpsilon := fs.Float64("stats-epsilon", 0, "add two-sided geometric noise with this privacy parameter to the coverage tables (0: none; see docs/privacy.md)")
+	trustFile := fs.String("trust", env.Getenv("HAVEN_TRUST_LIST"), "extra trust list (JSON, kid → DSC) for verifying certificates (env HAVEN_TRUST_LIST)")
 	scheduleName := fs.String("schedule", envOr(env.Getenv, "HAVEN_SCHEDULE", "who"), "schedule that evaluates recorded doses: cdc, who or cn (env HAVEN_SCHEDULE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,6 +88,12 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		}()
 	} else {
 		close(loopDone)
+	}
+	if deps.Certs, err = certService(env, v, *trustFile); err != nil {
+		return err
+	}
+	if deps.Certs.Issuer == nil && !v.Sealed() {
+		fmt.Fprintln(env.Stdout, "No certificate signing keys yet: run haven keys init --country CC to issue certificates.")
 	}
 	srv := server.New(deps)
 

@@ -37,6 +37,9 @@ type Product struct {
 	DCCDeprecatedMP []string `json:"dcc_mp_deprecated,omitempty"` // accepted when verifying, never issued
 	SNOMED          string   `json:"snomed"`
 	ICD11           string   `json:"icd11"`
+	// PrimaryDoses is the number of doses in the product's primary series
+	// (the EU DCC "sd" of a primary dose).
+	PrimaryDoses int `json:"primary_doses"`
 }
 
 // Name returns the product's display name in lang (en, zh, ko; a region
@@ -86,8 +89,8 @@ func Parse(data []byte) (*Catalog, error) {
 	c := &Catalog{products: doc.Products, byKey: make(map[string]*Product)}
 	for i := range c.products {
 		p := &c.products[i]
-		if p.ID == "" || p.Names["en"] == "" {
-			return nil, fmt.Errorf("catalog: product %d: id and English name are required", i)
+		if p.ID == "" || p.Names["en"] == "" || p.PrimaryDoses < 1 {
+			return nil, fmt.Errorf("catalog: product %d: id, English name and primary_doses are required", i)
 		}
 		keys := []string{"id:" + p.ID}
 		for _, cvx := range p.CVX {

@@ -77,8 +77,8 @@ func TestRequiredProducts(t *testing.T) {
 
 func TestParseRejectsDuplicateCodes(t *testing.T) {
 	_, err := catalog.Parse([]byte(`{"products":[
-		{"id":"a","names":{"en":"A"},"cvx":["1"]},
-		{"id":"b","names":{"en":"B"},"cvx":["1"]}]}`))
+		{"id":"a","names":{"en":"A"},"cvx":["1"],"primary_doses":2},
+		{"id":"b","names":{"en":"B"},"cvx":["1"],"primary_doses":2}]}`))
 	if err == nil {
 		t.Fatal("duplicate CVX accepted")
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +124,60 @@ func toJSON(v any) string {
 		b.WriteString(m["code"].(string) + ": " + m["message"].(string) + "\n")
 	}
 	return b.String()
+}
+
+// A person with no name and only a birth year gets a certificate with a
+// temporary identity, and it verifies; a product with no EU code cannot be
+// certified; a tampered certificate fails at the signature.
+func TestCertificates(t *testing.T) {
+	e := newTestEnv(t)
+	p := e.register(`{"birth_date":"1983","birth_date_estimated":true}`)
+	res := e.do("POST", "/api/v1/persons/"+p.CardCode+"/vaccinations", e.vaccinator, `{"product":"CoronaVac","date":"2021-08-01","site":"YB-1"}`)
+	var v struct{ ID string }
+	res.decode(t, &v)
+	zf := e.do("POST", "/api/v1/persons/"+p.CardCode+"/vaccinations", e.vaccinator, `{"product":"zf2001","date":"2021-09-01","site":"YB-1"}`)
+	var z struct{ ID string }
+	zf.decode(t, &z)
+
+	issued := e.do("POST", "/api/v1/persons/"+p.CardCode+"/certificates", e.vaccinator, `{"record":"`+v.ID+`"}`)
+	if issued.status != 201 {
+		t.Fatalf("issue: %d %s", issued.status, issued.body)
+	}
+	var c struct {
+		HC1   string `json:"hc1"`
+		QRSVG string `json:"qr_svg"`
+	}
+	issued.decode(t, &c)
+	if !strings.HasPrefix(c.HC1, "HC1:") || !strings.HasPrefix(strings.TrimSpace(c.QRSVG), "<") {
+		t.Fatalf("certificate = %s", issued.body)
+	}
+	check := func(text string) (bool, string, map[string]any) {
+		body, _ := json.Marshal(map[string]string{"text": text})
+		res := e.do("POST", "/api/v1/certificates/verify", "", string(body))
+		if res.status != 200 {
+			t.Fatalf("verify: %d %s", res.status, res.body)
+		}
+		var out struct {
+			Valid   bool
+			Failed  string
+			Payload map[string]any
+		}
+		res.decode(t, &out)
+		return out.Valid, out.Failed, out.Payload
+	}
+	valid, failed, payload := check(c.HC1)
+	if !valid {
+		t.Fatalf("issued certificate does not verify (failed %s)", failed)
+	}
+	nam, _ := payload["nam"].(map[string]any)
+	if nam["fn"] != p.CardCode || payload["dob"] != "1983" {
+		t.Fatalf("temporary identity: nam=%v dob=%v", nam, payload["dob"])
+	}
+	tampered := c.HC1[:len(c.HC1)-6] + "AAAAAA"
+	if valid, failed, _ := check(tampered); valid || failed == "" {
+		t.Fatalf("tampered certificate: valid=%v failed=%q", valid, failed)
+	}
+	if res := e.do("POST", "/api/v1/persons/"+p.CardCode+"/certificates", e.vaccinator, `{"record":"`+z.ID+`"}`); res.status != 422 || !bytes.Contains(res.body, []byte(`"field":"product"`)) {
+		t.Fatalf("ZF2001 certificate: %d %s", res.status, res.body)
+	}
 }

@@ -147,7 +147,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == registry.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="haven"`)
 	}
-	encode(w, statusOf(code), body)
+	status := statusOf(code)
+	if code == registry.EUNSUPPORTED && body.Error.Field != "Content-Type" {
+		status = http.StatusUnprocessableEntity // understood, but Haven does not do it
+	}
+	encode(w, status, body)
 }
 
 func fieldErr(field, format string, args ...any) error {

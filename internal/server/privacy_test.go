@@ -47,6 +47,8 @@ func TestRouteMatrix(t *testing.T) {
 		{"POST", "/api/v1/persons/" + card + "/tests", V},
 		{"POST", "/api/v1/persons/" + card + "/records/00/entered-in-error", V},
 		{"GET", "/api/v1/persons/" + card + "/forecast", V},
+		{"POST", "/api/v1/persons/" + card + "/certificates", V},
+		{"POST", "/api/v1/certificates/verify", P},
 		{"POST", "/api/v1/eligibility", A | V | N},
 		{"GET", "/api/v1/sites", A | V | N},
 		{"POST", "/api/v1/sites", A},

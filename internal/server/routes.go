@@ -40,6 +40,8 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/persons/{card}/tests", vaccinator, s.handleTestCreate()},
 		{"POST", "/api/v1/persons/{card}/records/{id}/entered-in-error", vaccinator, s.handleEnteredInError()},
 		{"GET", "/api/v1/persons/{card}/forecast", vaccinator, s.handleForecast()},
+		{"POST", "/api/v1/persons/{card}/certificates", vaccinator, s.handleCertificateIssue()},
+		{"POST", "/api/v1/certificates/verify", public, s.handleCertificateVerify()},
 
 		{"POST", "/api/v1/eligibility", staff, s.handleEligibility()},
 

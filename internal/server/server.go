@@ -36,6 +36,8 @@ type Deps struct {
 	// Policy decides eligibility (optional: without it the route answers
 	// 503).
 	Policy *policy.Engine
+	// Certs issues and verifies certificates (optional).
+	Certs Certs
 	// StatsNoise adds noise to the coverage tables (optional).
 	StatsNoise StatsNoise
 	// Schedule names the schedule used to evaluate recorded doses and by
@@ -59,6 +61,7 @@ type Server struct {
 	sites   *ttlCache[*registry.Site]  // by code
 
 	statsNoise      StatsNoise
+	certs           Certs
 	policy          *policy.Engine
 	defaultSchedule string
 
@@ -79,7 +82,7 @@ func New(deps Deps) *Server {
 		s.now = time.Now
 	}
 	s.keys, s.auditLog, s.auditKey = deps.Keys, deps.AuditLog, deps.AuditKey
-	s.policy, s.defaultSchedule, s.statsNoise = deps.Policy, deps.Schedule, deps.StatsNoise
+	s.policy, s.defaultSchedule, s.statsNoise, s.certs = deps.Policy, deps.Schedule, deps.StatsNoise, deps.Certs
 	if s.defaultSchedule == "" {
 		s.defaultSchedule = "who"
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/cert"
 	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
@@ -85,8 +86,18 @@ func newTestEnvOn(t *testing.T, db migratable) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyDir := t.TempDir()
+	keys, err := cert.InitKeys(keyDir, cert.DirStore(keyDir), cert.KeyOptions{Country: "KR", Organization: "Haven test", Now: now.AddDate(0, -1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := cert.NewIssuer(keys.Signer, keys.DSC, cert.IssuerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
-		Schedule: "cn", Now: func() time.Time { return now }})
+		Schedule: "cn", Now: func() time.Time { return now },
+		Certs: server.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "KR"}})
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
 	e.admin = e.token(registry.RoleAdmin)
