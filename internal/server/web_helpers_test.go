@@ -1,0 +1,240 @@
+package server_test
+
+import (
+	"context"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/policy"
+	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server"
+	"github.com/haven-registry/haven/internal/sqlite"
+	"github.com/haven-registry/haven/internal/vault"
+	"github.com/haven-registry/haven/policies"
+)
+
+// webEnv is a Haven server on a fresh SQLite store and ephemeral vault,
+// with a clock the test can move, tokens for every role, and the sites
+// YB-1 (Yanbian, vaccination and testing) and SEL-1 (Seoul).
+type webEnv struct {
+	t                                   *testing.T
+	srv                                 *httptest.Server
+	dir                                 string
+	store                               migratable
+	logs                                *syncBuffer
+	admin, vaccinator, analyst, auditor string
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (e *webEnv) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *webEnv) advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.now = e.now.Add(d)
+}
+
+func newWebEnv(t testing.TB) *webEnv {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(filepath.Join(dir, "haven.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.NewEphemeral(vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &webEnv{dir: dir, store: db, logs: &syncBuffer{}, now: time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)}
+	if tt, ok := t.(*testing.T); ok {
+		e.t = tt
+	}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	engine, err := policy.NewEngine(policies.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
+		Schedule: "cn", Now: e.clock})
+	e.srv = httptest.NewServer(srv)
+	t.Cleanup(func() { e.srv.Close(); db.Close() })
+	for _, site := range []registry.Site{
+		{Code: "YB-1", Name: "Yanji", Jurisdiction: "CN-JL-YB", Services: []string{"vaccination", "testing"}},
+		{Code: "SEL-1", Name: "Seoul", Jurisdiction: "KR-11", Services: []string{"vaccination"}},
+	} {
+		if _, err := db.CreateSite(ctx, site, registry.Write{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(role registry.Role, sites ...string) string {
+		secret, tok, err := server.NewToken(role, sites, e.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateToken(ctx, tok, registry.Write{}); err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	e.admin, e.vaccinator, e.analyst, e.auditor = mk(registry.RoleAdmin), mk(registry.RoleVaccinator, "YB-1"),
+		mk(registry.RoleAnalyst), mk(registry.RoleAuditor)
+	return e
+}
+
+// browser is a plain HTTP client with a cookie jar: a browser without
+// JavaScript, for the page tests that do not need Chromium.
+type browser struct {
+	t      testing.TB
+	e      *webEnv
+	c      *http.Client
+	lang   string
+	last   page
+	header http.Header
+}
+
+type page struct {
+	status int
+	url    string
+	body   string
+	header http.Header
+}
+
+func (e *webEnv) browser(t testing.TB) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, e: e, c: &http.Client{Jar: jar}}
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	if b.lang != "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	b.last = page{res.StatusCode, res.Request.URL.String(), string(body), res.Header}
+	return b.last
+}
+
+func (b *browser) get(path string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest("GET", b.e.srv.URL+path, nil)
+	return b.do(req)
+}
+
+// post sends a form with the CSRF token of the last page.
+func (b *browser) post(path string, form url.Values) page {
+	b.t.Helper()
+	if form.Get("csrf") == "" {
+		form.Set("csrf", b.csrf())
+	}
+	req, _ := http.NewRequest("POST", b.e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var (
+	csrfRe   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	idemRe   = regexp.MustCompile(`name="idem" value="([^"]+)"`)
+	hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+)
+
+func (b *browser) csrf() string {
+	m := csrfRe.FindStringSubmatch(b.last.body)
+	if m == nil {
+		b.t.Fatalf("no CSRF token on the last page (%s):\n%.2000s", b.last.url, b.last.body)
+	}
+	return m[1]
+}
+
+func (b *browser) idem() string {
+	m := idemRe.FindStringSubmatch(b.last.body)
+	if m == nil {
+		b.t.Fatalf("no idempotency key on the last page:\n%.2000s", b.last.body)
+	}
+	return m[1]
+}
+
+// hidden returns the hidden fields of the last form on the page that posts
+// to action.
+func (b *browser) hidden(action string) url.Values {
+	i := strings.LastIndex(b.last.body, `action="`+action+`"`)
+	if i < 0 {
+		b.t.Fatalf("no form posting to %s on %s", action, b.last.url)
+	}
+	rest := b.last.body[i:]
+	rest = rest[:strings.Index(rest, "</form>")]
+	v := url.Values{}
+	for _, m := range hiddenRe.FindAllStringSubmatch(rest, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+func (b *browser) signin(token string) {
+	b.t.Helper()
+	b.get("/signin")
+	p := b.post("/signin", url.Values{"token": {token}})
+	if p.status != 200 {
+		b.t.Fatalf("sign-in: %d %.1000s", p.status, p.body)
+	}
+}
+
+// cardOf reads the card code shown on a person page.
+var cardRe = regexp.MustCompile(`id="person-card">([0-9A-Z-]+)<`)
+
+func (b *browser) register(form url.Values) string {
+	b.t.Helper()
+	b.get("/clinic")
+	form.Set("idem", b.idem())
+	p := b.post("/clinic/register", form)
+	m := cardRe.FindStringSubmatch(p.body)
+	if p.status != 200 || m == nil {
+		b.t.Fatalf("register: %d %s\n%.3000s", p.status, p.url, p.body)
+	}
+	return m[1]
+}
+
+// repoRoot walks up from the working directory to the folder holding go.mod.
+func repoRoot(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,485 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/haven-registry/haven/internal/audit"
+	"github.com/haven-registry/haven/internal/policy"
+	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/stats"
+)
+
+// Program pages: the policy explorer, simulation, the coverage dashboard,
+// tokens and sites, and the audit log. None of them shows a person.
+
+func (a *webApp) programHome(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	var packs []*policy.Pack
+	if a.s.policy != nil {
+		packs = a.s.policy.Packs()
+	}
+	return a.render(w, r, c, http.StatusOK, "program", "program.title", struct{ Packs []*policy.Pack }{packs})
+}
+
+// ruleCell is what one status gets in one jurisdiction.
+type ruleCell struct {
+	Outcome policy.Outcome
+	Rule    string
+	Fee     *policy.Fee
+	Err     string // error code when the status alone cannot decide
+}
+
+type ruleRow struct {
+	jurOption
+	Cells []ruleCell
+}
+
+type policyPageData struct {
+	Packs    []*policy.Pack
+	Pack     *policy.Pack
+	Date     string
+	Service  string
+	Services []string
+	Statuses []policy.Status
+	Rows     []ruleRow
+	Explain  *explainData
+	Err      *formErr
+}
+
+type explainData struct {
+	Status       string
+	Jurisdiction string
+	Decision     *policy.Decision
+}
+
+// dateValue reads a YYYY-MM-DD value, defaulting to today.
+func (a *webApp) dateValue(v, field string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return registry.DateOf(a.s.now()).String(), nil
+	}
+	if _, err := registry.ParseDate(v); err != nil {
+		return v, registry.FieldErrorf(registry.EINVALID, field, "%v.", err)
+	}
+	return v, nil
+}
+
+func (a *webApp) policyData(r *http.Request, packName, date, service string) (policyPageData, error) {
+	p, err := a.packFor(packName)
+	if err != nil {
+		return policyPageData{}, err
+	}
+	d := policyPageData{Packs: a.s.policy.Packs(), Pack: p, Services: policy.Services, Statuses: policy.Statuses, Service: service}
+	if d.Service != policy.ServiceTesting {
+		d.Service = policy.ServiceVaccination
+	}
+	if d.Date, err = a.dateValue(date, "date"); err != nil {
+		return d, err
+	}
+	at, _ := registry.ParseDate(d.Date)
+	for _, j := range jurisdictionTree(p) {
+		row := ruleRow{jurOption: j}
+		for _, st := range policy.Statuses {
+			cell := ruleCell{}
+			facts, err := p.NewFacts(map[string]any{"residence_status": string(st)})
+			var dec policy.Decision
+			if err == nil {
+				dec, err = p.Decide(facts, j.Code, d.Service, at.Time(), policy.WithoutAlternatives())
+			}
+			if err != nil {
+				cell.Err = registry.ErrorCode(err)
+			} else {
+				cell.Outcome, cell.Rule, cell.Fee = dec.Outcome, dec.Rule, dec.Fee
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	return d, nil
+}
+
+// policyExplorer shows the packs, the jurisdiction tree of one, and which
+// rule decides each residence status in each place on a date.
+func (a *webApp) policyExplorer(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	q := r.URL.Query()
+	d, err := a.policyData(r, q.Get("pack"), q.Get("date"), q.Get("service"))
+	if err != nil {
+		return err
+	}
+	return a.render(w, r, c, http.StatusOK, "policy", "policy.title", d)
+}
+
+// policyExplain shows the chain and the rule that decide one status ×
+// place × date, with every rule evaluated on the way.
+func (a *webApp) policyExplain(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	f := r.PostFormValue
+	d, err := a.policyData(r, f("pack"), f("date"), f("service"))
+	if err != nil {
+		return err
+	}
+	ex := &explainData{Status: f("status"), Jurisdiction: f("jurisdiction")}
+	d.Explain = ex
+	facts, err := d.Pack.NewFacts(map[string]any{"residence_status": ex.Status})
+	var dec policy.Decision
+	if err == nil {
+		at, _ := registry.ParseDate(d.Date)
+		dec, err = d.Pack.Decide(facts, ex.Jurisdiction, d.Service, at.Time(), policy.Explain(true), policy.Language(c.loc.Tag))
+	}
+	if err != nil {
+		if !userError(err) {
+			return err
+		}
+		d.Err = toFormErr(err)
+		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "policy", "policy.title", d)
+	}
+	ex.Decision = &dec
+	return a.render(w, r, c, http.StatusOK, "policy", "policy.title", d)
+}
+
+type diffPageData struct {
+	Packs    []*policy.Pack
+	From, To string
+	Service  string
+	Services []string
+	Changes  []policy.Change
+	Compared bool
+}
+
+// policyDiff lists every status × place × date whose outcome differs
+// between two packs.
+func (a *webApp) policyDiff(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	if a.s.policy == nil {
+		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
+	}
+	q := r.URL.Query()
+	d := diffPageData{Packs: a.s.policy.Packs(), From: q.Get("from"), To: q.Get("to"), Service: q.Get("service"), Services: policy.Services}
+	if d.From == "" || d.To == "" {
+		return a.render(w, r, c, http.StatusOK, "diff", "diff.title", d)
+	}
+	from, err := a.packFor(d.From)
+	if err != nil {
+		return err
+	}
+	to, err := a.packFor(d.To)
+	if err != nil {
+		return err
+	}
+	services := policy.Services
+	if d.Service != "" {
+		services = []string{d.Service}
+	}
+	d.Changes = policy.Diff(from, to, policy.ChangeDates(from, to), services)
+	d.Compared = true
+	return a.render(w, r, c, http.StatusOK, "diff", "diff.title", d)
+}
+
+type simulatePageData struct {
+	Packs     []*policy.Pack
+	Pack      string
+	Service   string
+	Services  []string
+	AsOf      string
+	FlagAbove string
+	Sim       *policy.Simulation
+	Chart     template.URL // data: URI of the SVG chart
+	Err       *formErr
+}
+
+func (a *webApp) simulateForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	if a.s.policy == nil {
+		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
+	}
+	return a.render(w, r, c, http.StatusOK, "simulate", "simulate.title", simulatePageData{Packs: a.s.policy.Packs(),
+		Pack: a.s.policy.Default().Name, Service: policy.ServiceVaccination, Services: policy.Services,
+		AsOf: registry.DateOf(a.s.now()).String(), FlagAbove: "0.2"})
+}
+
+// simulate runs an uploaded population CSV through a pack and shows who is
+// left out, as a table and an SVG chart. The CSV holds aggregate counts,
+// never people, and is not kept.
+func (a *webApp) simulate(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	if a.s.policy == nil {
+		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
+	}
+	f := r.PostFormValue
+	d := simulatePageData{Packs: a.s.policy.Packs(), Pack: f("pack"), Service: f("service"), Services: policy.Services,
+		AsOf: strings.TrimSpace(f("as_of")), FlagAbove: strings.TrimSpace(f("flag_above"))}
+	err := func() error {
+		p, err := a.packFor(d.Pack)
+		if err != nil {
+			return err
+		}
+		if d.AsOf, err = a.dateValue(d.AsOf, "as_of"); err != nil {
+			return err
+		}
+		flag := 0.2
+		if d.FlagAbove != "" {
+			if flag, err = strconv.ParseFloat(d.FlagAbove, 64); err != nil || flag < 0 || flag > 1 {
+				return registry.FieldErrorf(registry.EINVALID, "flag_above", "Give a share between 0 and 1.")
+			}
+		}
+		file, _, err := r.FormFile("population")
+		if err != nil {
+			return registry.FieldErrorf(registry.EINVALID, "population", "Choose a population CSV file.")
+		}
+		defer file.Close()
+		rows, err := policy.ReadPopulation(file)
+		if err != nil {
+			return err
+		}
+		at, _ := registry.ParseDate(d.AsOf)
+		sim, err := p.Simulate(rows, d.Service, at.Time(), flag)
+		if err != nil {
+			return err
+		}
+		var svg strings.Builder
+		if err := sim.WriteSVG(&svg); err != nil {
+			return err
+		}
+		d.Sim, d.Chart = sim, svgDataURI([]byte(svg.String()))
+		return nil
+	}()
+	if err != nil {
+		if !userError(err) {
+			return err
+		}
+		d.Err = toFormErr(err)
+		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "simulate", "simulate.title", d)
+	}
+	return a.render(w, r, c, http.StatusOK, "simulate", "simulate.title", d)
+}
+
+type coveragePageData struct {
+	From, To, Week string
+	Coverage       stats.Coverage
+	Charts         map[string]template.URL // table key → data: URI
+	Gaps           stats.GapReport
+}
+
+// coverage shows the suppressed aggregate tables (the same release as the
+// API's) with a chart of each, and the gap report.
+func (a *webApp) coverage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	q := r.URL.Query()
+	today := registry.DateOf(a.s.now())
+	to, err := dateParam(r, "to", today)
+	if err != nil {
+		return err
+	}
+	from, err := dateParam(r, "from", registry.DateOf(to.Time().AddDate(0, 0, -7*12)))
+	if err != nil {
+		return err
+	}
+	week, err := dateParam(r, "week", today)
+	if err != nil {
+		return err
+	}
+	_ = q
+	doses, tests, err := a.s.statsInput(r.Context(), from, to)
+	if err != nil {
+		return err
+	}
+	cov, err := stats.Build(doses, tests, stats.Options{From: from.Time(), To: to.Time(), GeneratedAt: a.s.now().UTC()})
+	if err != nil {
+		return err
+	}
+	gapFrom := registry.DateOf(week.Time().AddDate(0, 0, -7*(4+1)-7))
+	gapDoses, _, err := a.s.statsInput(r.Context(), gapFrom, week)
+	if err != nil {
+		return err
+	}
+	gaps, err := stats.Gaps(gapDoses, stats.GapOptions{Week: week.Time(), GeneratedAt: a.s.now().UTC()})
+	if err != nil {
+		return err
+	}
+	if err := a.s.store.AppendAudit(r.Context(), *a.s.auditFor(r, "stats.coverage", "", "")); err != nil {
+		return err
+	}
+	d := coveragePageData{From: from.String(), To: to.String(), Week: week.String(), Coverage: cov, Gaps: gaps, Charts: map[string]template.URL{}}
+	for _, t := range cov.Doses {
+		d.Charts["doses:"+t.Jurisdiction] = weekChart(t)
+	}
+	d.Charts["tests"] = weekChart(cov.Tests)
+	return a.render(w, r, c, http.StatusOK, "coverage", "coverage.title", d)
+}
+
+// weekChart draws a table's week totals as bars; a suppressed week is drawn
+// as an empty outline. The SVG uses presentation attributes only.
+func weekChart(t stats.Table) template.URL {
+	const w, h, pad = 320, 120, 4
+	n := len(t.Weeks)
+	if n == 0 {
+		return ""
+	}
+	var maxV int64 = 1
+	for _, v := range t.WeekTotals {
+		if v != nil && *v > maxV {
+			maxV = *v
+		}
+	}
+	bw := float64(w-2*pad) / float64(n)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d">`, w, h, w, h)
+	fmt.Fprintf(&b, `<rect x="0" y="0" width="%d" height="%d" fill="#ffffff"/>`, w, h)
+	for i, v := range t.WeekTotals {
+		x := float64(pad) + float64(i)*bw
+		if v == nil {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="none" stroke="#6b7280" stroke-dasharray="2 2"/>`,
+				x+1, h-pad-12, bw-2, 12)
+			continue
+		}
+		bh := float64(h-2*pad) * float64(*v) / float64(maxV)
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#1d4ed8"/>`, x+1, float64(h-pad)-bh, bw-2, bh)
+	}
+	b.WriteString(`</svg>`)
+	return svgDataURI([]byte(b.String()))
+}
+
+// Chart returns the chart of a coverage table, as a URL for <img>.
+func (d coveragePageData) Chart(key string) template.URL { return d.Charts[key] }
+
+type adminPageData struct {
+	Sites    []siteResponse
+	Roles    []registry.Role
+	NewToken *tokenResponse
+	NewSite  string
+	Err      *formErr
+	Site     siteRequest
+}
+
+func (a *webApp) adminPage(w http.ResponseWriter, r *http.Request, c *pageCtx, status int, d adminPageData) error {
+	sites, err := a.s.store.ListSites(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, s := range sites {
+		d.Sites = append(d.Sites, siteOut(s))
+	}
+	d.Roles = []registry.Role{registry.RoleVaccinator, registry.RoleAnalyst, registry.RoleAuditor, registry.RoleAdmin}
+	return a.render(w, r, c, status, "admin", "admin.title", d)
+}
+
+func (a *webApp) adminHome(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	return a.adminPage(w, r, c, http.StatusOK, adminPageData{})
+}
+
+func (a *webApp) createSite(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	req := siteRequest{Code: strings.TrimSpace(r.PostFormValue("code")), Name: r.PostFormValue("name"),
+		Jurisdiction: strings.TrimSpace(r.PostFormValue("jurisdiction")), Services: r.PostForm["services"]}
+	site, err := req.validate()
+	if err == nil {
+		site.CreatedAt = a.s.stamp()
+		_, err = a.s.store.CreateSite(r.Context(), site, registry.Write{Audit: a.s.auditFor(r, "site.create", "", "site:"+site.Code)})
+	}
+	if err != nil {
+		if !userError(err) && registry.ErrorCode(err) != registry.ECONFLICT {
+			return err
+		}
+		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err), Site: req})
+	}
+	return a.adminPage(w, r, c, http.StatusOK, adminPageData{NewSite: site.Code})
+}
+
+// createToken makes a token and shows its secret once; only its hash is
+// stored.
+func (a *webApp) createToken(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	role := registry.Role(r.PostFormValue("role"))
+	var sites []string
+	for _, s := range r.PostForm["sites"] {
+		if s = strings.TrimSpace(s); s != "" {
+			sites = append(sites, s)
+		}
+	}
+	err := func() error {
+		for _, code := range sites {
+			if _, err := a.s.findSite(r.Context(), code); err != nil {
+				if registry.ErrorCode(err) == registry.ENOTFOUND {
+					return fieldErr("sites", "Unknown site %q.", code)
+				}
+				return err
+			}
+		}
+		return nil
+	}()
+	var secret string
+	var tok registry.Token
+	if err == nil {
+		secret, tok, err = NewToken(role, sites, a.s.now())
+	}
+	if err == nil {
+		err = a.s.store.CreateToken(r.Context(), tok, registry.Write{Audit: a.s.auditFor(r, "token.create", "", "token:"+tok.ID)})
+	}
+	if err != nil {
+		if !userError(err) {
+			return err
+		}
+		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err)})
+	}
+	return a.adminPage(w, r, c, http.StatusCreated, adminPageData{NewToken: &tokenResponse{ID: tok.ID, Token: secret, Role: tok.Role, Sites: tok.Sites}})
+}
+
+type auditPageData struct {
+	Entries  []audit.Entry
+	From     uint64
+	Next     uint64
+	Prev     uint64
+	Report   *audit.Report
+	Verified bool
+}
+
+// auditPage pages through the access log and, on request, verifies the
+// whole chain against the signed checkpoints.
+func (a *webApp) auditPage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	if a.s.auditLog == nil {
+		return registry.Errorf(registry.EUNAVAILABLE, "This server has no audit log.")
+	}
+	const limit = 100
+	d := auditPageData{From: 1}
+	if v := r.URL.Query().Get("from_seq"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			return fieldErr("from_seq", "from_seq must be a positive whole number.")
+		}
+		d.From = n
+	}
+	errStop := registry.Errorf(registry.ECONFLICT, "stop")
+	err := a.s.auditLog.Scan(r.Context(), d.From, func(e audit.Entry) error {
+		if len(d.Entries) == limit {
+			d.Next = e.Seq
+			return errStop
+		}
+		d.Entries = append(d.Entries, e)
+		return nil
+	})
+	if err != nil && err != errStop {
+		return err
+	}
+	if d.From > limit {
+		d.Prev = d.From - limit
+	} else if d.From > 1 {
+		d.Prev = 1
+	}
+	if r.URL.Query().Get("verify") == "1" {
+		ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+		defer cancel()
+		cps, err := a.s.auditLog.Checkpoints(ctx)
+		if err != nil {
+			return err
+		}
+		var keys []ed25519.PublicKey
+		if a.s.auditKey != nil {
+			keys = append(keys, a.s.auditKey)
+		}
+		rep, err := audit.Verify(ctx, a.s.auditLog, cps, keys...)
+		if err != nil && rep.Problem == nil {
+			return err
+		}
+		d.Report, d.Verified = &rep, true
+	}
+	return a.render(w, r, c, http.StatusOK, "audit", "audit.title", d)
+}

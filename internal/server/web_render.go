@@ -1,0 +1,132 @@
+package server
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/haven-registry/haven/internal/registry"
+)
+
+// pageData is what the layout renders: the page context (translation and
+// formatting methods), the title key and the page's own data.
+type pageData struct {
+	*pageCtx
+	TitleKey string
+	Data     any
+}
+
+// navItem is one link of the menu.
+type navItem struct{ Href, Key string }
+
+// Nav is the menu for the signed-in role (or for a visitor).
+func (c *pageCtx) Nav() []navItem {
+	if c.sess == nil {
+		return []navItem{{"/holder", "nav.holder"}, {"/verify", "nav.verify"}, {"/signin", "nav.signin"}}
+	}
+	switch c.sess.tok.Role {
+	case registry.RoleVaccinator:
+		return []navItem{{"/clinic", "nav.clinic"}, {"/check", "nav.check"}, {"/verify", "nav.verify"}}
+	case registry.RoleAnalyst:
+		return []navItem{{"/program", "nav.program"}, {"/program/policy", "nav.policy"}, {"/program/simulate", "nav.simulate"},
+			{"/program/coverage", "nav.coverage"}, {"/check", "nav.check"}}
+	case registry.RoleAdmin:
+		return []navItem{{"/admin", "nav.admin"}, {"/program/policy", "nav.policy"}, {"/program/simulate", "nav.simulate"}, {"/check", "nav.check"}}
+	case registry.RoleAuditor:
+		return []navItem{{"/audit", "nav.audit"}}
+	}
+	return nil
+}
+
+// SignedIn reports whether someone is signed in.
+func (c *pageCtx) SignedIn() bool { return c.sess != nil }
+
+// Role is the signed-in role, or "".
+func (c *pageCtx) Role() string {
+	if c.sess == nil {
+		return ""
+	}
+	return string(c.sess.tok.Role)
+}
+
+// LangHref is the link that switches the page to tag and comes back.
+func (c *pageCtx) LangHref(tag string) string {
+	return "/lang?lang=" + url.QueryEscape(tag) + "&next=" + url.QueryEscape(c.Path)
+}
+
+// render writes page name with data. The page is rendered into a buffer
+// first, so that a template error never sends half a page.
+func (a *webApp) render(w http.ResponseWriter, r *http.Request, c *pageCtx, status int, name, titleKey string, data any) error {
+	t := a.pages[name]
+	if t == nil {
+		return registry.Errorf(registry.EINTERNAL, "No page template %q.", name)
+	}
+	buf := a.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer a.bufs.Put(buf)
+	if err := t.Execute(buf, pageData{pageCtx: c, TitleKey: titleKey, Data: data}); err != nil {
+		return registry.Errorf(registry.EINTERNAL, "Rendering %s: %v", name, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Language", c.loc.Tag)
+	h.Set("Vary", "Cookie, Accept-Language")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	if err != nil {
+		return nil // the client has gone
+	}
+	return nil
+}
+
+// errorData is shown by the error page.
+type errorData struct {
+	Code, Field, Detail string
+	Status              int
+}
+
+// renderError shows err as a page in the visitor's language: the code's
+// translated explanation, the field it names, and (for errors caused by the
+// request) the English detail. Internal errors are logged with the request
+// ID and never shown.
+func (a *webApp) renderError(w http.ResponseWriter, r *http.Request, c *pageCtx, err error) {
+	code := registry.ErrorCode(err)
+	d := errorData{Code: code, Field: registry.ErrorField(err), Status: statusOf(code)}
+	if code == registry.EINTERNAL {
+		a.s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("request_id", requestID(r.Context())), slog.String("route", r.Pattern),
+			slog.String("error", err.Error()))
+	} else {
+		d.Detail = registry.ErrorMessage(err)
+	}
+	if rerr := a.render(w, r, c, d.Status, "error", "error.title", d); rerr != nil {
+		a.s.logger.LogAttrs(r.Context(), slog.LevelError, "rendering the error page",
+			slog.String("request_id", requestID(r.Context())), slog.String("error", rerr.Error()))
+		http.Error(w, http.StatusText(d.Status), d.Status)
+	}
+}
+
+// formErr is a validation error to show beside a form, rather than as an
+// error page.
+type formErr struct {
+	Code, Field, Detail string
+}
+
+func toFormErr(err error) *formErr {
+	if err == nil {
+		return nil
+	}
+	return &formErr{Code: registry.ErrorCode(err), Field: registry.ErrorField(err), Detail: registry.ErrorMessage(err)}
+}
+
+// userError reports whether err is the caller's fault (shown beside the
+// form) rather than a failure to report as an error page.
+func userError(err error) bool {
+	switch registry.ErrorCode(err) {
+	case registry.EINVALID, registry.EMALFORMED, registry.ENOTFOUND, registry.EIDEMPOTENCY:
+		return true
+	}
+	return false
+}

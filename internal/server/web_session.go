@@ -1,0 +1,355 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haven-registry/haven/internal/registry"
+)
+
+const (
+	// sessionIdle is how long a session lives without a request.
+	sessionIdle = 30 * time.Minute
+	// sessionMax is how long a session lives at most, however busy.
+	sessionMax = 12 * time.Hour
+
+	sessionCookie = "haven_session"
+	csrfCookie    = "haven_csrf" // the CSRF value of a visitor who is not signed in
+	langCookie    = "haven_lang"
+
+	// maxFormBytes bounds an urlencoded form; maxUploadBytes a CSV upload.
+	maxFormBytes   = 64 << 10
+	maxUploadBytes = 2 << 20
+)
+
+// session is one signed-in browser. It lives only in this process's memory:
+// a restart signs everyone out, and nothing about it is ever stored.
+type session struct {
+	tok      *registry.Token
+	csrf     string
+	created  time.Time
+	lastSeen time.Time
+	// cards holds the holder secrets of people registered in this session,
+	// so that their card can be printed; the secret is shown nowhere else
+	// and is forgotten with the session.
+	cards map[registry.CardCode]string
+}
+
+// sessionStore maps the SHA-256 of a session cookie to its session.
+type sessionStore struct {
+	mu        sync.Mutex
+	idle, max time.Duration
+	limit     int
+	m         map[string]*session
+}
+
+func newSessionStore(idle, max time.Duration, limit int) *sessionStore {
+	return &sessionStore{idle: idle, max: max, limit: limit, m: map[string]*session{}}
+}
+
+func sessionKey(cookie string) string {
+	h := sha256.Sum256([]byte(cookie))
+	return string(h[:])
+}
+
+// create starts a session for tok and returns the cookie value.
+func (st *sessionStore) create(tok *registry.Token, now time.Time) (string, *session) {
+	id := randomToken(32)
+	sess := &session{tok: tok, csrf: randomToken(24), created: now, lastSeen: now, cards: map[registry.CardCode]string{}}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.m) >= st.limit {
+		st.sweep(now)
+	}
+	st.m[sessionKey(id)] = sess
+	return id, sess
+}
+
+// get returns the live session for a cookie value and marks it used, or nil
+// when there is none or it has timed out.
+func (st *sessionStore) get(cookie string, now time.Time) *session {
+	if cookie == "" {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	k := sessionKey(cookie)
+	sess := st.m[k]
+	if sess == nil {
+		return nil
+	}
+	if now.Sub(sess.lastSeen) > st.idle || now.Sub(sess.created) > st.max {
+		delete(st.m, k)
+		return nil
+	}
+	sess.lastSeen = now
+	return sess
+}
+
+func (st *sessionStore) end(cookie string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(st.m, sessionKey(cookie))
+}
+
+// sweep drops expired sessions; the caller holds mu.
+func (st *sessionStore) sweep(now time.Time) {
+	for k, s := range st.m {
+		if now.Sub(s.lastSeen) > st.idle || now.Sub(s.created) > st.max {
+			delete(st.m, k)
+		}
+	}
+}
+
+// rememberSecret keeps a new person's holder secret for printing the card.
+func (st *sessionStore) rememberSecret(sess *session, code registry.CardCode, secret string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(sess.cards) > 200 {
+		clear(sess.cards)
+	}
+	sess.cards[code] = secret
+}
+
+func (st *sessionStore) secretFor(sess *session, code registry.CardCode) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return sess.cards[code]
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// pageCtx is what every page handler gets: the session (nil on public pages
+// when nobody is signed in), the language and the CSRF value for forms.
+type pageCtx struct {
+	app  *webApp
+	sess *session
+	loc  *locale
+	CSRF string
+	// Path is the page to come back to after switching language.
+	Path string
+}
+
+// pageHandler renders one page. A returned error is shown as an error page
+// with the status its code maps to.
+type pageHandler func(w http.ResponseWriter, r *http.Request, c *pageCtx) error
+
+// errSignIn asks the page wrapper to send the visitor to the sign-in form.
+var errSignIn = errors.New("sign in")
+
+// page wraps a handler: it picks the language, finds the session, admits
+// only roles (nil: anyone), checks the CSRF token and origin of every POST,
+// and renders errors. Deny by default: a page with roles refuses a visitor
+// without a session or with another role.
+func (a *webApp) page(roles []registry.Role, h pageHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := a.s.now()
+		c := &pageCtx{app: a, loc: a.locales.pick(r), Path: r.URL.Path}
+		if ck, err := r.Cookie(sessionCookie); err == nil {
+			c.sess = a.sessions.get(ck.Value, now)
+		}
+		actor := ""
+		if c.sess != nil {
+			actor = c.sess.tok.ID
+			r = r.WithContext(context.WithValue(r.Context(), ctxToken, c.sess.tok))
+		}
+		a.notePattern(r, actor, "")
+		if lang := r.URL.Query().Get("lang"); lang != "" {
+			if l, ok := a.locales.byTag[lang]; ok {
+				c.loc = l
+				setLangCookie(w, r, l.Tag)
+			}
+		}
+		if roles != nil {
+			if c.sess == nil {
+				if r.Method == http.MethodGet {
+					http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+					return
+				}
+				a.renderError(w, r, c, registry.Errorf(registry.EUNAUTHORIZED, "Sign in first."))
+				return
+			}
+			if !allowed(roles, c.sess.tok.Role) {
+				a.renderError(w, r, c, registry.Errorf(registry.EFORBIDDEN, "The %s role may not open this page.", c.sess.tok.Role))
+				return
+			}
+		}
+		if c.sess != nil {
+			c.CSRF = c.sess.csrf
+		} else {
+			c.CSRF = anonCSRF(w, r)
+		}
+		if r.Method == http.MethodPost {
+			if err := a.checkPost(w, r, c); err != nil {
+				a.renderError(w, r, c, err)
+				return
+			}
+		}
+		if err := h(w, r, c); err != nil {
+			if errors.Is(err, errSignIn) {
+				http.Redirect(w, r, "/signin", http.StatusSeeOther)
+				return
+			}
+			a.renderError(w, r, c, err)
+		}
+	})
+}
+
+// anonCSRF returns the CSRF value of a visitor without a session, setting
+// its cookie on first use.
+func anonCSRF(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(csrfCookie); err == nil && len(ck.Value) >= 32 {
+		return ck.Value
+	}
+	v := randomToken(24)
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	return v
+}
+
+// checkPost refuses a POST from another origin or without the form's CSRF
+// token, and parses the form within a size limit.
+func (a *webApp) checkPost(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != r.Host {
+			return registry.Errorf(registry.EFORBIDDEN, "The form was sent from another site.")
+		}
+	}
+	limit := int64(maxFormBytes)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		limit = maxUploadBytes
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if err := r.ParseMultipartForm(limit); err != nil {
+			return formError(err, limit)
+		}
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if err := r.ParseForm(); err != nil {
+			return formError(err, limit)
+		}
+	}
+	got := r.PostFormValue("csrf")
+	if got == "" || c.CSRF == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.CSRF)) != 1 {
+		return registry.FieldErrorf(registry.EFORBIDDEN, "csrf", "The form has expired; open the page again.")
+	}
+	return nil
+}
+
+func formError(err error, limit int64) error {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return registry.Errorf(registry.ETOOLARGE, "The form is larger than %d bytes.", limit)
+	}
+	return registry.Errorf(registry.EMALFORMED, "The form could not be read.")
+}
+
+func setLangCookie(w http.ResponseWriter, r *http.Request, tag string) {
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: tag, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+}
+
+// signinForm shows the token form.
+func (a *webApp) signinForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	return a.render(w, r, c, http.StatusOK, "signin", "signin.title", signinData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+type signinData struct {
+	Next  string
+	Error string
+}
+
+// signin exchanges a token for a session cookie. The token itself is not
+// kept in the cookie or anywhere else: the session holds the token record
+// (ID, role, sites) found by its hash.
+func (a *webApp) signin(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	if !a.s.holderLimit.allow("signin:"+clientAddr(r), a.s.now()) {
+		return registry.Errorf(registry.ERATELIMITED, "Too many attempts; wait a minute.")
+	}
+	secret := strings.TrimSpace(r.PostFormValue("token"))
+	next := safeNext(r.PostFormValue("next"))
+	tok, err := a.s.authenticate(r.Context(), "Bearer "+secret)
+	if registry.ErrorCode(err) == registry.EUNAUTHORIZED {
+		return a.render(w, r, c, http.StatusUnauthorized, "signin", "signin.title", signinData{Next: next, Error: "signin.bad_token"})
+	}
+	if err != nil {
+		return err
+	}
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		a.sessions.end(ck.Value)
+	}
+	id, _ := a.sessions.create(tok, a.s.now())
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	a.s.logger.LogAttrs(r.Context(), slog.LevelInfo, "web sign-in", slog.String("actor", tok.ID), slog.String("role", string(tok.Role)))
+	if next == "" {
+		next = homeOf(tok.Role)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+func (a *webApp) signout(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		a.sessions.end(ck.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return nil
+}
+
+// homeOf is the first page of a role.
+func homeOf(role registry.Role) string {
+	switch role {
+	case registry.RoleVaccinator:
+		return "/clinic"
+	case registry.RoleAnalyst:
+		return "/program"
+	case registry.RoleAdmin:
+		return "/admin"
+	case registry.RoleAuditor:
+		return "/audit"
+	}
+	return "/"
+}
+
+// safeNext keeps a redirect target only if it is a path on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return ""
+	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+		return ""
+	}
+	return next
+}
+
+// setLanguage stores the visitor's choice of language and returns to the
+// page they came from.
+func (a *webApp) setLanguage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	next := safeNext(r.URL.Query().Get("next"))
+	if next == "" {
+		next = "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+func (a *webApp) home(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	return a.render(w, r, c, http.StatusOK, "home", "home.title", nil)
+}
