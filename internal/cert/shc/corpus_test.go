@@ -209,7 +209,6 @@ func TestCorpus(t *testing.T) {
 		// invalid method itself is covered by TestCRLRules.
 		{name: "fail/crl-invalid-method-crl-absent", kind: "verify", files: []string{neg("badcrl/invalid-method/jws-crl-invalid-method.txt")}, dir: badcrl("invalid-method"), errors: []string{shc.CodeRevocation}},
 		{name: "fail/crl-too-long-rid", kind: "crl", files: []string{neg("badcrl/too-long-rid/.well-known/crl/hrvC0uzB16UXK83BnPo7Glg685b1D6iYOyJd5hpRaAA.json")}, errors: []string{shc.CodeRevocation}},
-
 	}
 	// Parts of the corpus this suite does not cover, and why. They are
 	// logged rather than skipped: CI treats a skipped test as a failure, and
