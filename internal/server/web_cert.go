@@ -1,31 +1,133 @@
 package server
 
 import (
+	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/haven-registry/haven/internal/cert"
 	"github.com/haven-registry/haven/internal/registry"
 )
 
-// Certificate pages. Issuing and verifying go through the certificate
-// helpers of certs.go once the server is given keys and a trust list;
-// until then both answer that certificates are not set up.
+// Certificate pages: a vaccinator issues an EU DCC for one of a person's
+// records (IssueCertificate, audited as a read), and anyone checks a
+// certificate offline against the trust list (VerifyCertificate). Nothing
+// about a verified certificate is stored or logged.
+
+// certPageData is an issued certificate, ready to show or print.
+type certPageData struct {
+	Card     string
+	HC1      string
+	QR       template.URL
+	Expires  time.Time
+	IssuedAt time.Time
+}
+
+func (a *webApp) issueCertificate(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	code, err := cardFrom(r)
+	if err != nil {
+		return err
+	}
+	id, err := registry.ParseID(r.PostFormValue("record"))
+	if err != nil {
+		return registry.FieldErrorf(registry.EINVALID, "record", "Choose a dose or a test to certify.")
+	}
+	out, err := a.s.IssueCertificate(r, code, id, strings.TrimSpace(r.PostFormValue("device")))
+	if err != nil {
+		return err
+	}
+	return a.render(w, r, c, http.StatusOK, "certificate", "cert.title", certPageData{Card: string(code), HC1: out.HC1,
+		QR: svgDataURI([]byte(out.QRSVG)), Expires: out.ExpiresAt, IssuedAt: out.IssuedAt})
+}
+
+// stepView is one verification step as the verifier page lists it.
+type stepView struct {
+	Step  string
+	State string // "ok", "failed" or "skipped"
+}
 
 type verifyPageData struct {
-	Text string
-	Err  *formErr
+	Text   string
+	Err    *formErr
+	Result *cert.VerifyResult
+	Steps  []stepView
+	// What the certificate says, once its signature is verified.
+	Name, Birth string
+	Dose        *certDose
+	Test        *certTest
+}
+
+type certDose struct {
+	Product       string
+	Dose, Of      int64
+	Date, Country string
+}
+
+type certTest struct {
+	Result, Date, Country string
 }
 
 func (a *webApp) verifyForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
 	return a.render(w, r, c, http.StatusOK, "verify", "verify.title", verifyPageData{})
 }
 
+// verify checks a pasted certificate and shows valid or invalid, every step
+// that ran, and the step that failed.
 func (a *webApp) verify(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
 	text := strings.TrimSpace(r.PostFormValue("text"))
-	return a.render(w, r, c, http.StatusServiceUnavailable, "verify", "verify.title", verifyPageData{Text: text,
-		Err: toFormErr(registry.Errorf(registry.EUNAVAILABLE, "Certificates are not set up on this server."))})
+	d := verifyPageData{Text: text}
+	if text == "" {
+		d.Err = toFormErr(registry.FieldErrorf(registry.EINVALID, "text", "Paste the certificate text."))
+		return a.render(w, r, c, http.StatusUnprocessableEntity, "verify", "verify.title", d)
+	}
+	res, err := a.s.VerifyCertificate(text, time.Time{}, false)
+	if err != nil {
+		return err
+	}
+	d.Result = res
+	steps := cert.HCERTSteps
+	if res.Format != "hcert" {
+		steps = nil
+		for _, s := range res.Steps {
+			steps = append(steps, s.Step)
+		}
+	}
+	for _, step := range steps {
+		ok, ran := res.Steps.Get(step)
+		sv := stepView{Step: step, State: "skipped"}
+		if ran && ok {
+			sv.State = "ok"
+		} else if ran {
+			sv.State = "failed"
+		}
+		d.Steps = append(d.Steps, sv)
+	}
+	if dcc, ok := res.Payload.(*cert.DCC); ok && dcc != nil {
+		d.Name, d.Birth = strings.TrimSpace(dcc.Nam.Fn+" "+dcc.Nam.Gn), dcc.Dob
+		if len(dcc.V) > 0 {
+			v := dcc.V[0]
+			d.Dose = &certDose{Product: v.Mp, Dose: int64(v.Dn), Of: int64(v.Sd), Date: v.Dt, Country: v.Co}
+			if p, ok := a.s.catalog.ByDCCProduct(v.Mp); ok {
+				d.Dose.Product = p.Name(c.loc.catalog)
+			}
+		}
+		if len(dcc.T) > 0 {
+			t := dcc.T[0]
+			d.Test = &certTest{Result: testResultKey(t.Tr), Date: string(t.Sc), Country: t.Co}
+		}
+	}
+	return a.render(w, r, c, http.StatusOK, "verify", "verify.title", d)
 }
 
-func (a *webApp) issueCertificate(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	return registry.Errorf(registry.EUNAVAILABLE, "Certificates are not set up on this server.")
+// testResultKey names a DCC test result (SNOMED CT) as a test result of the
+// registry, for translation.
+func testResultKey(snomed string) string {
+	switch snomed {
+	case "260415000":
+		return string(registry.ResultNegative)
+	case "260373001":
+		return string(registry.ResultPositive)
+	}
+	return snomed
 }

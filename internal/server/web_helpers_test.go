@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/cert"
 	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
@@ -77,8 +78,18 @@ func newWebEnv(t testing.TB) *webEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyDir := t.TempDir()
+	keys, err := cert.InitKeys(keyDir, cert.DirStore(keyDir), cert.KeyOptions{Country: "KR", Organization: "Haven test", Now: e.now.AddDate(0, -1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := cert.NewIssuer(keys.Signer, keys.DSC, cert.IssuerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
-		Schedule: "cn", Now: e.clock})
+		Schedule: "cn", Now: e.clock,
+		Certs: server.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "KR"}})
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
 	for _, site := range []registry.Site{
