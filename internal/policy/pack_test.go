@@ -1,31 +1,15 @@
 package policy_test
 
 import (
-	"os"
+	"github.com/haven-registry/haven/internal/testenv"
 	"path/filepath"
 	"testing"
 
 	"github.com/haven-registry/haven/internal/policy"
 )
 
-// repoRoot walks up from the test's working folder to the folder holding go.mod.
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test folder")
-		}
-		dir = parent
-	}
-}
+// repoRoot is the folder holding go.mod.
+func repoRoot(tb testing.TB) string { return testenv.RepoRoot(tb) }
 
 func packDir(tb testing.TB, name string) string {
 	return filepath.Join(repoRoot(tb), "policies", name)

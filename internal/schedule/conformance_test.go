@@ -1,6 +1,7 @@
 package schedule_test
 
 import (
+	"github.com/haven-registry/haven/internal/testenv"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,32 +11,11 @@ import (
 	"github.com/haven-registry/haven/internal/schedule"
 )
 
-// sharedTestdata returns ../shared/testdata relative to the repository root,
-// or skips (fails under CI) when it is absent.
+// sharedTestdata returns ../shared/testdata (see testenv.SharedTestdata); the
+// CDC cases must be there.
 func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(filepath.Join(td, "cdsi", "cases")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared test data missing at %s", td)
-		}
-		t.Skipf("shared test data not present at %s; skipping", td)
-	}
-	return td
+	testenv.SharedTestdata(t, "cdsi", "cases")
+	return testenv.SharedTestdata(t)
 }
 
 type tally struct{ pass, total int }

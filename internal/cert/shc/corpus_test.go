@@ -1,6 +1,7 @@
 package shc_test
 
 import (
+	"github.com/haven-registry/haven/internal/testenv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,33 +20,8 @@ const specIssuer = "https://spec.smarthealth.cards/examples/issuer"
 // fails for being revoked and for nothing else.
 var at = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// shcDir returns ../shared/testdata/shc relative to the repository root, or
-// skips the test (fails under CI) if it is absent.
-func shcDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "testdata", "shc")
-	if _, err := os.Stat(d); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared SMART Health Card test data missing at %s", d)
-		}
-		t.Skipf("shared SMART Health Card test data missing at %s; skipping", d)
-	}
-	return d
-}
+// shcDir returns ../shared/testdata/shc (see testenv.SharedTestdata).
+func shcDir(t testing.TB) string { return testenv.SharedTestdata(t, "shc") }
 
 func read(t testing.TB, path string) string {
 	t.Helper()
