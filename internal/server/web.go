@@ -35,6 +35,7 @@ type webApp struct {
 	sessions *sessionStore
 	static   http.Handler
 	bufs     sync.Pool
+	grants   holderGrants
 }
 
 // webRoutes lists the HTML pages. Each handler authenticates with the
@@ -124,6 +125,7 @@ func (a *webApp) routes() []route {
 
 		r("GET", "/holder", nil, a.holderForm),
 		r("POST", "/holder", nil, a.holderRecord),
+		r("POST", "/holder/certificate", nil, a.holderCertificate),
 		r("GET", "/verify", nil, a.verifyForm),
 		r("POST", "/verify", nil, a.verify),
 	}

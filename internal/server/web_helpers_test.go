@@ -249,3 +249,21 @@ func repoRoot(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// recordDose records a dose through the form and its confirm step.
+func (b *browser) recordDose(card, product, date string) page {
+	b.t.Helper()
+	b.get("/clinic/p/" + card + "?purpose=care")
+	f := b.hidden("/clinic/p/" + card + "/dose")
+	f.Set("product", product)
+	f.Set("date", date)
+	f.Set("site", "YB-1")
+	if p := b.post("/clinic/p/"+card+"/dose", f); p.status != 200 {
+		b.t.Fatalf("dose preview: %d %.2000s", p.status, p.body)
+	}
+	p := b.post("/clinic/p/"+card+"/dose", b.hidden("/clinic/p/"+card+"/dose"))
+	if p.status != 200 || !strings.Contains(p.body, `id="saved"`) {
+		b.t.Fatalf("dose confirm: %d %.2000s", p.status, p.body)
+	}
+	return p
+}

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
 )
@@ -17,6 +20,54 @@ type holderPageData struct {
 	Card   string
 	Person *personView
 	Next   string // earliest date of the next dose due, if any
+	// Grant lets the page ask for a certificate without sending the
+	// holder secret again; it is valid for a few minutes, in memory only.
+	Grant string
+	Cert  *certPageData
+}
+
+// holderGrantTTL is how long a holder may ask for certificates after
+// opening their record.
+const holderGrantTTL = 10 * time.Minute
+
+// holderGrants remembers, in memory only, which card a holder opened, so
+// that the holder secret is not echoed back into the page.
+type holderGrants struct {
+	mu sync.Mutex
+	m  map[string]holderGrant
+}
+
+type holderGrant struct {
+	code    registry.CardCode
+	expires time.Time
+}
+
+func (g *holderGrants) add(code registry.CardCode, now time.Time) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.m == nil {
+		g.m = map[string]holderGrant{}
+	}
+	if len(g.m) > 10000 {
+		for k, v := range g.m {
+			if now.After(v.expires) {
+				delete(g.m, k)
+			}
+		}
+	}
+	id := randomToken(24)
+	g.m[sessionKey(id)] = holderGrant{code: code, expires: now.Add(holderGrantTTL)}
+	return id
+}
+
+func (g *holderGrants) get(id string, now time.Time) (registry.CardCode, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v, ok := g.m[sessionKey(id)]
+	if !ok || now.After(v.expires) {
+		return "", false
+	}
+	return v.code, true
 }
 
 func (a *webApp) holderForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
@@ -60,11 +111,36 @@ func (a *webApp) holderRecord(w http.ResponseWriter, r *http.Request, c *pageCtx
 		return err
 	}
 	view := a.viewOf(opened, c)
-	d := holderPageData{Person: &view, Card: string(code)}
+	d := holderPageData{Person: &view, Card: string(code), Grant: a.grants.add(code, a.s.now())}
 	for _, f := range view.Forecasts {
 		if f.Earliest != "" && (d.Next == "" || f.Earliest < d.Next) {
 			d.Next = f.Earliest
 		}
 	}
 	return a.render(w, r, c, http.StatusOK, "holder", "holder.title", d)
+}
+
+// holderCertificate issues a certificate for one of the holder's own
+// records. The holder is identified by the grant of the record page they
+// opened; the read is audited with the actor "holder".
+func (a *webApp) holderCertificate(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	if !a.s.holderLimit.allow(clientAddr(r), a.s.now()) {
+		return registry.Errorf(registry.ERATELIMITED, "Too many attempts; wait a minute.")
+	}
+	code, ok := a.grants.get(r.PostFormValue("grant"), a.s.now())
+	if !ok {
+		return registry.FieldErrorf(registry.EUNAUTHORIZED, "holder_secret", "Open your record again with your card code and secret.")
+	}
+	id, err := registry.ParseID(r.PostFormValue("record"))
+	if err != nil {
+		return registry.FieldErrorf(registry.EINVALID, "record", "Choose a dose or a test to certify.")
+	}
+	holder := &registry.Token{ID: "holder", Role: registry.Role("holder")}
+	r = r.WithContext(context.WithValue(r.Context(), ctxToken, holder))
+	out, err := a.s.IssueCertificate(r, code, id, "")
+	if err != nil {
+		return err
+	}
+	return a.render(w, r, c, http.StatusOK, "holder", "holder.title", holderPageData{Card: string(code),
+		Cert: &certPageData{Card: string(code), HC1: out.HC1, QR: svgDataURI([]byte(out.QRSVG)), Expires: out.ExpiresAt, IssuedAt: out.IssuedAt}})
 }

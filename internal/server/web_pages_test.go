@@ -317,6 +317,7 @@ func TestWebProgramPages(t *testing.T) {
 	vac := e.browser(t)
 	vac.signin(e.vaccinator)
 	card := vac.register(url.Values{"birth_date": {"1990"}})
+	vac.recordDose(card, "coronavac", "2021-09-01")
 	secret := regexp.MustCompile(`id="card-secret">([0-9A-Z]+)<`).FindStringSubmatch(vac.get("/clinic/p/" + card + "/card").body)
 	if secret == nil {
 		t.Fatal("no holder secret on the card")
@@ -389,5 +390,23 @@ func TestWebProgramPages(t *testing.T) {
 	p = h.post("/holder", url.Values{"card": {card}, "secret": {secret[1]}})
 	if p.status != 200 || !strings.Contains(p.body, `id="own-record"`) || !strings.Contains(p.body, "다음 접종") {
 		t.Fatalf("holder: %d\n%.3000s", p.status, p.body)
+	}
+	if strings.Contains(p.body, secret[1]) {
+		t.Fatal("the holder page echoes the holder secret")
+	}
+	certForm := h.hidden("/holder/certificate")
+	certForm.Set("record", regexp.MustCompile(`<option value="([0-9a-f]+)">`).FindStringSubmatch(p.body)[1])
+	p = h.post("/holder/certificate", certForm)
+	if p.status != 200 || !strings.Contains(p.body, `id="cert-qr"`) || !strings.Contains(p.body, "HC1:") {
+		t.Fatalf("holder certificate: %d\n%.3000s", p.status, p.body)
+	}
+	// A forged grant gets nothing.
+	certForm.Set("grant", "forged")
+	if p = h.post("/holder/certificate", certForm); p.status != http.StatusUnauthorized {
+		t.Fatalf("forged grant: %d", p.status)
+	}
+	// The audit log names the holder as the actor of the certificate read.
+	if p = au.get("/audit"); !strings.Contains(p.body, "certificate.issue") || !strings.Contains(p.body, "holder.read") {
+		t.Fatalf("audit after holder reads:\n%.3000s", p.body)
 	}
 }
