@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"backup":   backupCommand,
 		"seal":     sealCommand,
 		"unlock":   unlockCommand,
+		"vault":    vaultCommand,
 		"policy":   policyCommand,
 		"forecast": forecastCommand,
 		"cert":     certCommand,
