@@ -34,25 +34,51 @@ func (s *Server) idempotencyFor(r *http.Request, kind string, body []byte) (*reg
 }
 
 // replay answers a retried request with the resource its first attempt
-// created, rendered as the first response was.
+// created, rendered as the first response was. A replay reads a record, so
+// it is audited like any read before anything is returned.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, prev *registry.Idempotency) {
 	w.Header().Set("Idempotent-Replayed", "true")
 	ctx := r.Context()
 	switch prev.Kind {
 	case "person":
-		rec, err := s.openRecord(ctx, registry.CardCode(prev.ResourceID))
+		rec, err := s.readRecord(r, registry.CardCode(prev.ResourceID), "person.replay", "care")
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		encode(w, http.StatusCreated, s.personOut(rec, true))
-	case "vaccination", "test", "correction":
+	case "vaccination":
 		id, err := registry.ParseID(prev.ResourceID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.renderRecord(w, r, id)
+		v, err := s.store.FindVaccination(ctx, id)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		code, err := cardFrom(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		person, err := s.store.FindPerson(ctx, code)
+		if err == nil {
+			err = s.auditRead(r, person.ID, "vaccination.replay")
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.vaccinationCreated(w, r, person, *v)
+	case "test", "correction":
+		id, err := registry.ParseID(prev.ResourceID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.renderRecord(w, r, id, prev.Kind+".replay")
 	case "site":
 		site, err := s.store.FindSite(ctx, prev.ResourceID)
 		if err != nil {
@@ -65,25 +91,39 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, prev *registry.I
 	}
 }
 
+// auditRead appends a read of the person with the given ID to the access
+// log.
+func (s *Server) auditRead(r *http.Request, personID registry.ID, action string) error {
+	subject, err := s.subjectOf(personID)
+	if err != nil {
+		return err
+	}
+	return s.store.AppendAudit(r.Context(), *s.auditFor(r, action, "care", subject))
+}
+
 // renderRecord writes the vaccination or test with the given ID as a 201.
-// A vaccination recorded through a person's card is answered with its
-// evaluation, as when it was first recorded.
-func (s *Server) renderRecord(w http.ResponseWriter, r *http.Request, id registry.ID) {
+// When action is set, the read is audited first.
+func (s *Server) renderRecord(w http.ResponseWriter, r *http.Request, id registry.ID, action string) {
 	ctx := r.Context()
+	var (
+		out      any
+		personID registry.ID
+	)
 	if v, err := s.store.FindVaccination(ctx, id); err == nil {
-		code, cerr := cardFrom(r)
-		person, perr := s.store.FindPerson(ctx, code)
-		if cerr != nil || perr != nil || r.PathValue("id") != "" {
-			encode(w, http.StatusCreated, s.vaccinationOut(*v))
+		out, personID = s.vaccinationOut(*v), v.PersonID
+	} else {
+		t, err := s.store.FindTest(ctx, id)
+		if err != nil {
+			s.writeError(w, r, err)
 			return
 		}
-		s.vaccinationCreated(w, r, person, *v)
-		return
+		out, personID = testOut(*t), t.PersonID
 	}
-	t, err := s.store.FindTest(ctx, id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	if action != "" {
+		if err := s.auditRead(r, personID, action); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
-	encode(w, http.StatusCreated, testOut(*t))
+	encode(w, http.StatusCreated, out)
 }

@@ -339,6 +339,6 @@ func (s *Server) handleEnteredInError() http.Handler {
 				write.Idem.ResourceID = recordID.String()
 			}
 			return s.store.MarkEnteredInError(r.Context(), personID, recordID, replacement, write)
-		}, func(*registry.SealedPerson) { s.renderRecord(w, r, recordID) })
+		}, func(*registry.SealedPerson) { s.renderRecord(w, r, recordID, "") })
 	})
 }

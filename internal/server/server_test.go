@@ -255,6 +255,24 @@ func TestClinicFlow(t *testing.T) {
 	if v := got.Vaccinations[1]; v.Product != "bbibp-corv" || v.Replaces != w.ID {
 		t.Fatalf("replacement dose = %+v", v)
 	}
+
+	// Every write and every read, the replay included, is in the access
+	// log, under the person's pseudonym and never their card code or name.
+	log := e.do("GET", "/api/v1/audit?limit=1000", e.auditor, "")
+	for _, action := range []string{"person.create", "vaccination.create", "vaccination.replay", "correction.create", "test.create", "person.read"} {
+		if !bytes.Contains(log.body, []byte(`"action":"`+action+`"`)) {
+			t.Errorf("audit log lacks %s: %s", action, log.body)
+		}
+	}
+	for _, leak := range []string{p.CardCode, "Kim", p.HolderSecret} {
+		if bytes.Contains(log.body, []byte(leak)) {
+			t.Errorf("audit log holds %q", leak)
+		}
+	}
+	verify := e.do("GET", "/api/v1/audit/verify", e.auditor, "")
+	if !bytes.Contains(verify.body, []byte(`"ok":true`)) {
+		t.Errorf("audit verify: %s", verify.body)
+	}
 }
 
 // Each bad request gets a 4xx with a stable code and the field named, and
