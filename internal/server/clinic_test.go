@@ -51,6 +51,25 @@ func TestEligibility(t *testing.T) {
 			}
 		})
 	}
+	// A batch: every status in every place the 2021 pack names, on both
+	// sides of the June 2021 order, for both services.
+	statuses := []string{"citizen", "permanent_resident", "registered_foreigner", "temporary_hukou", "registered_irregular", "unregistered"}
+	n := 0
+	for _, place := range []string{"KR", "CN", "CN-BJ", "CN-TJ", "CN-JL", "CN-JL-YB", "CN-LN", "CN-HL"} {
+		for _, status := range statuses {
+			for _, date := range []string{"2021-05-01", "2021-09-17"} {
+				for _, service := range []string{"vaccination", "testing"} {
+					body := `{"jurisdiction":"` + place + `","service":"` + service + `","as_of":"` + date +
+						`","facts":{"residence_status":"` + status + `","age_years":41,"years_resident":22,"has_child_with_citizen":true,"can_pay":true}}`
+					if res := e.do("POST", "/api/v1/eligibility", e.vaccinator, body); res.status != 200 {
+						t.Fatalf("%s %s %s %s: %d %s", place, status, date, service, res.status, res.body)
+					}
+					n++
+				}
+			}
+		}
+	}
+	t.Logf("%d decisions made", n)
 	bad := e.do("POST", "/api/v1/eligibility", e.vaccinator, `{"jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17","facts":{"residence_status":"tourist"}}`)
 	if bad.status != 422 || !bytes.Contains(bad.body, []byte(`"field":"facts.residence_status"`)) {
 		t.Fatalf("unknown status: %d %s", bad.status, bad.body)
@@ -60,9 +79,9 @@ func TestEligibility(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(dir, "haven.db*"))
 	for _, f := range files {
 		data, _ := os.ReadFile(f)
-		scanFor(t, filepath.Base(f), data, []string{"registered_irregular", "unregistered", "tourist", "years_resident"})
+		scanFor(t, filepath.Base(f), data, append(statuses, "tourist", "years_resident", "residence"))
 	}
-	scanFor(t, "the logs", e.logs.Bytes(), []string{"registered_irregular", "unregistered", "tourist", "residence"})
+	scanFor(t, "the logs", e.logs.Bytes(), append(statuses, "tourist", "residence", "hukou"))
 	if !bytes.Contains(e.logs.Bytes(), []byte("/api/v1/eligibility")) {
 		t.Fatal("the eligibility requests were not logged at all; the scan proved nothing")
 	}
