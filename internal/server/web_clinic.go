@@ -373,7 +373,7 @@ func (a *webApp) recordDose(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 			recordPageData{Kind: "dose", Card: string(code), Forms: forms, Err: toFormErr(err)})
 	}
 	if r.PostFormValue("confirm") != "1" {
-		rec, err := a.s.readRecord(r, code, "person.read", "care")
+		rec, err := a.readForPage(r, c, "care")
 		if err != nil {
 			return err
 		}

@@ -33,6 +33,7 @@ import (
 type webEnv struct {
 	t                                   *testing.T
 	srv                                 *httptest.Server
+	handler                             http.Handler
 	dir                                 string
 	store                               migratable
 	logs                                *syncBuffer
@@ -90,6 +91,7 @@ func newWebEnv(t testing.TB) *webEnv {
 	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
 		Schedule: "cn", Now: e.clock,
 		Certs: server.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "KR"}})
+	e.handler = srv
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
 	for _, site := range []registry.Site{
