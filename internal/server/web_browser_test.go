@@ -1,7 +1,12 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +81,50 @@ type chrome struct {
 	t    *testing.T
 	ctx  context.Context
 	base string
+	// frames are viewport screenshots kept for a side-by-side picture.
+	frames []image.Image
+}
+
+// keep takes a screenshot of the viewport (the top of the page, as a phone
+// shows it) for the side-by-side picture.
+func (c *chrome) keep() {
+	c.t.Helper()
+	data, err := chromedp.Run(c.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		c.t.Fatalf("screenshot: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		c.t.Fatalf("screenshot: %v", err)
+	}
+	c.frames = append(c.frames, img)
+}
+
+// montage writes the kept frames side by side, with a gap, as one PNG.
+func (c *chrome) montage(name string) {
+	c.t.Helper()
+	const gap = 16
+	w, h := gap, 0
+	for _, f := range c.frames {
+		w += f.Bounds().Dx() + gap
+		h = max(h, f.Bounds().Dy())
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h+2*gap))
+	draw.Draw(out, out.Bounds(), &image.Uniform{color.RGBA{0xe5, 0xe7, 0xeb, 0xff}}, image.Point{}, draw.Src)
+	x := gap
+	for _, f := range c.frames {
+		draw.Draw(out, image.Rect(x, gap, x+f.Bounds().Dx(), gap+f.Bounds().Dy()), f, f.Bounds().Min, draw.Src)
+		x += f.Bounds().Dx() + gap
+	}
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, out); err != nil {
+		c.t.Fatal(err)
+	}
+	path := filepath.Join(screenshotDir(c.t), name+".png")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Logf("screenshot: %s", path)
 }
 
 func newChrome(t *testing.T, e *webEnv, lang string) *chrome {
@@ -232,6 +281,7 @@ func TestBrowserClinicFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.shot("02-register")
+	c.keep()
 	c.submit("#register-submit")
 	card := c.text("#person-card")
 	if !strings.Contains(c.url(), "/clinic/p/"+card) {
@@ -269,6 +319,7 @@ func TestBrowserClinicFlow(t *testing.T) {
 		t.Fatal("no dose form after an eligible decision")
 	}
 	c.shot("05-eligibility-kr")
+	c.keep()
 
 	// Dose 1: the confirm step shows the forecast, then saving shows the
 	// card.
@@ -294,6 +345,7 @@ func TestBrowserClinicFlow(t *testing.T) {
 		t.Fatalf("warning = %q", warn)
 	}
 	c.shot("08-dose-2-too-early")
+	c.keep()
 	if _, err := chromedp.RunResponse(c.ctx, chromedp.Click(chromedp.CSS("#confirm-cancel"))); err != nil {
 		t.Fatal(err)
 	}
@@ -325,6 +377,8 @@ func TestBrowserClinicFlow(t *testing.T) {
 		t.Fatal("the QR image did not load (CSP or encoding)")
 	}
 	c.shot("10-card-receipt-ko")
+	c.keep()
+	c.montage("clinic-flow")
 	pdf, err := chromedp.Run(c.ctx, chromedp.PrintToPDF(chromedp.PDFPreferCSSPageSize()))
 	if err != nil || len(pdf) < 1000 {
 		t.Fatalf("printing the card: %v (%d bytes)", err, len(pdf))
