@@ -617,7 +617,20 @@ func (a *webApp) printCard(w http.ResponseWriter, r *http.Request, c *pageCtx) e
 	if err != nil {
 		return err
 	}
-	if _, err := a.s.store.FindPerson(r.Context(), code); err != nil {
+	if !a.s.lookupByToken.allow(c.sess.tok.ID, a.s.now()) || !a.s.lookupByAddr.allow(clientAddr(r), a.s.now()) {
+		return registry.Errorf(registry.ERATELIMITED, "Too many lookups; slow down.")
+	}
+	person, err := a.s.store.FindPerson(r.Context(), code)
+	if err != nil {
+		return err
+	}
+	// Showing the card confirms that the card code exists: it is traced
+	// like a read, though nothing is decrypted.
+	subject, err := a.s.subjectOf(person.ID)
+	if err != nil {
+		return err
+	}
+	if err := a.s.store.AppendAudit(r.Context(), *a.s.auditFor(r, "card.print", "care", subject)); err != nil {
 		return err
 	}
 	card, err := a.cardOf(c, code, r.URL.Query().Get("cardlang"), r.URL.Query().Get("size"))

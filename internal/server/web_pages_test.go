@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -268,6 +269,19 @@ func TestWebSession(t *testing.T) {
 	if p := b.get("/clinic"); !strings.Contains(p.url, "/signin") {
 		t.Fatalf("an idle session did not time out: %d %s", p.status, p.url)
 	}
+	// Behind TLS the cookie is also Secure.
+	tb := e.browser(t)
+	tb.get("/signin")
+	req = httptest.NewRequest("POST", "https://haven.example/signin", strings.NewReader(url.Values{"token": {e.vaccinator}, "csrf": {tb.csrf()}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, ck := range tb.c.Jar.Cookies(mustURL(e.srv.URL)) {
+		req.AddCookie(ck)
+	}
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	if ck := rec.Header().Get("Set-Cookie"); rec.Code != http.StatusSeeOther || !strings.Contains(ck, "; Secure") || !strings.Contains(ck, "HttpOnly") {
+		t.Fatalf("sign-in over TLS: %d, cookie %q", rec.Code, ck)
+	}
 	// Signing out ends the session on the server.
 	b.signin(e.vaccinator)
 	b.get("/clinic")
@@ -409,4 +423,12 @@ func TestWebProgramPages(t *testing.T) {
 	if p = au.get("/audit"); !strings.Contains(p.body, "certificate.issue") || !strings.Contains(p.body, "holder.read") {
 		t.Fatalf("audit after holder reads:\n%.3000s", p.body)
 	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }
