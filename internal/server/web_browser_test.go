@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/haven-registry/haven/internal/testenv"
 )
 
 // Browser tests: Debian's Chromium, headless, driven through chromedp
@@ -58,7 +60,7 @@ func screenshotDir(t *testing.T) string {
 	shotsOnce.Do(func() {
 		if d := os.Getenv("HAVEN_SCREENSHOTS"); d != "" {
 			if !filepath.IsAbs(d) {
-				d = filepath.Join(repoRoot(t), d)
+				d = filepath.Join(testenv.RepoRoot(t), d)
 			}
 			if err := os.MkdirAll(d, 0o755); err == nil {
 				shotsDir = d
