@@ -91,7 +91,9 @@ type chrome struct {
 // shows it) for the side-by-side picture.
 func (c *chrome) keep() {
 	c.t.Helper()
-	data, err := chromedp.Run(c.ctx, chromedp.CaptureScreenshot())
+	ctx, cancel := c.step()
+	defer cancel()
+	data, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		c.t.Fatalf("screenshot: %v", err)
 	}
@@ -171,9 +173,18 @@ func newChrome(t *testing.T, e *webEnv, lang string) *chrome {
 	return &chrome{t: t, ctx: ctx, base: e.srv.URL}
 }
 
+// stepTimeout bounds one browser action, so that a hang names its step.
+const stepTimeout = 30 * time.Second
+
+func (c *chrome) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.ctx, stepTimeout)
+}
+
 func (c *chrome) open(path string) {
 	c.t.Helper()
-	if err := chromedp.Do(c.ctx, chromedp.Navigate(c.base+path)); err != nil {
+	ctx, cancel := c.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(c.base+path)); err != nil {
 		c.t.Fatalf("open %s: %v", path, err)
 	}
 }
@@ -181,8 +192,10 @@ func (c *chrome) open(path string) {
 // fill sets form fields by CSS selector.
 func (c *chrome) fill(kv ...string) {
 	c.t.Helper()
+	ctx, cancel := c.step()
+	defer cancel()
 	for i := 0; i+1 < len(kv); i += 2 {
-		if err := chromedp.Do(c.ctx, chromedp.SetValue(chromedp.CSS(kv[i]), kv[i+1])); err != nil {
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(kv[i]), kv[i+1])); err != nil {
 			c.t.Fatalf("fill %s: %v", kv[i], err)
 		}
 	}
@@ -191,14 +204,18 @@ func (c *chrome) fill(kv ...string) {
 // submit clicks a button and waits for the next page to load.
 func (c *chrome) submit(sel string) {
 	c.t.Helper()
-	if _, err := chromedp.RunResponse(c.ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+	ctx, cancel := c.step()
+	defer cancel()
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
 		c.t.Fatalf("submit %s: %v", sel, err)
 	}
 }
 
 func (c *chrome) text(sel string) string {
 	c.t.Helper()
-	s, err := chromedp.Run(c.ctx, chromedp.Text(chromedp.CSS(sel)))
+	ctx, cancel := c.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		c.t.Fatalf("text of %s on %s: %v", sel, c.url(), err)
 	}
@@ -207,7 +224,9 @@ func (c *chrome) text(sel string) string {
 
 func (c *chrome) eval(js string) string {
 	c.t.Helper()
-	s, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](js))
+	ctx, cancel := c.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
 	if err != nil {
 		c.t.Fatalf("evaluate %s: %v", js, err)
 	}
@@ -215,7 +234,9 @@ func (c *chrome) eval(js string) string {
 }
 
 func (c *chrome) url() string {
-	s, _ := chromedp.Run(c.ctx, chromedp.Location())
+	ctx, cancel := c.step()
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Location())
 	return s
 }
 
@@ -232,7 +253,9 @@ func jsString(s string) string {
 // shot saves a PNG of the whole page.
 func (c *chrome) shot(name string) {
 	c.t.Helper()
-	png, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
+	ctx, cancel := c.step()
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		c.t.Fatalf("screenshot %s: %v", name, err)
 	}
