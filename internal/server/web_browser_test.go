@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/haven-registry/haven/internal/testenv"
@@ -434,6 +435,28 @@ func TestBrowserClinicFlow(t *testing.T) {
 		t.Fatalf("damaged certificate: %q", got)
 	}
 	c.shot("13-verify-invalid")
+
+	// The camera scanner (verifier page, the only script): with a camera
+	// and a QR detector (both stubbed here, as headless Chromium has
+	// neither), scanning fills in the text and submits it.
+	stub := `window.BarcodeDetector = class { detect() { return Promise.resolve([{rawValue: ` + jsString(hc1) + `}]); } };
+		const fakeCamera = () => { const c = document.createElement("canvas"); c.width = 8; c.height = 8;
+			c.getContext("2d").fillRect(0, 0, 8, 8); return Promise.resolve(c.captureStream()); };
+		if (navigator.mediaDevices) { navigator.mediaDevices.getUserMedia = fakeCamera; }
+		else { Object.defineProperty(navigator, "mediaDevices", {value: {getUserMedia: fakeCamera}}); }`
+	ctx, cancel := c.step()
+	defer cancel()
+	if _, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: stub}); err != nil {
+		t.Fatal(err)
+	}
+	c.open("/verify")
+	if c.eval(`document.querySelector("#scan-start").hidden ? "hidden" : "shown"`) != "shown" {
+		t.Fatal("the scan button stays hidden although a detector and a camera are there")
+	}
+	c.submit("#scan-start")
+	if !strings.Contains(c.text("#verdict"), "Valid") {
+		t.Fatalf("scanned certificate: %s", c.body())
+	}
 }
 
 // Switching to Korean and to Chinese translates the page, including policy
