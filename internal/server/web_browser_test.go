@@ -7,9 +7,12 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -405,9 +408,30 @@ func TestBrowserClinicFlow(t *testing.T) {
 	c.shot("10-card-receipt-ko")
 	c.keep()
 	c.montage("clinic-flow")
-	pdf, err := chromedp.Run(c.ctx, chromedp.PrintToPDF(chromedp.PDFPreferCSSPageSize()))
-	if err != nil || len(pdf) < 1000 {
-		t.Fatalf("printing the card: %v (%d bytes)", err, len(pdf))
+	// Printing uses the card's page size: 80 mm wide on a receipt printer,
+	// A6 (105 × 148 mm) otherwise.
+	for _, size := range []struct {
+		name string
+		w, h float64 // points
+	}{{"receipt", 80 / 25.4 * 72, 150 / 25.4 * 72}, {"a6", 105 / 25.4 * 72, 148 / 25.4 * 72}} {
+		c.open("/clinic/p/" + card + "/card?cardlang=ko&size=" + size.name)
+		pdf, err := chromedp.Run(c.ctx, chromedp.PrintToPDF(chromedp.PDFPreferCSSPageSize()))
+		if err != nil || len(pdf) < 1000 {
+			t.Fatalf("printing the %s card: %v (%d bytes)", size.name, err, len(pdf))
+		}
+		m := regexp.MustCompile(`/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]`).FindSubmatch(pdf)
+		if m == nil {
+			t.Fatalf("no page size in the %s PDF", size.name)
+		}
+		w, _ := strconv.ParseFloat(string(m[1]), 64)
+		h, _ := strconv.ParseFloat(string(m[2]), 64)
+		if math.Abs(w-size.w) > 2 || math.Abs(h-size.h) > 2 {
+			t.Errorf("the %s card prints on %.0f × %.0f pt, want %.0f × %.0f", size.name, w, h, size.w, size.h)
+		}
+		if n := bytes.Count(pdf, []byte("/Type /Page\n")) + bytes.Count(pdf, []byte("/Type /Page ")) + bytes.Count(pdf, []byte("/Type /Page>")); n > 1 {
+			t.Errorf("the %s card prints on %d pages", size.name, n)
+		}
+		os.WriteFile(filepath.Join(screenshotDir(t), "card-"+size.name+".pdf"), pdf, 0o644)
 	}
 
 	// Issue a certificate for the last dose, then verify it on the public

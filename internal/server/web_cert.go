@@ -131,3 +131,5 @@ func testResultKey(snomed string) string {
 	}
 	return snomed
 }
+
+func (certPageData) printSize() string { return "a6" }

@@ -637,8 +637,14 @@ func (a *webApp) printCard(w http.ResponseWriter, r *http.Request, c *pageCtx) e
 	if err != nil {
 		return err
 	}
-	return a.render(w, r, c, http.StatusOK, "card", "card.title", struct {
-		Card  cardView
-		Langs []*locale
-	}{card, a.locales.list})
+	return a.render(w, r, c, http.StatusOK, "card", "card.title", cardPageData{card, a.locales.list})
 }
+
+// cardPageData is the card page.
+type cardPageData struct {
+	Card  cardView
+	Langs []*locale
+}
+
+func (d cardPageData) printSize() string  { return d.Card.Size }
+func (d savedPageData) printSize() string { return d.Card.Size }

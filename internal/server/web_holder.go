@@ -144,3 +144,10 @@ func (a *webApp) holderCertificate(w http.ResponseWriter, r *http.Request, c *pa
 	return a.render(w, r, c, http.StatusOK, "holder", "holder.title", holderPageData{Card: string(code),
 		Cert: &certPageData{Card: string(code), HC1: out.HC1, QR: svgDataURI([]byte(out.QRSVG)), Expires: out.ExpiresAt, IssuedAt: out.IssuedAt}})
 }
+
+func (d holderPageData) printSize() string {
+	if d.Cert != nil {
+		return "a6"
+	}
+	return ""
+}

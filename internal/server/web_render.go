@@ -17,6 +17,15 @@ type pageData struct {
 	Data     any
 }
 
+// BodyClass is the class of <body>: it names the printed page size of a
+// page that prints a card.
+func (d pageData) BodyClass() string {
+	if p, ok := d.Data.(interface{ printSize() string }); ok && p.printSize() != "" {
+		return "print-" + p.printSize()
+	}
+	return ""
+}
+
 // navItem is one link of the menu.
 type navItem struct{ Href, Key string }
 
