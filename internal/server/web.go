@@ -135,6 +135,10 @@ func (a *webApp) routes() []route {
 func (a *webApp) handleStatic() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.notePattern(r, "", "")
+		if strings.HasSuffix(r.URL.Path, "/") {
+			a.s.notFound().ServeHTTP(w, r) // no directory listings
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		a.static.ServeHTTP(w, r)
 	})

@@ -174,6 +174,34 @@ func newChrome(t *testing.T, e *webEnv, lang string) *chrome {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
+	// Every console error fails the test: a script error, a resource the
+	// Content-Security-Policy refused, a broken image. Error statuses of
+	// pages (403, 422) are expected and are not counted.
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if (m.Type == "error" || m.IsException()) && m.Source != "network" {
+				mu.Lock()
+				problems = append(problems, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		time.Sleep(100 * time.Millisecond) // let the last messages arrive
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("browser console: %s", p)
+		}
+	})
 	return &chrome{t: t, ctx: ctx, base: e.srv.URL}
 }
 

@@ -222,6 +222,10 @@ func TestWebAccess(t *testing.T) {
 	if p := vac.do(req); p.status != http.StatusForbidden {
 		t.Fatalf("foreign origin: %d", p.status)
 	}
+	// The static folder serves files, not listings.
+	if p := vac.get("/static/"); p.status != http.StatusNotFound {
+		t.Fatalf("GET /static/: %d", p.status)
+	}
 	// A wrong token does not sign in.
 	x := e.browser(t)
 	x.get("/signin")
