@@ -611,3 +611,86 @@ func TestBrowserAnalystDeniedAndKeyboard(t *testing.T) {
 	}
 	an.shot("31-policy-explorer")
 }
+
+// Program pages in the browser: simulation with a CSV upload and its SVG
+// chart, the pack diff, the coverage dashboard, tokens and sites, and the
+// audit log with its verification.
+func TestBrowserProgramPages(t *testing.T) {
+	e := newWebEnv(t)
+	vac := newChrome(t, e, "en")
+	vac.signin(e.vaccinator)
+	vac.registerQuick()
+
+	an := newChrome(t, e, "en")
+	an.signin(e.analyst)
+	csv := filepath.Join(t.TempDir(), "population.csv")
+	if err := os.WriteFile(csv, []byte("jurisdiction,residence_status,count\nCN-JL,registered_irregular,3000\nCN-JL,citizen,20000\n"+
+		"CN-LN,unregistered,1200\nKR,unregistered,400\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	an.open("/program/simulate")
+	ctx, cancel := an.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#sim-file"), []string{csv})); err != nil {
+		t.Fatal(err)
+	}
+	an.fill("#sim-asof", "2021-09-17")
+	an.submit("#sim-submit")
+	if got := an.text("#left-out"); !strings.Contains(got, "Jilin") || !strings.Contains(got, "flagged") {
+		t.Fatalf("left-out table: %q", got)
+	}
+	if an.eval(`document.querySelector("img.chart").naturalWidth > 0 ? "ok" : "broken"`) != "ok" {
+		t.Fatal("the simulation chart did not load")
+	}
+	an.shot("40-simulation")
+	// The chart is drawn in the page's language.
+	an.open("/program/simulate?lang=ko")
+	ctx2, cancel2 := an.step()
+	defer cancel2()
+	if err := chromedp.Do(ctx2, chromedp.SetUploadFiles(chromedp.CSS("#sim-file"), []string{csv})); err != nil {
+		t.Fatal(err)
+	}
+	an.fill("#sim-asof", "2021-09-17")
+	an.submit("#sim-submit")
+	chart := an.eval(`new TextDecoder().decode(Uint8Array.from(atob(document.querySelector("img.chart").src.split(",")[1]), ch => ch.charCodeAt(0)))`)
+	if !strings.Contains(chart, "지린성") || !strings.Contains(chart, "접종 불가") {
+		t.Fatalf("the chart is not in Korean: %.300s", chart)
+	}
+	an.shot("40-simulation-ko")
+	an.open("/program?lang=en")
+	an.open("/program/policy/diff?from=2021-09&to=inclusive-paid&service=vaccination")
+	if got := an.text("#changes"); !strings.Contains(got, "Eligible on payment") {
+		t.Fatalf("diff: %q", got)
+	}
+	an.shot("41-diff")
+	an.open("/program/coverage?from=2021-08-01&to=2021-09-17")
+	if !an.has("#gaps") {
+		t.Fatalf("coverage: %s", an.body())
+	}
+	an.shot("42-coverage")
+
+	ad := newChrome(t, e, "en")
+	ad.signin(e.admin)
+	ad.fill("#site-code", "JJ-1", "#site-name", "Jeju clinic", "#site-jur", "KR-49")
+	ad.submit("#site-submit")
+	if got := ad.text("#sites"); !strings.Contains(got, "JJ-1") {
+		t.Fatalf("sites: %q", got)
+	}
+	ad.fill("#tok-role", "analyst")
+	ad.submit("#token-submit")
+	if got := ad.text("#new-token"); !strings.Contains(got, "hvn_") {
+		t.Fatalf("new token: %q", got)
+	}
+	ad.shot("43-admin")
+
+	au := newChrome(t, e, "en")
+	au.signin(e.auditor)
+	au.submit("#audit-verify")
+	if got := au.text("#audit-ok"); !strings.Contains(got, "Intact") {
+		t.Fatalf("audit verification: %q", got)
+	}
+	if got := au.text("#entries"); !strings.Contains(got, "person.create") || !strings.Contains(got, "token.create") {
+		t.Fatalf("audit entries: %q", got)
+	}
+	au.shot("44-audit")
+}
