@@ -5,10 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -108,6 +111,9 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		// net/http's own messages can name the client's address; they go
+		// through a filter that removes addresses before anything is written.
+		ErrorLog: log.New(addrRedactor{env.Stderr}, "http: ", 0),
 	}
 	fmt.Fprintf(env.Stdout, "Haven listening on http://%s (data: %s)\n", ln.Addr(), storeName(env))
 	fmt.Fprintf(env.Stdout, "Create the first token with: haven token create --role admin\n")
@@ -126,6 +132,20 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// addrPattern matches IPv4 and IPv6 addresses, with or without a port.
+var addrPattern = regexp.MustCompile(`\[?[0-9a-fA-F:]*:[0-9a-fA-F:.]+\]?(:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`)
+
+// addrRedactor writes log output with client addresses replaced by [addr]:
+// Haven keeps no address that could place a person at a clinic.
+type addrRedactor struct{ w io.Writer }
+
+func (a addrRedactor) Write(p []byte) (int, error) {
+	if _, err := a.w.Write(addrPattern.ReplaceAll(p, []byte("[addr]"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // loadPolicies loads the packs in dir, or the bundled ones when dir is empty.
