@@ -116,7 +116,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		ErrorLog: log.New(addrRedactor{env.Stderr}, "http: ", 0),
 	}
 	fmt.Fprintf(env.Stdout, "Haven listening on http://%s (data: %s)\n", ln.Addr(), storeName(env))
-	fmt.Fprintf(env.Stdout, "Create the first token with: haven token create --role admin\n")
+	fmt.Fprintf(env.Stdout, "Create the first token with: haven token create --role admin   (from the source tree: go run ./cmd/haven token create --role admin)\n")
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
