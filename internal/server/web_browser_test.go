@@ -481,8 +481,11 @@ func TestBrowserClinicFlow(t *testing.T) {
 		t.Fatalf("verify: %s", c.body())
 	}
 	c.shot("12-verify-valid")
-	c.fill("#verify-text", hc1[:40]+"A"+hc1[41:])
+	c.fill("#verify-text", damage(hc1, 40))
 	c.submit("#verify-submit")
+	if !c.has("#failed-step") {
+		t.Fatalf("a damaged certificate shows no failed step: %s", c.body())
+	}
 	if got := c.text("#failed-step"); !strings.Contains(got, "Failed at") {
 		t.Fatalf("damaged certificate: %q", got)
 	}
@@ -693,4 +696,14 @@ func TestBrowserProgramPages(t *testing.T) {
 		t.Fatalf("audit entries: %q", got)
 	}
 	au.shot("44-audit")
+}
+
+// damage changes the character at i of a certificate text to another one
+// of the Base45 alphabet, so that the text is never left intact.
+func damage(text string, i int) string {
+	repl := byte('A')
+	if text[i] == 'A' {
+		repl = 'B'
+	}
+	return text[:i] + string(repl) + text[i+1:]
 }
