@@ -344,7 +344,8 @@ func TestWebProgramPages(t *testing.T) {
 	an := e.browser(t)
 	an.signin(e.analyst)
 	p := an.get("/program/policy?pack=2021-09&date=2021-09-17")
-	if !strings.Contains(p.body, `id="rules"`) || !strings.Contains(p.body, "cn-jl") {
+	if !strings.Contains(p.body, `id="rules"`) || !strings.Contains(p.body, `id="pack-rules"`) ||
+		!strings.Contains(p.body, "<code>cn-jl-2021-registered-irregular</code>") || !strings.Contains(p.body, "residence_status == &#39;registered_irregular&#39;") {
 		t.Fatalf("policy explorer:\n%.2000s", p.body)
 	}
 	p = an.post("/program/policy/explain", url.Values{"pack": {"2021-09"}, "service": {"vaccination"}, "date": {"2021-09-17"},

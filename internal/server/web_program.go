@@ -7,6 +7,7 @@ import (
 	"html"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,8 +50,106 @@ type policyPageData struct {
 	Services []string
 	Statuses []policy.Status
 	Rows     []ruleRow
+	Rules    []jurRules
 	Explain  *explainData
 	Err      *formErr
+}
+
+// jurRules are the rules of one jurisdiction in force on a date, in the
+// order they are tried.
+type jurRules struct {
+	Code  string
+	Rules []policy.Evaluation
+}
+
+// packRules lists the rules in force on a date for a service, found by
+// walking every jurisdiction with every residence status and a spread of
+// the other facts in explain mode (the pack exposes its rules only through
+// decisions). A rule that no combination reaches, because an earlier rule
+// always fires first, never decides anything and is not listed.
+func packRules(p *policy.Pack, jurs []jurOption, service string, at time.Time) []jurRules {
+	type seen struct {
+		order []string
+		rules map[string]policy.Evaluation
+	}
+	byJur := map[string]*seen{}
+	var variants []map[string]any
+	for _, st := range policy.Statuses {
+		for _, long := range []bool{false, true} {
+			v := map[string]any{"residence_status": string(st)}
+			for _, d := range append(slices.Clone(policy.BuiltinFacts), p.Facts...) {
+				if d.Name == "residence_status" {
+					continue
+				}
+				switch d.Type {
+				case policy.TypeBool:
+					v[d.Name] = long
+				case policy.TypeInt:
+					v[d.Name] = d.Min
+					if long {
+						v[d.Name] = min(d.Max, max(d.Min, 30))
+					}
+				case policy.TypeDouble:
+					v[d.Name] = 0.0
+				case policy.TypeStatus:
+					v[d.Name] = string(st)
+				default:
+					v[d.Name] = ""
+				}
+			}
+			variants = append(variants, v)
+		}
+	}
+	for _, j := range jurs {
+		for _, v := range variants {
+			facts, err := p.NewFacts(v)
+			if err != nil {
+				continue
+			}
+			dec, err := p.Decide(facts, j.Code, service, at, policy.Explain(true), policy.WithoutAlternatives())
+			if err != nil {
+				continue
+			}
+			prev := map[string]string{}
+			for _, e := range dec.Evaluated {
+				if e.Rule == "" || e.Result == "skipped" {
+					continue
+				}
+				s := byJur[e.Jurisdiction]
+				if s == nil {
+					s = &seen{rules: map[string]policy.Evaluation{}}
+					byJur[e.Jurisdiction] = s
+				}
+				if _, ok := s.rules[e.Rule]; !ok {
+					s.rules[e.Rule] = e
+					// Insert after the rule tried before it in this walk.
+					at := len(s.order)
+					if p := prev[e.Jurisdiction]; p != "" {
+						if i := slices.Index(s.order, p); i >= 0 {
+							at = i + 1
+						}
+					} else {
+						at = 0
+					}
+					s.order = slices.Insert(s.order, at, e.Rule)
+				}
+				prev[e.Jurisdiction] = e.Rule
+			}
+		}
+	}
+	var out []jurRules
+	for _, j := range jurs {
+		s := byJur[j.Code]
+		if s == nil {
+			continue
+		}
+		jr := jurRules{Code: j.Code}
+		for _, id := range s.order {
+			jr.Rules = append(jr.Rules, s.rules[id])
+		}
+		out = append(out, jr)
+	}
+	return out
 }
 
 type explainData struct {
@@ -102,6 +201,7 @@ func (a *webApp) policyData(r *http.Request, packName, date, service string) (po
 		}
 		d.Rows = append(d.Rows, row)
 	}
+	d.Rules = packRules(p, jurisdictionTree(p), d.Service, at.Time())
 	return d, nil
 }
 
