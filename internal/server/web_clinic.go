@@ -100,6 +100,8 @@ func (a *webApp) forms(r *http.Request, c *pageCtx, card registry.CardCode) clin
 
 // clinicHomeData is the find-or-register page.
 type clinicHomeData struct {
+	Langs    []*locale
+	CardLang string
 	Purposes []string
 	Sexes    []registry.Sex
 	Idem     string
@@ -111,6 +113,10 @@ type clinicHomeData struct {
 
 func (a *webApp) clinicHomePage(w http.ResponseWriter, r *http.Request, c *pageCtx, status int, d clinicHomeData) error {
 	d.Purposes = lookupPurposes
+	d.Langs = a.locales.list
+	if d.CardLang == "" {
+		d.CardLang = c.loc.Tag
+	}
 	d.Sexes = []registry.Sex{registry.SexFemale, registry.SexMale, registry.SexOther, registry.SexUnknown}
 	if d.Idem == "" {
 		d.Idem = newIdemKey()
@@ -185,7 +191,8 @@ func (a *webApp) clinicRegister(w http.ResponseWriter, r *http.Request, c *pageC
 	req := personFromForm(r)
 	demo, err := req.validate(a.s.today())
 	if err != nil {
-		return a.clinicHomePage(w, r, c, statusOf(registry.ErrorCode(err)), clinicHomeData{Err: toFormErr(err), Person: req, Idem: r.PostFormValue("idem")})
+		return a.clinicHomePage(w, r, c, statusOf(registry.ErrorCode(err)), clinicHomeData{Err: toFormErr(err), Person: req,
+			Idem: r.PostFormValue("idem"), CardLang: r.PostFormValue("card_lang")})
 	}
 	idem, err := a.webIdempotency(r, c, "person")
 	if err != nil {
@@ -210,7 +217,11 @@ func (a *webApp) clinicRegister(w http.ResponseWriter, r *http.Request, c *pageC
 	if prev != nil {
 		code = registry.CardCode(prev.ResourceID)
 	} else {
-		a.sessions.rememberSecret(c.sess, code, p.HolderSecret)
+		lang := r.PostFormValue("card_lang")
+		if _, ok := a.locales.byTag[lang]; !ok {
+			lang = ""
+		}
+		a.sessions.rememberSecret(c.sess, code, p.HolderSecret, lang)
 	}
 	http.Redirect(w, r, personURL(code, "care"), http.StatusSeeOther)
 	return nil
@@ -253,7 +264,7 @@ func (a *webApp) viewOf(rec *openedRecord, c *pageCtx) personView {
 	v := personView{Card: string(rec.Person.CardCode), GivenName: d.GivenName, FamilyName: d.FamilyName, BirthDate: d.BirthDate,
 		Estimated: d.BirthDateEstimated, Sex: d.Sex, Phone: d.Phone}
 	if c.sess != nil {
-		v.HasSecret = a.sessions.secretFor(c.sess, rec.Person.CardCode) != ""
+		v.HasSecret = a.sessions.cardFor(c.sess, rec.Person.CardCode).secret != ""
 	}
 	for _, x := range rec.Vaccinations {
 		v.Doses = append(v.Doses, doseRow{ID: x.ID.String(), Product: x.Product, Site: x.Site, Lot: x.Lot, Status: x.Status,
@@ -533,14 +544,19 @@ func (v cardView) T(key string, args ...any) string { return v.loc.text(key, arg
 
 func (a *webApp) cardOf(c *pageCtx, code registry.CardCode, lang, size string) (cardView, error) {
 	v := cardView{loc: c.loc, Code: string(code), Size: "a6", Lang: c.loc.Tag}
+	var nc newCard
+	if c.sess != nil {
+		nc = a.sessions.cardFor(c.sess, code)
+		v.Secret = nc.secret
+	}
+	if lang == "" {
+		lang = nc.lang // the language chosen at registration
+	}
 	if l, ok := a.locales.byTag[lang]; ok {
 		v.loc, v.Lang = l, l.Tag
 	}
 	if size == "receipt" {
 		v.Size = size
-	}
-	if c.sess != nil {
-		v.Secret = a.sessions.secretFor(c.sess, code)
 	}
 	qr, err := cert.NewQR(string(code))
 	if err != nil {

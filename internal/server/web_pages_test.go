@@ -23,7 +23,8 @@ func TestWebClinicFlow(t *testing.T) {
 	b.signin(e.vaccinator)
 
 	loads := 0
-	card := b.register(url.Values{"given_name": {"Jiyoung"}, "family_name": {"Kim"}, "birth_date": {"1985"}, "birth_date_estimated": {"on"}, "sex": {"female"}})
+	card := b.register(url.Values{"given_name": {"Jiyoung"}, "family_name": {"Kim"}, "birth_date": {"1985"}, "birth_date_estimated": {"on"},
+		"sex": {"female"}, "card_lang": {"zh-Hans"}})
 	loads++ // 1: register → person page (one navigation, through a 303)
 
 	checkForm := b.hidden("/check")
@@ -66,6 +67,9 @@ func TestWebClinicFlow(t *testing.T) {
 	loads++ // 4: saved, with the printable card
 	if first.status != 200 || !strings.Contains(first.body, `id="saved"`) || !strings.Contains(first.body, `id="card-secret"`) {
 		t.Fatalf("save: %d %s\n%.4000s", first.status, first.url, first.body)
+	}
+	if !strings.Contains(first.body, `lang="zh-Hans" aria-label="接种卡"`) || !strings.Contains(first.body, "持卡人密码") {
+		t.Fatalf("the card is not in the language chosen at registration:\n%.4000s", first.body)
 	}
 	if loads > 4 {
 		t.Fatalf("register → check → record → print took %d page loads", loads)

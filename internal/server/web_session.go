@@ -40,9 +40,9 @@ type session struct {
 	created  time.Time
 	lastSeen time.Time
 	// cards holds the holder secrets of people registered in this session,
-	// so that their card can be printed; the secret is shown nowhere else
-	// and is forgotten with the session.
-	cards map[registry.CardCode]string
+	// with the language they asked for, so that their card can be printed;
+	// the secret is shown nowhere else and is forgotten with the session.
+	cards map[registry.CardCode]newCard
 }
 
 // sessionStore maps the SHA-256 of a session cookie to its session.
@@ -65,7 +65,7 @@ func sessionKey(cookie string) string {
 // create starts a session for tok and returns the cookie value.
 func (st *sessionStore) create(tok *registry.Token, now time.Time) (string, *session) {
 	id := randomToken(32)
-	sess := &session{tok: tok, csrf: randomToken(24), created: now, lastSeen: now, cards: map[registry.CardCode]string{}}
+	sess := &session{tok: tok, csrf: randomToken(24), created: now, lastSeen: now, cards: map[registry.CardCode]newCard{}}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if len(st.m) >= st.limit {
@@ -111,17 +111,24 @@ func (st *sessionStore) sweep(now time.Time) {
 	}
 }
 
-// rememberSecret keeps a new person's holder secret for printing the card.
-func (st *sessionStore) rememberSecret(sess *session, code registry.CardCode, secret string) {
+// newCard is a card registered in this session, not yet forgotten.
+type newCard struct {
+	secret string
+	lang   string // the language of the card; "" for the page's
+}
+
+// rememberSecret keeps a new person's holder secret (and card language)
+// for printing the card.
+func (st *sessionStore) rememberSecret(sess *session, code registry.CardCode, secret, lang string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if len(sess.cards) > 200 {
 		clear(sess.cards)
 	}
-	sess.cards[code] = secret
+	sess.cards[code] = newCard{secret: secret, lang: lang}
 }
 
-func (st *sessionStore) secretFor(sess *session, code registry.CardCode) string {
+func (st *sessionStore) cardFor(sess *session, code registry.CardCode) newCard {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return sess.cards[code]
