@@ -124,6 +124,7 @@ type browser struct {
 	c      *http.Client
 	lang   string
 	last   page
+	navs   int // page loads: requests made, each following its redirects
 	header http.Header
 }
 
@@ -144,6 +145,7 @@ func (b *browser) do(req *http.Request) page {
 	if b.lang != "" {
 		req.Header.Set("Accept-Language", b.lang)
 	}
+	b.navs++
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -249,4 +251,57 @@ func (b *browser) recordDose(card, product, date string) page {
 		b.t.Fatalf("dose confirm: %d %.2000s", p.status, p.body)
 	}
 	return p
+}
+
+var (
+	inputRe  = regexp.MustCompile(`<input\b[^>]*>`)
+	attrRe   = regexp.MustCompile(`\s([a-z-]+)(?:="([^"]*)")?`)
+	selectRe = regexp.MustCompile(`(?s)<select\b([^>]*)>(.*?)</select>`)
+	optionRe = regexp.MustCompile(`<option value="([^"]*)"( selected)?`)
+)
+
+// form returns what a browser would send for the last form on the page
+// that posts to action, unchanged: hidden and visible inputs with their
+// values, checked boxes, and the selected (or first) option of each select.
+func (b *browser) form(action string) url.Values {
+	i := strings.LastIndex(b.last.body, `action="`+action+`"`)
+	if i < 0 {
+		b.t.Fatalf("no form posting to %s on %s", action, b.last.url)
+	}
+	rest := b.last.body[i:]
+	rest = rest[:strings.Index(rest, "</form>")]
+	v := url.Values{}
+	for _, tag := range inputRe.FindAllString(rest, -1) {
+		attrs := map[string]string{}
+		for _, m := range attrRe.FindAllStringSubmatch(tag, -1) {
+			attrs[m[1]] = html.UnescapeString(m[2])
+		}
+		_, checked := attrs["checked"]
+		if attrs["name"] == "" || (attrs["type"] == "checkbox" && !checked) || attrs["type"] == "file" {
+			continue
+		}
+		val := attrs["value"]
+		if attrs["type"] == "checkbox" && val == "" {
+			val = "on"
+		}
+		v.Add(attrs["name"], val)
+	}
+	for _, m := range selectRe.FindAllStringSubmatch(rest, -1) {
+		name := regexp.MustCompile(`name="([^"]+)"`).FindStringSubmatch(m[1])
+		if name == nil {
+			continue
+		}
+		opts := optionRe.FindAllStringSubmatch(m[2], -1)
+		if len(opts) == 0 {
+			continue
+		}
+		chosen := opts[0][1]
+		for _, o := range opts {
+			if o[2] != "" {
+				chosen = o[1]
+			}
+		}
+		v.Set(name[1], html.UnescapeString(chosen))
+	}
+	return v
 }
