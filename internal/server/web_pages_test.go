@@ -357,6 +357,24 @@ func TestWebLanguage(t *testing.T) {
 	if p := b.get("/holder"); !strings.Contains(p.body, `<html lang="ko">`) {
 		t.Fatal("the language choice was not remembered")
 	}
+	// The switcher comes back to the same page with its query, and from
+	// the answer to a form to the page the form was on.
+	vac := e.browser(t)
+	vac.signin(e.vaccinator)
+	card := vac.register(url.Values{})
+	p := vac.get("/clinic/p/" + card + "?purpose=care&lang=en")
+	if !strings.Contains(p.body, `href="/lang?lang=ko&amp;next=%2Fclinic%2Fp%2F`+card+`%3Fpurpose%3Dcare"`) {
+		t.Fatalf("language link of the person page:\n%.1500s", p.body)
+	}
+	form := vac.form("/clinic/p/" + card + "/dose")
+	form.Set("product", "coronavac")
+	p = vac.post("/clinic/p/"+card+"/dose", form)
+	if !strings.Contains(p.body, `href="/lang?lang=ko&amp;next=%2Fclinic%2Fp%2F`+card+`%3Fpurpose%3Dcare"`) {
+		t.Fatalf("language link of the confirm step:\n%.1500s", p.body)
+	}
+	if p = vac.get("/lang?lang=ko&next=%2Fclinic%2Fp%2F" + card + "%3Fpurpose%3Dcare"); p.status != 200 || !strings.Contains(p.body, "진료소") {
+		t.Fatalf("switching language on the person page: %d %s", p.status, p.url)
+	}
 	if p := b.get("/lang?lang=ko&next=//evil.example/"); strings.Contains(p.url, "evil") {
 		t.Fatalf("open redirect to %s", p.url)
 	}

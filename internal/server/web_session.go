@@ -165,7 +165,7 @@ var errSignIn = errors.New("sign in")
 func (a *webApp) page(roles []registry.Role, h pageHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := a.s.now()
-		c := &pageCtx{app: a, loc: a.locales.pick(r), Path: r.URL.Path}
+		c := &pageCtx{app: a, loc: a.locales.pick(r), Path: returnPath(r)}
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			c.sess = a.sessions.get(ck.Value, now)
 		}
@@ -359,4 +359,35 @@ func (a *webApp) setLanguage(w http.ResponseWriter, r *http.Request, c *pageCtx)
 
 func (a *webApp) home(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
 	return a.render(w, r, c, http.StatusOK, "home", "home.title", nil)
+}
+
+// returnPath is the page the language switcher comes back to: the same
+// page for a GET (with its query, less lang), and for a POST, whose answer
+// cannot be fetched again, the page the form was on.
+func returnPath(r *http.Request) string {
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		q.Del("lang")
+		if enc := q.Encode(); enc != "" {
+			return r.URL.Path + "?" + enc
+		}
+		return r.URL.Path
+	}
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/clinic/p/"):
+		card, _, _ := strings.Cut(strings.TrimPrefix(p, "/clinic/p/"), "/")
+		return "/clinic/p/" + url.PathEscape(card) + "?purpose=care"
+	case strings.HasPrefix(p, "/clinic/"):
+		return "/clinic"
+	case strings.HasPrefix(p, "/program/policy/"):
+		return "/program/policy"
+	case strings.HasPrefix(p, "/admin/"):
+		return "/admin"
+	case strings.HasPrefix(p, "/holder/"):
+		return "/holder"
+	case p == "/check", p == "/verify", p == "/holder", p == "/program/simulate", p == "/signin":
+		return p
+	}
+	return "/"
 }
