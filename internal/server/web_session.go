@@ -71,6 +71,9 @@ func (st *sessionStore) create(tok *registry.Token, now time.Time) (string, *ses
 	if len(st.m) >= st.limit {
 		st.sweep(now)
 	}
+	for len(st.m) >= st.limit {
+		st.evictOldest()
+	}
 	st.m[sessionKey(id)] = sess
 	return id, sess
 }
@@ -115,6 +118,19 @@ func (st *sessionStore) sweep(now time.Time) {
 type newCard struct {
 	secret string
 	lang   string // the language of the card; "" for the page's
+}
+
+// evictOldest drops the session used least recently; the caller holds mu.
+// It keeps the store bounded when every session is still live.
+func (st *sessionStore) evictOldest() {
+	var oldest string
+	var at time.Time
+	for k, s := range st.m {
+		if oldest == "" || s.lastSeen.Before(at) {
+			oldest, at = k, s.lastSeen
+		}
+	}
+	delete(st.m, oldest)
 }
 
 // rememberSecret keeps a new person's holder secret (and card language)
