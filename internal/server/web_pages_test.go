@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -423,8 +425,37 @@ func TestWebProgramPages(t *testing.T) {
 	if p.status != 200 || !strings.Contains(p.body, `id="left-out"`) || !strings.Contains(p.body, "data:image/svg&#43;xml;base64,") {
 		t.Fatalf("simulate: %d\n%.3000s", p.status, p.body)
 	}
-	if p = an.get("/program/coverage?from=2021-08-01&to=2021-09-17"); p.status != 200 || !strings.Contains(p.body, `id="gaps"`) {
+	// 12 doses at YB-1: the page shows the same release as the API (its
+	// total), one jurisdiction at a time, without the all-zero rows.
+	for range 11 {
+		c := vac.register(url.Values{})
+		vac.recordDose(c, "coronavac", "2021-09-01")
+	}
+	if p = an.get("/program/coverage?from=2021-08-01&to=2021-09-17&jurisdiction=CN-JL-YB"); p.status != 200 || !strings.Contains(p.body, `id="gaps"`) {
 		t.Fatalf("coverage: %d\n%.2000s", p.status, p.body)
+	}
+	total := regexp.MustCompile(`(?s)id="dose-table".*?<tr class="total">.*?<td class="num">([0-9*]+)</td></tr>`).FindStringSubmatch(p.body)
+	if total == nil || total[1] != "12" || !strings.Contains(p.body, "CoronaVac") || strings.Contains(p.body, "<th scope=\"row\">Comirnaty") {
+		t.Fatalf("coverage table (total %v):\n%.4000s", total, p.body[strings.Index(p.body, `id="dose-table"`):])
+	}
+	apiReq, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/stats/coverage?from=2021-08-01&to=2021-09-17", nil)
+	apiReq.Header.Set("Authorization", "Bearer "+e.analyst)
+	res, err := http.DefaultClient.Do(apiReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var api struct {
+		Doses []struct {
+			Jurisdiction string
+			Total        *int64
+		}
+	}
+	json.NewDecoder(res.Body).Decode(&api)
+	res.Body.Close()
+	for _, tb := range api.Doses {
+		if tb.Jurisdiction == "CN-JL-YB" && (tb.Total == nil || fmt.Sprint(*tb.Total) != total[1]) {
+			t.Fatalf("the API says %v doses in CN-JL-YB, the page %s", tb.Total, total[1])
+		}
 	}
 
 	ad := e.browser(t)

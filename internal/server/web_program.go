@@ -7,6 +7,7 @@ import (
 	"html"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -357,12 +358,42 @@ type coveragePageData struct {
 	Coverage       stats.Coverage
 	Charts         map[string]template.URL // table key → data: URI
 	Gaps           stats.GapReport
+	// The page shows one jurisdiction's dose table at a time (the release
+	// has one per jurisdiction with a site), without its all-zero rows, so
+	// that it stays small however many places there are.
+	Jurisdictions []string
+	Selected      string
+	Doses         *stats.Table
+	ZeroRows      int
+}
+
+// Query is the query string of the page for another jurisdiction.
+func (d coveragePageData) Query(jur string) string {
+	return "?" + url.Values{"from": {d.From}, "to": {d.To}, "week": {d.Week}, "jurisdiction": {jur}}.Encode()
+}
+
+// withoutZeroRows returns t without the rows whose total is published as
+// zero (a suppressed total is kept), and how many rows it dropped. It
+// drops nothing the release does not already say.
+func withoutZeroRows(t stats.Table) (stats.Table, int) {
+	out := t
+	out.Rows, out.Cells, out.RowTotals = nil, nil, nil
+	dropped := 0
+	for i := range t.Rows {
+		if tot := t.RowTotals[i]; tot != nil && *tot == 0 {
+			dropped++
+			continue
+		}
+		out.Rows = append(out.Rows, t.Rows[i])
+		out.Cells = append(out.Cells, t.Cells[i])
+		out.RowTotals = append(out.RowTotals, t.RowTotals[i])
+	}
+	return out, dropped
 }
 
 // coverage shows the suppressed aggregate tables (the same release as the
 // API's) with a chart of each, and the gap report.
 func (a *webApp) coverage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	q := r.URL.Query()
 	today := registry.DateOf(a.s.now())
 	to, err := dateParam(r, "to", today)
 	if err != nil {
@@ -376,12 +407,18 @@ func (a *webApp) coverage(w http.ResponseWriter, r *http.Request, c *pageCtx) er
 	if err != nil {
 		return err
 	}
-	_ = q
 	doses, tests, err := a.s.statsInput(r.Context(), from, to)
 	if err != nil {
 		return err
 	}
-	cov, err := stats.Build(doses, tests, stats.Options{From: from.Time(), To: to.Time(), GeneratedAt: a.s.now().UTC()})
+	// The same release as GET /api/v1/stats/coverage: fixed rows, the
+	// default k and the operator's noise, so that the page and the API can
+	// never be compared to undo suppression or average noise away.
+	opts, err := CoverageOptions(r.Context(), a.s.store, a.s.catalog, from, to, 0, a.s.statsNoise, a.s.now())
+	if err != nil {
+		return err
+	}
+	cov, err := stats.Build(doses, tests, opts)
 	if err != nil {
 		return err
 	}
@@ -398,8 +435,21 @@ func (a *webApp) coverage(w http.ResponseWriter, r *http.Request, c *pageCtx) er
 		return err
 	}
 	d := coveragePageData{From: from.String(), To: to.String(), Week: week.String(), Coverage: cov, Gaps: gaps, Charts: map[string]template.URL{}}
-	for _, t := range cov.Doses {
-		d.Charts["doses:"+t.Jurisdiction] = weekChart(t)
+	pick := -1
+	for i, t := range cov.Doses {
+		d.Jurisdictions = append(d.Jurisdictions, t.Jurisdiction)
+		if t.Jurisdiction == r.URL.Query().Get("jurisdiction") {
+			pick = i
+		}
+	}
+	if pick < 0 && len(cov.Doses) > 0 {
+		pick = 0 // the first jurisdiction, when none (or an unknown one) is asked for
+	}
+	if pick >= 0 {
+		t := cov.Doses[pick]
+		shown, zero := withoutZeroRows(t)
+		d.Doses, d.ZeroRows, d.Selected = &shown, zero, t.Jurisdiction
+		d.Charts["doses"] = weekChart(t)
 	}
 	d.Charts["tests"] = weekChart(cov.Tests)
 	return a.render(w, r, c, http.StatusOK, "coverage", "coverage.title", d)
