@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -74,5 +75,41 @@ func TestWebContrast(t *testing.T) {
 	}
 	if !strings.Contains(string(css), ":focus-visible{outline:3px solid var(--focus)") {
 		t.Error("no visible focus outline in the stylesheet")
+	}
+}
+
+// A form sent back with an error marks the field in error (aria-invalid)
+// and points it at the message, which is announced (role="alert").
+func TestWebFormErrorsAreAnnounced(t *testing.T) {
+	e := newWebEnv(t)
+	b := e.browser(t)
+	b.signin(e.vaccinator)
+	card := b.register(url.Values{})
+	b.get("/clinic")
+	p := b.post("/clinic/register", url.Values{"idem": {b.idem()}, "birth_date": {"2030"}})
+	if p.status != 422 || !strings.Contains(p.body, `id="form-error"`) ||
+		!regexp.MustCompile(`<input id="reg-birth"[^>]* aria-invalid="true" aria-describedby="form-error">`).MatchString(p.body) {
+		t.Fatalf("register error: %d\n%.3000s", p.status, p.body)
+	}
+	if strings.Count(p.body, `aria-invalid="true"`) != 1 {
+		t.Fatal("more than the field in error is marked invalid")
+	}
+	b.get("/clinic/p/" + card + "?purpose=care")
+	f := b.form("/clinic/p/" + card + "/dose")
+	f.Set("product", "coronavac")
+	f.Set("payment", "paid")
+	f.Set("amount", "50")
+	f.Set("currency", "XYZ")
+	p = b.post("/clinic/p/"+card+"/dose", f)
+	if !regexp.MustCompile(`<input id="dose-currency"[^>]* aria-invalid="true"`).MatchString(p.body) {
+		t.Fatalf("dose error:\n%.3000s", p.body)
+	}
+	b.get("/check")
+	f = b.form("/check")
+	f.Set("jurisdiction", "CN-JL")
+	f.Set("fact.age_years", "abc")
+	p = b.post("/check", f)
+	if !regexp.MustCompile(`<input id="fact-age_years"[^>]* aria-invalid="true"`).MatchString(p.body) {
+		t.Fatalf("check error:\n%.3000s", p.body)
 	}
 }

@@ -2,9 +2,11 @@ package server
 
 import (
 	"bytes"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 
 	"github.com/haven-registry/haven/internal/registry"
 )
@@ -74,6 +76,7 @@ func (a *webApp) render(w http.ResponseWriter, r *http.Request, c *pageCtx, stat
 	buf := a.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer a.bufs.Put(buf)
+	c.errField = errFieldOf(data)
 	if err := t.Execute(buf, pageData{pageCtx: c, TitleKey: titleKey, Data: data}); err != nil {
 		return registry.Errorf(registry.EINTERNAL, "Rendering %s: %v", name, err)
 	}
@@ -138,4 +141,36 @@ func userError(err error) bool {
 		return true
 	}
 	return false
+}
+
+// errFieldOf finds the field named by the form error of a page's data (its
+// Err *formErr field), if any.
+func errFieldOf(data any) string {
+	v := reflect.ValueOf(data)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	f := v.FieldByName("Err")
+	if !f.IsValid() {
+		return ""
+	}
+	if fe, ok := f.Interface().(*formErr); ok && fe != nil {
+		return fe.Field
+	}
+	return ""
+}
+
+// Invalid marks the input for an error field: aria-invalid, and the error
+// message as its description, so that a screen reader announces both.
+// Templates write it inside the tag: <input id="x" name="date"{{$.Invalid "date"}}>.
+func (c *pageCtx) Invalid(fields ...string) template.HTMLAttr {
+	for _, f := range fields {
+		if f != "" && f == c.errField {
+			return ` aria-invalid="true" aria-describedby="form-error"`
+		}
+	}
+	return ""
 }

@@ -165,6 +165,8 @@ type pageCtx struct {
 	CSRF string
 	// Path is the page to come back to after switching language.
 	Path string
+	// errField is the field named by the page's form error, if any.
+	errField string
 }
 
 // pageHandler renders one page. A returned error is shown as an error page
