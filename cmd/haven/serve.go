@@ -34,6 +34,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Minute, "how often to sign a checkpoint of the audit log")
 	policyDir := fs.String("policies", env.Getenv("HAVEN_POLICIES"), "folder of policy packs (env HAVEN_POLICIES); default: the bundled packs")
 	statsEpsilon := fs.Float64("stats-epsilon", 0, "add two-sided geometric noise with this privacy parameter to the coverage tables (0: none; see docs/privacy.md)")
+	secureCookies := fs.Bool("secure-cookies", env.Getenv("HAVEN_SECURE_COOKIES") != "", "mark session cookies Secure even without TLS here: set it behind a TLS-terminating proxy (env HAVEN_SECURE_COOKIES)")
 	trustFile := fs.String("trust", env.Getenv("HAVEN_TRUST_LIST"), "extra trust list (JSON, kid → DSC) for verifying certificates (env HAVEN_TRUST_LIST)")
 	scheduleName := fs.String("schedule", envOr(env.Getenv, "HAVEN_SCHEDULE", "who"), "schedule that evaluates recorded doses: cdc, who or cn (env HAVEN_SCHEDULE)")
 	if err := fs.Parse(args); err != nil {
@@ -70,7 +71,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		}
 	}
 	deps := server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
-		Schedule: *scheduleName, Now: env.Now, StatsNoise: server.StatsNoise{Epsilon: *statsEpsilon}}
+		Schedule: *scheduleName, Now: env.Now, StatsNoise: server.StatsNoise{Epsilon: *statsEpsilon}, SecureCookies: *secureCookies}
 	if v.Sealed() {
 		fmt.Fprintln(env.Stdout, "Haven is sealed: it serves nothing until an administrator runs haven unlock.")
 		close(loopDone)
@@ -115,7 +116,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		// through a filter that removes addresses before anything is written.
 		ErrorLog: log.New(addrRedactor{env.Stderr}, "http: ", 0),
 	}
-	fmt.Fprintf(env.Stdout, "Haven listening on http://%s (data: %s)\n", ln.Addr(), storeName(env))
+	fmt.Fprintf(env.Stdout, "Haven listening on http://%s (data: %s); the web app is at http://%s/\n", ln.Addr(), storeName(env), ln.Addr())
 	fmt.Fprintf(env.Stdout, "Create the first token with: haven token create --role admin   (from the source tree: go run ./cmd/haven token create --role admin)\n")
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -286,24 +286,23 @@ func (is *Issuer) BuildDCC(req *IssueRequest) (*DCC, error) {
 	return d, nil
 }
 
-// fillName sets the DCC names. A person with neither name gets the card code
-// as surname (fn) and its letters-only form as fnt.
+// fillName sets the DCC names. The schema requires a surname (fnt), so a
+// person with no family name on record gets the card code as surname (fn)
+// and its letters-only form as fnt, and keeps any given name.
 func fillName(n *Name, p *Person) error {
 	fam, giv := strings.TrimSpace(p.FamilyName), strings.TrimSpace(p.GivenName)
-	if fam == "" && giv == "" {
+	var err error
+	if fam == "" {
 		code := strings.ToUpper(strings.TrimSpace(p.CardCode))
 		if code == "" {
-			return registry.FieldErrorf(registry.EINVALID, "person.card_code", "a person without a name needs the card code")
+			return registry.FieldErrorf(registry.EINVALID, "person.card_code", "a person without a family name needs the card code")
 		}
 		n.Fn = code
 		n.Fnt = CardCodeTransliteration(code)
 		if len(n.Fnt) > 80 || !icaoRE.MatchString(n.Fnt) {
 			return registry.FieldErrorf(registry.EINVALID, "person.card_code", "card code cannot be written as a name")
 		}
-		return nil
-	}
-	var err error
-	if fam != "" {
+	} else {
 		n.Fn = fam
 		if n.Fnt, err = icaoOrGiven(p.FamilyNameICAO, fam, "person.family_name"); err != nil {
 			return err

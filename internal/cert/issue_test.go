@@ -106,6 +106,12 @@ func TestIssueRoundTrip(t *testing.T) {
 					t.Errorf("dob %q", d.Dob)
 				}
 			}},
+		{"ok/given-name-only-gets-the-card-code-as-surname", cert.IssueRequest{Person: cert.Person{CardCode: "7KQM-X4TD-9HCA", GivenName: "Mi-young"}, Vaccination: vaccination()},
+			func(t *testing.T, d *cert.DCC) {
+				if d.Nam.Fn != "7KQM-X4TD-9HCA" || d.Nam.Fnt != "SEVENKQM<XFOURTD<NINEHCA" || d.Nam.Gn != "Mi-young" || d.Nam.Gnt != "MI<YOUNG" {
+					t.Errorf("names %+v", d.Nam)
+				}
+			}},
 		{"ok/unknown-birth-date", cert.IssueRequest{Person: cert.Person{CardCode: "7KQM-X4TD-9HCA"}, Vaccination: vaccination()},
 			func(t *testing.T, d *cert.DCC) {
 				if d.Dob != "" {

@@ -293,6 +293,36 @@ func CoverageOptions(ctx context.Context, store registry.Store, cat *catalog.Cat
 	return opts, nil
 }
 
+// coverageRelease builds the published coverage tables for the period: the
+// API, the coverage page and nothing else call it, so that what is released
+// can never differ between them (two different releases of one period could
+// be compared to undo suppression).
+func (s *Server) coverageRelease(ctx context.Context, from, to registry.Date, k int) (stats.Coverage, error) {
+	opts, err := CoverageOptions(ctx, s.store, s.catalog, from, to, k, s.statsNoise, s.now())
+	if err != nil {
+		return stats.Coverage{}, err
+	}
+	doses, tests, err := s.statsInput(ctx, from, to)
+	if err != nil {
+		return stats.Coverage{}, err
+	}
+	return stats.Build(doses, tests, opts)
+}
+
+// gapBaselineWeeks is how many weeks before the assessed one the gap report
+// compares against (stats.GapOptions.Baseline's default).
+const gapBaselineWeeks = 4
+
+// gapRelease builds the gap report for the ISO week holding week.
+func (s *Server) gapRelease(ctx context.Context, week registry.Date) (stats.GapReport, error) {
+	from := registry.DateOf(week.Time().AddDate(0, 0, -7*(gapBaselineWeeks+2)))
+	doses, _, err := s.statsInput(ctx, from, week)
+	if err != nil {
+		return stats.GapReport{}, err
+	}
+	return stats.Gaps(doses, stats.GapOptions{Week: week.Time(), Baseline: gapBaselineWeeks, GeneratedAt: s.now().UTC()})
+}
+
 // handleCoverage returns the suppressed coverage tables: doses by
 // jurisdiction × product × dose number × ISO week and tests by jurisdiction
 // × week. There is no status breakdown, and there never will be.
@@ -316,17 +346,7 @@ func (s *Server) handleCoverage() http.Handler {
 				return
 			}
 		}
-		opts, err := CoverageOptions(r.Context(), s.store, s.catalog, from, to, k, s.statsNoise, s.now())
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		doses, tests, err := s.statsInput(r.Context(), from, to)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		cov, err := stats.Build(doses, tests, opts)
+		cov, err := s.coverageRelease(r.Context(), from, to, k)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -347,14 +367,7 @@ func (s *Server) handleGaps() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		opts := stats.GapOptions{Week: week.Time(), GeneratedAt: s.now().UTC()}
-		from := registry.DateOf(week.Time().AddDate(0, 0, -7*(4+1)-7))
-		doses, _, err := s.statsInput(r.Context(), from, week)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		rep, err := stats.Gaps(doses, opts)
+		rep, err := s.gapRelease(r.Context(), week)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -38,6 +38,9 @@ type Deps struct {
 	Policy *policy.Engine
 	// Certs issues and verifies certificates (optional).
 	Certs Certs
+	// SecureCookies marks session cookies Secure even when the request
+	// reached Haven without TLS: set it behind a proxy that terminates TLS.
+	SecureCookies bool
 	// StatsNoise adds noise to the coverage tables (optional).
 	StatsNoise StatsNoise
 	// Schedule names the schedule used to evaluate recorded doses and by
@@ -61,6 +64,7 @@ type Server struct {
 	sites   *ttlCache[*registry.Site]  // by code
 
 	statsNoise      StatsNoise
+	secureCookies   bool
 	certs           Certs
 	policy          *policy.Engine
 	defaultSchedule string
@@ -83,6 +87,7 @@ func New(deps Deps) *Server {
 	}
 	s.keys, s.auditLog, s.auditKey = deps.Keys, deps.AuditLog, deps.AuditKey
 	s.policy, s.defaultSchedule, s.statsNoise, s.certs = deps.Policy, deps.Schedule, deps.StatsNoise, deps.Certs
+	s.secureCookies = deps.SecureCookies
 	if s.defaultSchedule == "" {
 		s.defaultSchedule = "who"
 	}
@@ -169,6 +174,9 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 		// the log line can name the actor.
 		holder := &actorHolder{}
 		ctx = context.WithValue(ctx, ctxActor, holder)
+		if s.secureCookies {
+			ctx = context.WithValue(ctx, ctxSecure, true)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		elapsed := s.now().Sub(start)
@@ -183,7 +191,16 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 	})
 }
 
-const ctxActor ctxKey = 100
+const (
+	ctxActor ctxKey = 100 + iota
+	ctxSecure
+)
+
+// cookieSecure reports whether cookies set in answer to r must be Secure:
+// when r came over TLS, or the server is configured as behind a TLS proxy.
+func cookieSecure(r *http.Request) bool {
+	return r.TLS != nil || r.Context().Value(ctxSecure) != nil
+}
 
 type actorHolder struct{ actor, pattern string }
 

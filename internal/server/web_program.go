@@ -407,27 +407,14 @@ func (a *webApp) coverage(w http.ResponseWriter, r *http.Request, c *pageCtx) er
 	if err != nil {
 		return err
 	}
-	doses, tests, err := a.s.statsInput(r.Context(), from, to)
+	// The same release as GET /api/v1/stats/coverage and /stats/gaps: one
+	// function builds both, so that the page and the API can never be
+	// compared to undo suppression or average noise away.
+	cov, err := a.s.coverageRelease(r.Context(), from, to, 0)
 	if err != nil {
 		return err
 	}
-	// The same release as GET /api/v1/stats/coverage: fixed rows, the
-	// default k and the operator's noise, so that the page and the API can
-	// never be compared to undo suppression or average noise away.
-	opts, err := CoverageOptions(r.Context(), a.s.store, a.s.catalog, from, to, 0, a.s.statsNoise, a.s.now())
-	if err != nil {
-		return err
-	}
-	cov, err := stats.Build(doses, tests, opts)
-	if err != nil {
-		return err
-	}
-	gapFrom := registry.DateOf(week.Time().AddDate(0, 0, -7*(4+1)-7))
-	gapDoses, _, err := a.s.statsInput(r.Context(), gapFrom, week)
-	if err != nil {
-		return err
-	}
-	gaps, err := stats.Gaps(gapDoses, stats.GapOptions{Week: week.Time(), GeneratedAt: a.s.now().UTC()})
+	gaps, err := a.s.gapRelease(r.Context(), week)
 	if err != nil {
 		return err
 	}

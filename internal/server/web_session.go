@@ -242,7 +242,7 @@ func anonCSRF(w http.ResponseWriter, r *http.Request) string {
 	}
 	v := randomToken(24)
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
 	return v
 }
 
@@ -285,7 +285,7 @@ func formError(err error, limit int64) error {
 
 func setLangCookie(w http.ResponseWriter, r *http.Request, tag string) {
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: tag, Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
 }
 
 // signinForm shows the token form.
@@ -319,7 +319,7 @@ func (a *webApp) signin(w http.ResponseWriter, r *http.Request, c *pageCtx) erro
 	}
 	id, _ := a.sessions.create(tok, a.s.now())
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
 	a.s.logger.LogAttrs(r.Context(), slog.LevelInfo, "web sign-in", slog.String("actor", tok.ID), slog.String("role", string(tok.Role)))
 	if next == "" {
 		next = homeOf(tok.Role)
@@ -333,7 +333,7 @@ func (a *webApp) signout(w http.ResponseWriter, r *http.Request, c *pageCtx) err
 		a.sessions.end(ck.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
 }
