@@ -20,6 +20,10 @@ type Certs struct {
 	Country string
 }
 
+// qrPNGSize is the width and height of the PNG QR code, in pixels: large
+// enough to print and to scan from a phone screen.
+const qrPNGSize = 512
+
 // certificateRequest is the body of POST /api/v1/persons/{card}/certificates.
 type certificateRequest struct {
 	Record string `json:"record"` // the vaccination or test to certify
@@ -31,6 +35,7 @@ type certificateResponse struct {
 	Format    string    `json:"format"`
 	HC1       string    `json:"hc1"`
 	QRSVG     string    `json:"qr_svg"`
+	QRPNG     []byte    `json:"qr_png"` // base64 in JSON
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -91,7 +96,12 @@ func (s *Server) IssueCertificate(r *http.Request, code registry.CardCode, recor
 	if err != nil {
 		return nil, err
 	}
-	return &certificateResponse{Format: "hcert", HC1: issued.HC1, QRSVG: string(qr.SVG()), IssuedAt: issued.IssuedAt, ExpiresAt: issued.ExpiresAt}, nil
+	png, err := qr.PNG(qrPNGSize)
+	if err != nil {
+		return nil, err
+	}
+	return &certificateResponse{Format: "hcert", HC1: issued.HC1, QRSVG: string(qr.SVG()), QRPNG: png,
+		IssuedAt: issued.IssuedAt, ExpiresAt: issued.ExpiresAt}, nil
 }
 
 // doseNumber is v's position among the person's completed doses, in date

@@ -165,9 +165,10 @@ func TestCertificates(t *testing.T) {
 	var c struct {
 		HC1   string `json:"hc1"`
 		QRSVG string `json:"qr_svg"`
+		QRPNG []byte `json:"qr_png"`
 	}
 	issued.decode(t, &c)
-	if !strings.HasPrefix(c.HC1, "HC1:") || !strings.HasPrefix(strings.TrimSpace(c.QRSVG), "<") {
+	if !strings.HasPrefix(c.HC1, "HC1:") || !strings.HasPrefix(strings.TrimSpace(c.QRSVG), "<") || !bytes.HasPrefix(c.QRPNG, []byte("\x89PNG")) {
 		t.Fatalf("certificate = %s", issued.body)
 	}
 	check := func(text string) (bool, string, map[string]any) {
