@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
@@ -48,10 +49,19 @@ func (l *siteList) Set(v string) error {
 }
 
 // tokenCommand implements "haven token create --role R [--site S]…", which
-// prints only the new token. The token's hash is stored; the token is not.
+// prints only the new token (its hash is stored; the token is not), "haven
+// token list" and "haven token revoke ID".
 func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: haven token create --role admin|vaccinator|analyst|auditor [--site CODE]…")
+	usage := errors.New("usage: haven token create --role admin|vaccinator|analyst|auditor [--site CODE]… | list | revoke ID")
+	if len(args) == 0 {
+		return usage
+	}
+	switch args[0] {
+	case "create":
+	case "list", "revoke":
+		return tokenAdmin(ctx, env, args)
+	default:
+		return usage
 	}
 	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -83,5 +93,34 @@ func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, secret)
+	return nil
+}
+
+// tokenAdmin lists or revokes tokens. A server sharing the database stops
+// accepting a revoked token within its cache time (15 s).
+func tokenAdmin(ctx context.Context, env *commandEnv, args []string) error {
+	db, err := openReadyDatabase(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if args[0] == "revoke" {
+		if len(args) != 2 {
+			return errors.New("usage: haven token revoke ID")
+		}
+		rec := &registry.AuditRecord{Time: env.Now(), Actor: "cli", Role: "operator", Action: "token.revoke", Subject: "token:" + args[1]}
+		if err := db.RevokeToken(ctx, args[1], registry.Write{Audit: rec}); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, "revoked", args[1])
+		return nil
+	}
+	toks, err := db.ListTokens(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		fmt.Fprintf(env.Stdout, "%s\t%s\t%s\t%s\n", t.ID, t.Role, strings.Join(t.Sites, ","), t.CreatedAt.Format(time.RFC3339))
+	}
 	return nil
 }

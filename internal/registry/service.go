@@ -113,6 +113,11 @@ type Store interface {
 
 	// CreateToken stores a token (only its hash). Returns ECONFLICT if the ID is taken.
 	CreateToken(ctx context.Context, t Token, w Write) error
+	// ListTokens returns every token (their hashes included) ordered by ID.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken deletes the token with the given ID. Returns ENOTFOUND if
+	// there is none.
+	RevokeToken(ctx context.Context, id string, w Write) error
 	// FindTokenByHash returns the token whose secret hashes to hash. Returns
 	// ENOTFOUND if there is none.
 	FindTokenByHash(ctx context.Context, hash []byte) (*Token, error)

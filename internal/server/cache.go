@@ -49,3 +49,10 @@ func (c *ttlCache[V]) forget(key string) {
 	defer c.mu.Unlock()
 	delete(c.entries, key)
 }
+
+// clear forgets every entry.
+func (c *ttlCache[V]) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+}

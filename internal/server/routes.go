@@ -48,6 +48,8 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/sites", staff, s.handleSiteList()},
 		{"POST", "/api/v1/sites", admin, s.handleSiteCreate()},
 		{"POST", "/api/v1/tokens", admin, s.handleTokenCreate()},
+		{"GET", "/api/v1/tokens", admin, s.handleTokenList()},
+		{"DELETE", "/api/v1/tokens/{id}", admin, s.handleTokenRevoke()},
 
 		{"POST", "/api/v1/holder/record", public, s.handleHolderRecord()},
 

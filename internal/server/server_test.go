@@ -355,3 +355,32 @@ func TestHealthAndDocs(t *testing.T) {
 		t.Fatalf("metrics lack the person route: %s", metrics.body)
 	}
 }
+
+func TestTokenLifecycle(t *testing.T) {
+	e := newTestEnv(t)
+	res := e.do("POST", "/api/v1/tokens", e.admin, `{"role":"vaccinator","sites":["YB-1"]}`)
+	if res.status != 201 {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	var tok struct{ ID, Token string }
+	res.decode(t, &tok)
+	if e.do("GET", "/api/v1/sites", tok.Token, "").status != 200 {
+		t.Fatal("new token does not work")
+	}
+	list := e.do("GET", "/api/v1/tokens", e.admin, "")
+	if !bytes.Contains(list.body, []byte(tok.ID)) || bytes.Contains(list.body, []byte(tok.Token)) || bytes.Contains(list.body, []byte("hash")) {
+		t.Fatalf("token list: %s", list.body)
+	}
+	if res := e.do("DELETE", "/api/v1/tokens/"+tok.ID, e.admin, ""); res.status != 204 {
+		t.Fatalf("revoke: %d %s", res.status, res.body)
+	}
+	if res := e.do("GET", "/api/v1/sites", tok.Token, ""); res.status != 401 {
+		t.Fatalf("revoked token still works: %d", res.status)
+	}
+	if res := e.do("DELETE", "/api/v1/tokens/"+tok.ID, e.admin, ""); res.status != 404 {
+		t.Fatalf("second revoke: %d", res.status)
+	}
+	if res := e.do("POST", "/api/v1/tokens", e.admin, `{"role":"vaccinator"}`); res.status != 422 {
+		t.Fatalf("vaccinator token without sites: %d %s", res.status, res.body)
+	}
+}

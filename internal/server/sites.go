@@ -176,6 +176,43 @@ func (s *Server) handleTokenCreate() http.Handler {
 	})
 }
 
+// tokenInfo describes a token without its secret or hash.
+type tokenInfo struct {
+	ID        string        `json:"id"`
+	Role      registry.Role `json:"role"`
+	Sites     []string      `json:"sites,omitempty"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+func (s *Server) handleTokenList() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		toks, err := s.store.ListTokens(r.Context())
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out := make([]tokenInfo, 0, len(toks))
+		for _, t := range toks {
+			out = append(out, tokenInfo{ID: t.ID, Role: t.Role, Sites: t.Sites, CreatedAt: t.CreatedAt})
+		}
+		encode(w, http.StatusOK, map[string]any{"tokens": out})
+	})
+}
+
+// handleTokenRevoke deletes a token. This process stops accepting it at
+// once; other processes sharing the database within cacheTTL.
+func (s *Server) handleTokenRevoke() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := s.store.RevokeToken(r.Context(), id, registry.Write{Audit: s.auditFor(r, "token.revoke", "", "token:"+id)}); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.tokens.clear()
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
 type productResponse struct {
 	ID     string            `json:"id"`
 	Names  map[string]string `json:"names"`

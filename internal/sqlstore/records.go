@@ -398,21 +398,62 @@ func (s *Store) CreateToken(ctx context.Context, t registry.Token, w registry.Wr
 	return err
 }
 
-// FindTokenByHash implements registry.Store.
-func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*registry.Token, error) {
+// ListTokens implements registry.Store.
+func (s *Store) ListTokens(ctx context.Context) ([]registry.Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, role, sites, created_at FROM tokens ORDER BY id`)
+	if err != nil {
+		return nil, s.wrap("list tokens", err)
+	}
+	defer rows.Close()
+	var out []registry.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, s.wrap("list tokens", err)
+		}
+		out = append(out, *t)
+	}
+	return out, s.wrap("list tokens", rows.Err())
+}
+
+// RevokeToken implements registry.Store.
+func (s *Store) RevokeToken(ctx context.Context, id string, w registry.Write) error {
+	_, err := s.create(ctx, "revoke token", w, func(tx *sql.Tx) error {
+		res, err := s.txExec(ctx, tx, `DELETE FROM tokens WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return registry.FieldErrorf(registry.ENOTFOUND, "id", "No token has this ID.")
+		}
+		return nil
+	})
+	return err
+}
+
+func scanToken(row interface{ Scan(...any) error }) (*registry.Token, error) {
 	var (
 		t           registry.Token
 		role, sites string
 		created     int64
 	)
-	err := s.queryRow(ctx, `SELECT id, hash, role, sites, created_at FROM tokens WHERE hash = ?`, hash).
-		Scan(&t.ID, &t.Hash, &role, &sites, &created)
+	if err := row.Scan(&t.ID, &t.Hash, &role, &sites, &created); err != nil {
+		return nil, err
+	}
+	t.Role, t.Sites, t.CreatedAt = registry.Role(role), splitList(sites), fromMicros(created)
+	return &t, nil
+}
+
+// FindTokenByHash implements registry.Store.
+func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*registry.Token, error) {
+	t, err := scanToken(s.queryRow(ctx, `SELECT id, hash, role, sites, created_at FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, registry.Errorf(registry.ENOTFOUND, "Token not found.")
 	}
 	if err != nil {
 		return nil, s.wrap("find token", err)
 	}
-	t.Role, t.Sites, t.CreatedAt = registry.Role(role), splitList(sites), fromMicros(created)
-	return &t, nil
+	return t, nil
 }

@@ -339,6 +339,20 @@ func testToken(t *testing.T, s registry.Store) {
 	_, err = s.FindTokenByHash(ctx, other[:])
 	mustCode(t, err, registry.ENOTFOUND)
 	mustCode(t, s.CreateToken(ctx, tok, registry.Write{}), registry.ECONFLICT)
+	h2 := sha256.Sum256([]byte("second"))
+	if err := s.CreateToken(ctx, registry.Token{ID: "tk_0", Hash: h2[:], Role: registry.RoleAnalyst, CreatedAt: now}, registry.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListTokens(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != "tk_0" || list[1].ID != "tk_1" || list[1].Sites[1] != "YB-2" {
+		t.Fatalf("ListTokens = %+v, %v", list, err)
+	}
+	if err := s.RevokeToken(ctx, "tk_1", registry.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.FindTokenByHash(ctx, h[:])
+	mustCode(t, err, registry.ENOTFOUND)
+	mustCode(t, s.RevokeToken(ctx, "tk_1", registry.Write{}), registry.ENOTFOUND)
 }
 
 // Concurrent writers for different persons all succeed and all are stored.
