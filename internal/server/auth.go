@@ -76,10 +76,17 @@ func (s *Server) authenticate(ctx context.Context, header string) (*registry.Tok
 		return nil, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "A bearer token is required.")
 	}
 	h := sha256.Sum256([]byte(strings.TrimSpace(secret)))
-	if tok, ok := s.tokens.get(string(h[:]), s.now()); ok {
+	return s.lookupToken(ctx, h[:])
+}
+
+// lookupToken returns the token whose secret hashes to hash, reusing a
+// lookup made within cacheTTL. Returns EUNAUTHORIZED naming Authorization
+// if there is none (it was never made, or it was revoked).
+func (s *Server) lookupToken(ctx context.Context, hash []byte) (*registry.Token, error) {
+	if tok, ok := s.tokens.get(string(hash), s.now()); ok {
 		return tok, nil
 	}
-	tok, err := s.store.FindTokenByHash(ctx, h[:])
+	tok, err := s.store.FindTokenByHash(ctx, hash)
 	if registry.ErrorCode(err) == registry.ENOTFOUND {
 		return nil, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "The token is not valid.")
 	}
@@ -88,9 +95,9 @@ func (s *Server) authenticate(ctx context.Context, header string) (*registry.Tok
 	}
 	// The lookup was by hash; compare again in constant time so that the
 	// decision never depends on how a database compares bytes.
-	if subtle.ConstantTimeCompare(tok.Hash, h[:]) != 1 {
+	if subtle.ConstantTimeCompare(tok.Hash, hash) != 1 {
 		return nil, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "The token is not valid.")
 	}
-	s.tokens.put(string(h[:]), tok, s.now())
+	s.tokens.put(string(hash), tok, s.now())
 	return tok, nil
 }

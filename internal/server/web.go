@@ -121,6 +121,7 @@ func (a *webApp) routes() []route {
 		r("GET", "/admin", adm, a.adminHome),
 		r("POST", "/admin/sites", adm, a.createSite),
 		r("POST", "/admin/tokens", adm, a.createToken),
+		r("POST", "/admin/tokens/revoke", adm, a.revokeToken),
 		r("GET", "/audit", aud, a.auditPage),
 
 		r("GET", "/holder", nil, a.holderForm),

@@ -474,6 +474,18 @@ func TestWebProgramPages(t *testing.T) {
 	if !strings.Contains(nv.last.url, "/clinic") {
 		t.Fatalf("the new token does not open the clinic: %s", nv.last.url)
 	}
+	// The token list shows the new token; revoking it ends its use at once.
+	id := regexp.MustCompile(`Token (tk_[0-9a-f]+) made`).FindStringSubmatch(p.body)
+	if id == nil || !strings.Contains(p.body, `<code>`+id[1]+`</code>`) {
+		t.Fatalf("token list lacks the new token:\n%.3000s", p.body)
+	}
+	p = ad.post("/admin/tokens/revoke", url.Values{"id": {id[1]}})
+	if p.status != 200 || !strings.Contains(p.body, `id="token-revoked"`) || strings.Contains(p.body, `<code>`+id[1]+`</code>`) {
+		t.Fatalf("revoke: %d\n%.2000s", p.status, p.body)
+	}
+	if p := nv.get("/clinic"); !strings.Contains(p.url, "/signin") {
+		t.Fatalf("a revoked token's session still opens the clinic: %d %s", p.status, p.url)
+	}
 
 	au := e.browser(t)
 	au.signin(e.auditor)

@@ -478,6 +478,8 @@ func weekChart(t stats.Table) template.URL {
 func (d coveragePageData) Chart(key string) template.URL { return d.Charts[key] }
 
 type adminPageData struct {
+	Tokens   []tokenInfo
+	Revoked  string
 	Sites    []siteResponse
 	Roles    []registry.Role
 	NewToken *tokenResponse
@@ -493,6 +495,13 @@ func (a *webApp) adminPage(w http.ResponseWriter, r *http.Request, c *pageCtx, s
 	}
 	for _, s := range sites {
 		d.Sites = append(d.Sites, siteOut(s))
+	}
+	toks, err := a.s.store.ListTokens(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		d.Tokens = append(d.Tokens, tokenInfo{ID: t.ID, Role: t.Role, Sites: t.Sites, CreatedAt: t.CreatedAt})
 	}
 	d.Roles = []registry.Role{registry.RoleVaccinator, registry.RoleAnalyst, registry.RoleAuditor, registry.RoleAdmin}
 	return a.render(w, r, c, status, "admin", "admin.title", d)
@@ -555,6 +564,25 @@ func (a *webApp) createToken(w http.ResponseWriter, r *http.Request, c *pageCtx)
 		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err)})
 	}
 	return a.adminPage(w, r, c, http.StatusCreated, adminPageData{NewToken: &tokenResponse{ID: tok.ID, Token: secret, Role: tok.Role, Sites: tok.Sites}})
+}
+
+// revokeToken deletes a token; the admin's own token cannot be revoked
+// from its own session, so an administrator cannot lock themselves out by
+// a slip.
+func (a *webApp) revokeToken(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+	id := r.PostFormValue("id")
+	err := fieldErr("id", "You cannot revoke the token you are signed in with.")
+	if id != c.sess.tok.ID {
+		err = a.s.store.RevokeToken(r.Context(), id, registry.Write{Audit: a.s.auditFor(r, "token.revoke", "", "token:"+id)})
+	}
+	if err != nil {
+		if !userError(err) {
+			return err
+		}
+		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err)})
+	}
+	a.s.tokens.clear()
+	return a.adminPage(w, r, c, http.StatusOK, adminPageData{Revoked: id})
 }
 
 type auditPageData struct {

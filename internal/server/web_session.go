@@ -186,6 +186,15 @@ func (a *webApp) page(roles []registry.Role, h pageHandler) http.Handler {
 		c := &pageCtx{app: a, loc: a.locales.pick(r), Path: returnPath(r)}
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			c.sess = a.sessions.get(ck.Value, now)
+			// A session lives only as long as its token: a revoked token
+			// ends its sessions (in this process at once, elsewhere within
+			// the token cache's time).
+			if c.sess != nil {
+				if _, err := a.s.lookupToken(r.Context(), c.sess.tok.Hash); registry.ErrorCode(err) == registry.EUNAUTHORIZED {
+					a.sessions.end(ck.Value)
+					c.sess = nil
+				}
+			}
 		}
 		actor := ""
 		if c.sess != nil {
