@@ -501,15 +501,6 @@ func (r *run) startable(ps *pseries) bool {
 	return true
 }
 
-func allZero(l []*pseries) bool {
-	for _, ps := range l {
-		if ps.validCount() > 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func contains1(l []*pseries, p *pseries) bool {
 	for _, x := range l {
 		if x == p {
@@ -517,6 +508,15 @@ func contains1(l []*pseries, p *pseries) bool {
 		}
 	}
 	return false
+}
+
+func allZero(l []*pseries) bool {
+	for _, ps := range l {
+		if ps.validCount() > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func firstValid(ps *pseries) Date {
@@ -752,21 +752,25 @@ func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, 
 }
 
 // reportable returns the best patient series of the antigens that make up a
-// vaccine group forecast. When several best series exist, a series that has
-// aged out is dropped in favour of the others: the patient can no longer
-// follow it, and another path to immunity exists.
+// vaccine group forecast. When one antigen has several best series, a series
+// of that antigen that has aged out is dropped in favour of the others: the
+// patient can no longer follow it, and another path to immunity against the
+// same antigen exists. An antigen whose only best series have aged out keeps
+// them, so that Table 9-4 makes a multiple antigen vaccine group "Aged Out".
 func reportable(parts []*antigenResult) []*pseries {
-	var all, live []*pseries
+	var out []*pseries
 	for _, ar := range parts {
+		live := 0
 		for _, ps := range ar.best {
-			all = append(all, ps)
 			if ps.fc.status != AgedOut {
-				live = append(live, ps)
+				live++
+			}
+		}
+		for _, ps := range ar.best {
+			if live == 0 || ps.fc.status != AgedOut {
+				out = append(out, ps)
 			}
 		}
 	}
-	if len(live) > 0 {
-		return live
-	}
-	return all
+	return out
 }

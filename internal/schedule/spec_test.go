@@ -1,0 +1,164 @@
+package schedule
+
+// White-box tests of Logic Specification v4.6 rules that the CDC sample
+// cases do not exercise. Each builds a small schedule in the CDSi XML format
+// (fixture helpers below) so that one decision table can be checked in
+// isolation.
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+// fxAge is an <age> element: absMinAge, minAge, earliestRecAge,
+// latestRecAge, maxAge ("" for empty).
+func fxAge(absMin, min, earliestRec, latestRec, max string) string {
+	return "<age><absMinAge>" + absMin + "</absMinAge><minAge>" + min + "</minAge><earliestRecAge>" + earliestRec +
+		"</earliestRecAge><latestRecAge>" + latestRec + "</latestRecAge><maxAge>" + max +
+		"</maxAge><effectiveDate/><cessationDate/></age>"
+}
+
+// fxPrevInterval is an interval from the immediate previous dose.
+func fxPrevInterval(absMin, min, earliestRec, latestRec string) string {
+	return "<interval><fromPrevious>Y</fromPrevious><fromTargetDose/><fromMostRecent/><fromRelevantObs/><absMinInt>" + absMin +
+		"</absMinInt><minInt>" + min + "</minInt><earliestRecInt>" + earliestRec + "</earliestRecInt><latestRecInt>" + latestRec +
+		"</latestRecInt><intervalPriority/><effectiveDate/><cessationDate/></interval>"
+}
+
+// fxPref is a preferable vaccine with optional begin and end ages.
+func fxPref(cvx, begin, end string) string {
+	return "<preferableVaccine><cvx>" + cvx + "</cvx><beginAge>" + begin + "</beginAge><endAge>" + end +
+		"</endAge><tradeName/><mvx/><volume/><forecastVaccineType>N</forecastVaccineType></preferableVaccine>"
+}
+
+// fxDose is a <seriesDose> made of the given elements.
+func fxDose(parts ...string) string {
+	return "<seriesDose><doseNumber>Dose</doseNumber>" + strings.Join(parts, "") + "<recurringDose>No</recurringDose></seriesDose>"
+}
+
+// fxSeries describes one antigen series of a fixture.
+type fxSeries struct {
+	name, antigen, typ, group, priority, preference string
+	isDefault                                       bool
+	equivalent                                      string
+	indications                                     []string // observation codes (risk series)
+	doses                                           []string
+}
+
+func (s fxSeries) xml() string {
+	var b strings.Builder
+	b.WriteString("<series><seriesName>" + s.name + "</seriesName><targetDisease>" + s.antigen + "</targetDisease><vaccineGroup>G</vaccineGroup>")
+	b.WriteString("<seriesType>" + s.typ + "</seriesType><equivalentSeriesGroups>" + s.equivalent + "</equivalentSeriesGroups><requiredGender/>")
+	def := "No"
+	if s.isDefault {
+		def = "Yes"
+	}
+	b.WriteString("<selectSeries><defaultSeries>" + def + "</defaultSeries><productPath>No</productPath><seriesGroup>" + s.group +
+		"</seriesGroup><seriesPriority>" + s.priority + "</seriesPriority><seriesPreference>" + s.preference +
+		"</seriesPreference><minAgeToStart/><maxAgeToStart/></selectSeries>")
+	for _, code := range s.indications {
+		b.WriteString("<indication><observationCode><code>" + code + "</code></observationCode><description/><beginAge/><endAge/></indication>")
+	}
+	for _, d := range s.doses {
+		b.WriteString(d)
+	}
+	b.WriteString("</series>")
+	return b.String()
+}
+
+// fxSchedule builds a schedule: groups maps a vaccine group to its antigens,
+// cvx maps a CVX code to the antigens it contains.
+func fxSchedule(t *testing.T, groups map[string][]string, cvx map[string][]string, series ...fxSeries) *Schedule {
+	t.Helper()
+	var sd strings.Builder
+	sd.WriteString("<scheduleSupportingData><liveVirusConflicts/><vaccineGroups>")
+	for g := range groups {
+		sd.WriteString("<vaccineGroup><name>" + g + "</name><administerFullVaccineGroup>No</administerFullVaccineGroup></vaccineGroup>")
+	}
+	sd.WriteString("</vaccineGroups><vaccineGroupToAntigenMap>")
+	for g, ants := range groups {
+		sd.WriteString("<vaccineGroupMap><name>" + g + "</name>")
+		for _, a := range ants {
+			sd.WriteString("<antigen>" + a + "</antigen>")
+		}
+		sd.WriteString("</vaccineGroupMap>")
+	}
+	sd.WriteString("</vaccineGroupToAntigenMap><cvxToAntigenMap>")
+	for c, ants := range cvx {
+		sd.WriteString("<cvxMap><cvx>" + c + "</cvx><shortDescription>x</shortDescription>")
+		for _, a := range ants {
+			sd.WriteString("<association><antigen>" + a + "</antigen><associationBeginAge/><associationEndAge/></association>")
+		}
+		sd.WriteString("</cvxMap>")
+	}
+	sd.WriteString("</cvxToAntigenMap><observations/></scheduleSupportingData>")
+	fsys := fstest.MapFS{"ScheduleSupportingData.xml": {Data: []byte(sd.String())}}
+	byAntigen := map[string][]string{}
+	var order []string
+	for _, s := range series {
+		if _, ok := byAntigen[s.antigen]; !ok {
+			order = append(order, s.antigen)
+		}
+		byAntigen[s.antigen] = append(byAntigen[s.antigen], s.xml())
+	}
+	for _, a := range order {
+		fsys["AntigenSupportingData-"+a+".xml"] = &fstest.MapFile{Data: []byte("<antigenSupportingData>" + strings.Join(byAntigen[a], "") + "</antigenSupportingData>")}
+	}
+	s, err := LoadFS("fixture", fsys)
+	if err != nil {
+		t.Fatalf("LoadFS: %v", err)
+	}
+	return s
+}
+
+func fxDay(t *testing.T, s string) time.Time {
+	t.Helper()
+	d, err := ParseDate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Time()
+}
+
+func fxForecast(t *testing.T, s *Schedule, p Patient, asOf, group string) Forecast {
+	t.Helper()
+	res, err := s.Forecast(p, fxDay(t, asOf))
+	if err != nil {
+		t.Fatalf("Forecast: %v", err)
+	}
+	fc, ok := res.ForecastFor(group)
+	if !ok {
+		t.Fatalf("no forecast for vaccine group %q in %+v", group, res.Forecasts)
+	}
+	return fc
+}
+
+// TestTable9_4AgedOutAntigen: in a multiple antigen vaccine group, a patient
+// series forecast with status "Aged Out" makes the vaccine group "Aged Out"
+// when nothing is contraindicated (Table 9-4, rule 2), even if another
+// antigen of the group is not complete. Within one antigen, an aged-out best
+// series still gives way to another best series of the same antigen
+// (docs/cdsi-conformance.md).
+func TestTable9_4AgedOutAntigen(t *testing.T) {
+	one := func(name, antigen, group, max string) fxSeries {
+		return fxSeries{name: name, antigen: antigen, typ: "Standard", group: group, priority: "A", preference: "1", isDefault: true,
+			doses: []string{fxDose(fxAge("", "0 days", "0 days", "", max), fxPref("903", "", ""))}}
+	}
+	s := fxSchedule(t, map[string][]string{"AB": {"Alpha", "Beta"}}, map[string][]string{"903": {"Alpha", "Beta"}},
+		one("Alpha infant", "Alpha", "1", "2 years"), one("Beta", "Beta", "1", ""))
+	p := Patient{BirthDate: fxDay(t, "2020-01-01")}
+	if fc := fxForecast(t, s, p, "2025-01-01", "AB"); fc.SeriesStatus != AgedOut {
+		t.Errorf("multiple antigen group with one antigen aged out: status %q, want %q", fc.SeriesStatus, AgedOut)
+	}
+
+	// One antigen, two series groups that are not equivalent: the aged-out
+	// infant series does not hide the series the patient can still follow.
+	s = fxSchedule(t, map[string][]string{"A": {"Alpha"}}, map[string][]string{"903": {"Alpha"}},
+		one("Alpha infant", "Alpha", "1", "2 years"), one("Alpha adult", "Alpha", "2", ""))
+	fc := fxForecast(t, s, p, "2025-01-01", "A")
+	if fc.SeriesStatus != NotComplete || fc.Earliest != "2020-01-01" {
+		t.Errorf("single antigen: status %q earliest %q, want %q 2020-01-01", fc.SeriesStatus, fc.Earliest, NotComplete)
+	}
+}
