@@ -450,7 +450,9 @@ func (r *run) prioritize(group []*pseries) *pseries {
 		return complete[0]
 	case len(complete) == 0 && len(inProcess) == 1:
 		return inProcess[0]
-	case len(complete) == 0 && len(inProcess) == 0 && def != nil && contains1(scorable, def):
+	case len(complete) == 0 && len(inProcess) == 0 && def != nil:
+		// Table 8-3 rule 5: the default series of the group, whether or
+		// not it is itself scorable.
 		return def
 	}
 	// §8.3 classify, §8.4–8.6 score.
@@ -499,15 +501,6 @@ func (r *run) startable(ps *pseries) bool {
 		return false
 	}
 	return true
-}
-
-func contains1(l []*pseries, p *pseries) bool {
-	for _, x := range l {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 func allZero(l []*pseries) bool {

@@ -162,3 +162,24 @@ func TestTable9_4AgedOutAntigen(t *testing.T) {
 		t.Errorf("single antigen: status %q earliest %q, want %q 2020-01-01", fc.SeriesStatus, fc.Earliest, NotComplete)
 	}
 }
+
+// TestTable8_3DefaultSeries: with more than one scorable patient series, no
+// complete and no in-process series, the default series of the series group
+// is the prioritized series (Table 8-3, rule 5), even when the default
+// series is not itself scorable (a standard series with no valid doses is
+// scorable only when the group has no default, SELECTSCORE-2).
+func TestTable8_3DefaultSeries(t *testing.T) {
+	mk := func(name, typ, min string, isDefault bool, ind ...string) fxSeries {
+		return fxSeries{name: name, antigen: "Alpha", typ: typ, group: "1", priority: "A", preference: "1", isDefault: isDefault,
+			indications: ind, doses: []string{fxDose(fxAge("", min, min, "", ""), fxPref("901", "", ""))}}
+	}
+	s := fxSchedule(t, map[string][]string{"A": {"Alpha"}}, map[string][]string{"901": {"Alpha"}},
+		mk("default", "Standard", "1 year", true),
+		mk("risk 1", "Risk", "2 years", false, "100"),
+		mk("risk 2", "Risk", "3 years", false, "100"))
+	p := Patient{BirthDate: fxDay(t, "2020-01-01"), Observations: []Observation{{Code: "100"}}}
+	fc := fxForecast(t, s, p, "2025-01-01", "A")
+	if fc.Earliest != "2021-01-01" || len(fc.Series) != 1 || fc.Series[0] != "default" {
+		t.Errorf("earliest %q from series %v, want 2021-01-01 from the default series", fc.Earliest, fc.Series)
+	}
+}
