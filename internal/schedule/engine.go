@@ -783,10 +783,17 @@ func (r *run) statusOf(ps *pseries, dose int) (Status, bool) {
 }
 
 // skipTarget reports whether any conditional skip of sd for the context
-// allows the target dose to be skipped.
+// allows the target dose to be skipped. ref is the conditional skip reference
+// date (CONDSKIP-2); the sets in effect are chosen by the date administered
+// when evaluating (RELEVANT-1) and by the assessment date when forecasting
+// (RELEVANT-2), also when the forecast is validated at its earliest date.
 func (r *run) skipTarget(ps *pseries, sd *seriesDose, ctx skipContext, ref Date, upto int, prev Date) bool {
+	anchor := ref
+	if ctx == ctxForecast {
+		anchor = r.asOf
+	}
 	for _, cs := range sd.skips {
-		if cs.context&ctx != 0 && r.skip(ps, cs, ref, upto, prev) {
+		if cs.context&ctx != 0 && r.skip(ps, cs, ref, anchor, upto, prev) {
 			return true
 		}
 	}
@@ -794,13 +801,14 @@ func (r *run) skipTarget(ps *pseries, sd *seriesDose, ctx skipContext, ref Date,
 }
 
 // skip implements §6.2 (Tables 6-5 to 6-11). ref is the conditional skip
-// reference date (CONDSKIP-2), upto the number of records that count, and
-// prev the date of the immediate previous dose (0 if none).
-func (r *run) skip(ps *pseries, cs *condSkip, ref Date, upto int, prev Date) bool {
+// reference date (CONDSKIP-2), anchor the date that selects the sets in
+// effect (RELEVANT-1, RELEVANT-2), upto the number of records that count,
+// and prev the date of the immediate previous dose (0 if none).
+func (r *run) skip(ps *pseries, cs *condSkip, ref, anchor Date, upto int, prev Date) bool {
 	met, relevant := 0, 0
 	for si := range cs.sets {
 		set := &cs.sets[si]
-		if !set.applies(ref) {
+		if !set.applies(anchor) {
 			continue
 		}
 		relevant++

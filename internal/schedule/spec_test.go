@@ -183,3 +183,58 @@ func TestTable8_3DefaultSeries(t *testing.T) {
 		t.Errorf("earliest %q from series %v, want 2021-01-01 from the default series", fc.Earliest, fc.Series)
 	}
 }
+
+// fxSkip is a <conditionalSkip> with one set of conditions.
+func fxSkip(context, setEffective, condLogic string, conds ...string) string {
+	return "<conditionalSkip><context>" + context + "</context><setLogic>n/a</setLogic><set><setID>1</setID><setDescription>s</setDescription>" +
+		"<effectiveDate>" + setEffective + "</effectiveDate><cessationDate/><conditionLogic>" + condLogic + "</conditionLogic>" +
+		strings.Join(conds, "") + "</set></conditionalSkip>"
+}
+
+// fxCond is a <condition>; fields maps element names to values.
+func fxCond(typ string, fields map[string]string) string {
+	var b strings.Builder
+	b.WriteString("<condition><conditionID>1</conditionID><conditionType>" + typ + "</conditionType>")
+	for _, k := range []string{"startDate", "endDate", "beginAge", "endAge", "interval", "doseCount", "doseType", "doseCountLogic", "vaccineTypes", "seriesGroups"} {
+		b.WriteString("<" + k + ">" + fields[k] + "</" + k + ">")
+	}
+	b.WriteString("</condition>")
+	return b.String()
+}
+
+// TestSkipSetEffectiveAtAssessmentDate: when a forecast is validated at its
+// earliest date (§7.6, CONDSKIP-2 reference date = earliest date), the
+// conditional skip sets in effect are still those in effect on the
+// assessment date (RELEVANT-2), not on the earliest date.
+func TestSkipSetEffectiveAtAssessmentDate(t *testing.T) {
+	series := func(setEffective string) fxSeries {
+		return fxSeries{name: "two doses", antigen: "Alpha", typ: "Standard", group: "1", priority: "A", preference: "1", isDefault: true,
+			doses: []string{
+				fxDose(fxAge("", "0 days", "0 days", "", ""), fxPref("901", "", "")),
+				fxDose(fxPrevInterval("0 days", "26 weeks", "26 weeks", ""), fxPref("901", "", ""),
+					fxSkip("Forecast", setEffective, "n/a", fxCond("Age", map[string]string{"beginAge": "1 year"}))),
+			}}
+	}
+	p := Patient{BirthDate: fxDay(t, "2024-03-01"), Doses: []Dose{{Date: fxDay(t, "2025-01-01"), CVX: "901"}}}
+	tests := []struct {
+		name, effective string
+		status          SeriesStatus
+		earliest        string
+	}{
+		// Set not in effect on the assessment date (2025-02-01): dose 2 is
+		// forecast although the patient is 1 year old at the earliest date.
+		{"set effective after the assessment date", "20250601", NotComplete, "2025-07-02"},
+		// Set in effect: at the earliest date (2025-07-02) the patient is
+		// over 1 year old, so the forecast dose is skipped (§7.6).
+		{"set in effect", "20250101", Complete, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fxSchedule(t, map[string][]string{"A": {"Alpha"}}, map[string][]string{"901": {"Alpha"}}, series(tt.effective))
+			fc := fxForecast(t, s, p, "2025-02-01", "A")
+			if fc.SeriesStatus != tt.status || fc.Earliest != tt.earliest {
+				t.Errorf("status %q earliest %q, want %q %q", fc.SeriesStatus, fc.Earliest, tt.status, tt.earliest)
+			}
+		})
+	}
+}
