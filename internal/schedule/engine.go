@@ -66,6 +66,7 @@ type run struct {
 	dobY     int             // civil birth date, cached for age arithmetic
 	dobM     int
 	dobD     int
+	inRecs   []bool   // by patient dose: a record of the antigen being processed
 	tbuf     []target // arenas that the patient series slice into
 	ebuf     []eval
 }
@@ -425,6 +426,13 @@ func (ar *antigenResult) evalFor(dose int) (eval, *pseries, bool) {
 func (r *run) antigen(a *antigen) *antigenResult {
 	ar := &antigenResult{name: a.name}
 	recs := r.byAnt[a.name]
+	if r.inRecs == nil {
+		r.inRecs = make([]bool, len(r.doses))
+	}
+	clear(r.inRecs)
+	for _, rc := range recs {
+		r.inRecs[rc.dose] = true
+	}
 	r.reserve(a, len(recs))
 	for _, s := range a.series {
 		if !r.relevantSeries(s) {
@@ -728,17 +736,25 @@ func (r *run) refDate(ps *pseries, iv *interval, upto int) Date {
 		}
 		return 0
 	case len(iv.fromMostRecent) > 0:
+		// CALCDTINT-8: the most recent vaccine dose administered of one of
+		// the vaccine types, not an inadvertent administration. The types
+		// may lie outside the antigen (Td for pertussis, varicella for
+		// zoster), so the patient's other doses count too.
+		var ref Date
 		for j := upto - 1; j >= 0; j-- {
-			if ps.evals[j].inadvertent {
-				continue
-			}
-			for _, c := range iv.fromMostRecent {
-				if c == ps.recs[j].cvx {
-					return ps.recs[j].date
-				}
+			if !ps.evals[j].inadvertent && contains(iv.fromMostRecent, ps.recs[j].cvx) {
+				ref = ps.recs[j].date
+				break
 			}
 		}
-		return 0
+		limit := recLimit(ps, upto)
+		for k := range r.doses {
+			d := &r.doses[k]
+			if d.date > ref && d.date < limit && contains(iv.fromMostRecent, d.cvx) && !r.hasRec(k) {
+				ref = d.date
+			}
+		}
+		return ref
 	case iv.fromObs != "":
 		if d, ok := r.obs[iv.fromObs]; ok {
 			return d
@@ -747,6 +763,21 @@ func (r *run) refDate(ps *pseries, iv *interval, upto int) Date {
 	}
 	return 0
 }
+
+// recLimit is the date before which patient doses outside the antigen count
+// as previous doses when records [0, upto) of the series count: the date of
+// record upto when evaluating it, else (forecasting) after every dose.
+func recLimit(ps *pseries, upto int) Date {
+	if upto < len(ps.recs) {
+		return ps.recs[upto].date
+	}
+	return maxDate + 1
+}
+
+// hasRec reports whether patient dose k is an antigen administered record of
+// the antigen being processed (every series of an antigen has the same
+// records, marked in r.inRecs by run.antigen).
+func (r *run) hasRec(k int) bool { return r.inRecs[k] }
 
 // conflicted implements §6.7 (CALCDTCONFLICT-1, -2 and CONFLICT-3) for record i.
 func (r *run) conflicted(ps *pseries, i int) bool {
@@ -888,6 +919,20 @@ func (r *run) condMet(ps *pseries, c *skipCond, ref Date, upto int, prev Date) b
 				continue
 			}
 			n++
+		}
+		if len(c.vaccines) > 0 && !c.validOnly {
+			// CONDSKIP-1 counts vaccine doses administered, also those of
+			// a listed vaccine type outside the antigen (Td for pertussis).
+			// They have no evaluation status in this series, so only a
+			// "Total" count includes them.
+			limit := recLimit(ps, upto)
+			for k := range r.doses {
+				d := &r.doses[k]
+				if d.date < limit && d.date >= begin && d.date < end && d.date >= start && d.date < stop &&
+					contains(c.vaccines, d.cvx) && !r.hasRec(k) {
+					n++
+				}
+			}
 		}
 		switch c.logic {
 		case countGreater:

@@ -238,3 +238,106 @@ func TestSkipSetEffectiveAtAssessmentDate(t *testing.T) {
 		})
 	}
 }
+
+// fxRecentInterval is an interval from the most recent dose of the given
+// vaccine types (CALCDTINT-8).
+func fxRecentInterval(cvx, absMin, min string) string {
+	return "<interval><fromPrevious>N</fromPrevious><fromTargetDose/><fromMostRecent>" + cvx + "</fromMostRecent><fromRelevantObs/><absMinInt>" + absMin +
+		"</absMinInt><minInt>" + min + "</minInt><earliestRecInt>" + min + "</earliestRecInt><latestRecInt/><intervalPriority/><effectiveDate/><cessationDate/></interval>"
+}
+
+// TestMostRecentVaccineTypeOutsideAntigen: the reference date of a "from
+// most recent vaccine type" interval is the most recent vaccine dose
+// administered of those types (CALCDTINT-8), even when that vaccine does not
+// contain the antigen (CDC data: zoster dose 1 is measured from varicella
+// vaccine, the adolescent pertussis dose from Td).
+func TestMostRecentVaccineTypeOutsideAntigen(t *testing.T) {
+	s := fxSchedule(t, map[string][]string{"A": {"Alpha"}, "B": {"Beta"}}, map[string][]string{"901": {"Alpha"}, "902": {"Beta"}},
+		fxSeries{name: "alpha", antigen: "Alpha", typ: "Standard", group: "1", priority: "A", preference: "1", isDefault: true,
+			doses: []string{fxDose(fxAge("", "0 days", "0 days", "", ""), fxRecentInterval("902", "4 weeks", "8 weeks"), fxPref("901", "", ""))}},
+		fxSeries{name: "beta", antigen: "Beta", typ: "Standard", group: "1", priority: "A", preference: "1", isDefault: true,
+			doses: []string{fxDose(fxAge("", "0 days", "0 days", "", ""), fxPref("902", "", ""))}})
+	beta := Dose{Date: fxDay(t, "2024-01-01"), CVX: "902"}
+	tests := []struct {
+		name     string
+		doses    []Dose
+		status   Status // of the alpha dose, if any
+		earliest string
+	}{
+		{"forecast from the other vaccine", []Dose{beta}, "", "2024-02-26"},
+		{"dose too soon after the other vaccine", []Dose{beta, {Date: fxDay(t, "2024-01-10"), CVX: "901"}}, NotValid, "2024-02-26"},
+		{"dose after the minimum interval", []Dose{beta, {Date: fxDay(t, "2024-03-01"), CVX: "901"}}, Valid, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Patient{BirthDate: fxDay(t, "2000-01-01"), Doses: tt.doses}
+			res, err := s.Forecast(p, fxDay(t, "2024-03-15"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.status != "" {
+				ev := res.EvaluationsFor(1)
+				if len(ev) != 1 || ev[0].Status != tt.status {
+					t.Errorf("alpha dose evaluations %+v, want status %q", ev, tt.status)
+				}
+			}
+			fc, _ := res.ForecastFor("A")
+			if fc.Earliest != tt.earliest {
+				t.Errorf("alpha earliest %q (status %q), want %q", fc.Earliest, fc.SeriesStatus, tt.earliest)
+			}
+		})
+	}
+}
+
+// TestSkipCountsVaccineOutsideAntigen: CONDSKIP-1 counts the vaccine doses
+// administered of the conditional skip vaccine types, including a vaccine
+// that does not contain the antigen (CDC pertussis: "not required if the
+// patient has received 1 or more doses of Td on or after 7 years").
+func TestSkipCountsVaccineOutsideAntigen(t *testing.T) {
+	count := fxCond("Vaccine Count by Age", map[string]string{"beginAge": "7 years", "doseCount": "0", "doseType": "Total",
+		"doseCountLogic": "greater than", "vaccineTypes": "902"})
+	s := fxSchedule(t, map[string][]string{"A": {"Alpha"}, "B": {"Beta"}}, map[string][]string{"901": {"Alpha"}, "902": {"Beta"}},
+		fxSeries{name: "alpha", antigen: "Alpha", typ: "Standard", group: "1", priority: "A", preference: "1", isDefault: true,
+			doses: []string{
+				fxDose(fxAge("", "0 days", "0 days", "", ""), fxPref("901", "", "")),
+				fxDose(fxAge("", "0 days", "0 days", "", ""), fxPrevInterval("0 days", "4 weeks", "4 weeks", ""), fxPref("901", "", ""),
+					fxSkip("Both", "", "n/a", count)),
+			}},
+		fxSeries{name: "beta", antigen: "Beta", typ: "Standard", group: "1", priority: "A", preference: "1", isDefault: true,
+			doses: []string{fxDose(fxAge("", "0 days", "0 days", "", ""), fxPref("902", "", ""))}})
+	alpha := Dose{Date: fxDay(t, "2011-01-01"), CVX: "901"}
+	tests := []struct {
+		name   string
+		doses  []Dose
+		status SeriesStatus
+		last   Status // status of the last alpha dose, if checked
+	}{
+		{"other vaccine at 8 years skips dose 2", []Dose{alpha, {Date: fxDay(t, "2018-01-01"), CVX: "902"}}, Complete, ""},
+		{"other vaccine at 6 years does not count", []Dose{alpha, {Date: fxDay(t, "2016-01-01"), CVX: "902"}}, NotComplete, ""},
+		{"evaluation: dose 2 skipped, later dose extraneous", []Dose{alpha, {Date: fxDay(t, "2018-01-01"), CVX: "902"}, {Date: fxDay(t, "2018-06-01"), CVX: "901"}}, Complete, Extraneous},
+		{"evaluation: dose 2 before the other vaccine is valid", []Dose{alpha, {Date: fxDay(t, "2017-06-01"), CVX: "901"}, {Date: fxDay(t, "2018-01-01"), CVX: "902"}}, Complete, Valid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Patient{BirthDate: fxDay(t, "2010-01-01"), Doses: tt.doses}
+			res, err := s.Forecast(p, fxDay(t, "2019-01-01"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fc, _ := res.ForecastFor("A"); fc.SeriesStatus != tt.status {
+				t.Errorf("alpha status %q, want %q", fc.SeriesStatus, tt.status)
+			}
+			if tt.last != "" {
+				var got Status
+				for _, e := range res.Evaluations {
+					if e.Antigen == "Alpha" {
+						got = e.Status
+					}
+				}
+				if got != tt.last {
+					t.Errorf("last alpha dose %q, want %q", got, tt.last)
+				}
+			}
+		})
+	}
+}
