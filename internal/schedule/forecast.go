@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -684,6 +685,7 @@ func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, 
 			out.Guidance = append(out.Guidance, ps.s.guidance...)
 		}
 	}
+	out.Guidance = r.observationGuidance(out.Guidance, fcs, parts)
 	out.Reason = strings.Join(reasons, "; ")
 	if out.SeriesStatus != NotComplete {
 		return out, true
@@ -742,6 +744,36 @@ func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, 
 	}
 	out.Earliest, out.Recommended, out.PastDue, out.Latest = earliest.String(), rec.String(), past.String(), late.String()
 	return out, true
+}
+
+// observationGuidance adds to the series guidance (FORECASTGUIDANCE-1) the
+// guidance of each indication of the forecast's series and of each
+// contraindication of the group's antigens for which the patient has an
+// active observation, once each.
+func (r *run) observationGuidance(g []string, fcs []*pseries, parts []*antigenResult) []string {
+	if len(r.obs) == 0 {
+		return g
+	}
+	add := func(text, code string) {
+		if text != "" && r.hasObs(code) && !slices.Contains(g, text) {
+			g = append(g, text)
+		}
+	}
+	for _, ps := range fcs {
+		for _, in := range ps.s.indications {
+			add(in.guidance, in.code)
+		}
+	}
+	for _, ar := range parts {
+		a := r.s.antigens[ar.name]
+		for _, c := range a.groupContra {
+			add(c.guidance, c.code)
+		}
+		for _, c := range a.vaccineContra {
+			add(c.guidance, c.code)
+		}
+	}
+	return g
 }
 
 // reportable returns the best patient series of the antigens that make up a

@@ -34,12 +34,14 @@ type immunityBirth struct {
 type antigenContra struct {
 	code       string
 	text       string
+	guidance   string
 	begin, end Duration
 }
 
 type vaccineContra struct {
 	code     string
 	text     string
+	guidance string
 	vaccines []contraVaccine
 }
 
@@ -330,12 +332,12 @@ func (c *compiler) compileAntigen(root *node) *antigen {
 	if ci := root.child("contraindications"); ci != nil {
 		for _, x := range ci.child("vaccineGroup").all("contraindication") {
 			a.groupContra = append(a.groupContra, antigenContra{
-				code: x.val("observationCode"), text: x.val("contraindicationText"),
+				code: x.val("observationCode"), text: x.val("contraindicationText"), guidance: x.val("contraindicationGuidance"),
 				begin: c.dur(x, "beginAge"), end: c.dur(x, "endAge"),
 			})
 		}
 		for _, x := range ci.child("vaccine").all("contraindication") {
-			vc := vaccineContra{code: x.val("observationCode"), text: x.val("contraindicationText")}
+			vc := vaccineContra{code: x.val("observationCode"), text: x.val("contraindicationText"), guidance: x.val("contraindicationGuidance")}
 			for _, v := range x.all("contraindicatedVaccine") {
 				vc.vaccines = append(vc.vaccines, contraVaccine{cvx: normCVX(v.val("cvx")), begin: c.dur(v, "beginAge"), end: c.dur(v, "endAge")})
 			}

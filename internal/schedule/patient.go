@@ -80,7 +80,7 @@ type Forecast struct {
 	Latest       string       `json:"latest"`
 	Reason       string       `json:"-"` // forecast reasons (FORECASTVG-7)
 	Series       []string     `json:"-"` // best patient series merged into this forecast
-	Guidance     []string     `json:"-"` // administrative guidance of those series
+	Guidance     []string     `json:"-"` // administrative guidance (FORECASTGUIDANCE-1): of those series when not complete, of indications and contraindications with an active observation
 }
 
 // Result is the outcome of Schedule.Forecast. It marshals to the JSON of

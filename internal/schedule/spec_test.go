@@ -341,3 +341,43 @@ func TestSkipCountsVaccineOutsideAntigen(t *testing.T) {
 		})
 	}
 }
+
+// TestForecastGuidance: the administrative guidance of a forecast includes
+// the guidance of each indication and each contraindication for which the
+// patient has an active observation (FORECASTGUIDANCE-1), with the CDC
+// supporting data: pregnancy (observation 007) drives the pertussis risk
+// series (measured from the onset of pregnancy, 170); a solid organ
+// transplant (157) contraindicates live influenza vaccine.
+func TestForecastGuidance(t *testing.T) {
+	s, err := Load("cdc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onset := Observation{Code: "170", Date: fxDay(t, "2025-08-01")} // onset of pregnancy
+	tests := []struct {
+		name, group, obs, want string
+	}{
+		{"indication", "DTaP/Tdap/Td", "007", "Pregnant women should receive 1 dose of Tdap during each pregnancy"},
+		{"contraindication", "Influenza", "157", "Live vaccines should be withheld for 2 months"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Patient{BirthDate: fxDay(t, "1990-01-01"), Sex: "F", Observations: []Observation{{Code: tt.obs}, onset}}
+			fc := fxForecast(t, s, p, "2025-11-01", tt.group)
+			found := false
+			for _, g := range fc.Guidance {
+				found = found || strings.Contains(g, tt.want)
+			}
+			if !found {
+				t.Errorf("guidance %q does not include %q", fc.Guidance, tt.want)
+			}
+			// Without the observation the guidance is absent.
+			p.Observations = []Observation{onset}
+			for _, g := range fxForecast(t, s, p, "2025-11-01", tt.group).Guidance {
+				if strings.Contains(g, tt.want) {
+					t.Errorf("guidance %q without observation %s", g, tt.obs)
+				}
+			}
+		})
+	}
+}
