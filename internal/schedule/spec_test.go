@@ -381,3 +381,54 @@ func TestForecastGuidance(t *testing.T) {
 		})
 	}
 }
+
+// TestConditionalSkipLogic checks Tables 6-9, 6-10 and 6-11 directly: the
+// dose count logic (greater than, equal to, less than), condition logic AND
+// and OR within a set, and set logic AND and OR across sets. The CDC data
+// use neither set logic AND nor "less than", so the sample cases cannot.
+func TestConditionalSkipLogic(t *testing.T) {
+	dob := MakeDate(2000, 1, 1)
+	r := &run{dob: dob, asOf: MakeDate(2010, 1, 1)}
+	r.dobY, r.dobM, r.dobD = dob.Civil()
+	// Two valid doses of CVX 901 before the reference date.
+	r.doses = []pdose{{date: MakeDate(2001, 1, 1), cvx: "901"}, {date: MakeDate(2002, 1, 1), cvx: "901"}}
+	r.inRecs = []bool{true, true}
+	ps := &pseries{
+		recs:  []rec{{dose: 0, date: r.doses[0].date, cvx: "901"}, {dose: 1, date: r.doses[1].date, cvx: "901"}},
+		evals: []eval{{status: Valid, done: true, target: 0}, {status: Valid, done: true, target: 1}},
+	}
+	years := func(n int) Duration { return Duration{Years: n, Set: true} }
+	met := skipCond{typ: condAge, begin: years(5)}     // 10-year-old: met
+	notMet := skipCond{typ: condAge, begin: years(20)} // not met
+	count := func(logic countLogic, n int) skipCond {
+		return skipCond{typ: condCount, count: n, logic: logic, validOnly: true, vaccines: []string{"901"}}
+	}
+	set := func(and bool, conds ...skipCond) skipSet { return skipSet{condAnd: and, conds: conds} }
+	tests := []struct {
+		name string
+		cs   condSkip
+		want bool
+	}{
+		{"count greater than 1", condSkip{sets: []skipSet{set(false, count(countGreater, 1))}}, true},
+		{"count greater than 2", condSkip{sets: []skipSet{set(false, count(countGreater, 2))}}, false},
+		{"count equal to 2", condSkip{sets: []skipSet{set(false, count(countEqual, 2))}}, true},
+		{"count equal to 1", condSkip{sets: []skipSet{set(false, count(countEqual, 1))}}, false},
+		{"count less than 3", condSkip{sets: []skipSet{set(false, count(countLess, 3))}}, true},
+		{"count less than 2", condSkip{sets: []skipSet{set(false, count(countLess, 2))}}, false},
+		{"condition AND, all met", condSkip{sets: []skipSet{set(true, met, met)}}, true},
+		{"condition AND, one of two met", condSkip{sets: []skipSet{set(true, met, notMet)}}, false},
+		{"condition OR, one of two met", condSkip{sets: []skipSet{set(false, notMet, met)}}, true},
+		{"condition OR, none met", condSkip{sets: []skipSet{set(false, notMet, notMet)}}, false},
+		{"set AND, all sets met", condSkip{setAnd: true, sets: []skipSet{set(false, met), set(false, met)}}, true},
+		{"set AND, one of two sets met", condSkip{setAnd: true, sets: []skipSet{set(false, met), set(false, notMet)}}, false},
+		{"set OR, one of two sets met", condSkip{sets: []skipSet{set(false, notMet), set(false, met)}}, true},
+		{"set OR, no set met", condSkip{sets: []skipSet{set(false, notMet), set(false, notMet)}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.skip(ps, &tt.cs, r.asOf, r.asOf, len(ps.recs), ps.recs[1].date); got != tt.want {
+				t.Errorf("skip = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
