@@ -241,7 +241,7 @@ func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
 	today := registry.DateOf(env.Now())
 	from := fs.String("from", registry.DateOf(env.Now().AddDate(0, 0, -7*12)).String(), "first day (YYYY-MM-DD)")
 	to := fs.String("to", today.String(), "last day (YYYY-MM-DD)")
-	k := fs.Int("k", stats.DefaultK, "smallest count published")
+	k := fs.Int("k", stats.DefaultK, "smallest count published in the coverage tables (at least the default)")
 	epsilon := fs.Float64("epsilon", 0, "add two-sided geometric noise with this privacy parameter (0: none)")
 	gaps := fs.Bool("gaps", false, "print the gap report for the week of --to instead")
 	asJSON := fs.Bool("json", false, "JSON output")
@@ -262,22 +262,11 @@ func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if *gaps {
-		f = registry.DateOf(t.Time().AddDate(0, 0, -7*6))
-	}
-	doseCounts, err := db.DoseCounts(ctx, f, t)
-	if err != nil {
-		return err
-	}
-	testCounts, err := db.TestCounts(ctx, f, t)
-	if err != nil {
-		return err
-	}
 	if err := db.AppendAudit(ctx, *cliAudit(env, "stats.coverage", "")); err != nil {
 		return err
 	}
 	if *gaps {
-		rep, err := stats.Gaps(server.DoseRows(doseCounts), stats.GapOptions{Week: t.Time(), K: *k, GeneratedAt: env.Now().UTC()})
+		rep, err := server.GapRelease(ctx, db, t, env.Now())
 		if err != nil {
 			return err
 		}
@@ -299,11 +288,7 @@ func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
 			return err
 		}
 	}
-	opts, err := server.CoverageOptions(ctx, db, catalog.Default(), f, t, *k, noise, env.Now())
-	if err != nil {
-		return err
-	}
-	cov, err := stats.Build(server.DoseRows(doseCounts), server.TestRows(testCounts), opts)
+	cov, err := server.CoverageRelease(ctx, db, catalog.Default(), f, t, *k, noise, env.Now())
 	if err != nil {
 		return err
 	}

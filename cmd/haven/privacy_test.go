@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,27 @@ func TestBackupHoldsNoKeys(t *testing.T) {
 	}
 	if _, err := runHaven(t, dir, "", "backup", dest); err == nil {
 		t.Fatal("backup overwrote an existing file")
+	}
+}
+
+// haven stats prints the same release the API makes, and the gap report.
+func TestStatsCommand(t *testing.T) {
+	dir := auditFixture(t)
+	out, err := runHaven(t, dir, "", "stats", "--from", "2021-08-01", "--to", "2021-09-17", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cov struct {
+		K     int
+		Block string
+	}
+	if err := json.Unmarshal([]byte(out), &cov); err != nil || cov.K != 11 || cov.Block == "" {
+		t.Fatalf("stats --json = %s (%v)", out, err)
+	}
+	if _, err := runHaven(t, dir, "", "stats", "--k", "5"); err == nil {
+		t.Fatal("stats accepted k=5")
+	}
+	if out, err := runHaven(t, dir, "", "stats", "--gaps", "--to", "2021-09-17"); err != nil || out == "" {
+		t.Fatalf("stats --gaps = %q, %v", out, err)
 	}
 }

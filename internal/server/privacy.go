@@ -228,12 +228,12 @@ func dateParam(r *http.Request, name string, def registry.Date) (registry.Date, 
 }
 
 // statsInput reads the dose and test counts of the period.
-func (s *Server) statsInput(ctx context.Context, from, to registry.Date) ([]stats.DoseRow, []stats.TestRow, error) {
-	doses, err := s.store.DoseCounts(ctx, from, to)
+func statsInput(ctx context.Context, store registry.Store, from, to registry.Date) ([]stats.DoseRow, []stats.TestRow, error) {
+	doses, err := store.DoseCounts(ctx, from, to)
 	if err != nil {
 		return nil, nil, err
 	}
-	tests, err := s.store.TestCounts(ctx, from, to)
+	tests, err := store.TestCounts(ctx, from, to)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -293,16 +293,16 @@ func CoverageOptions(ctx context.Context, store registry.Store, cat *catalog.Cat
 	return opts, nil
 }
 
-// coverageRelease builds the published coverage tables for the period: the
-// API, the coverage page and nothing else call it, so that what is released
-// can never differ between them (two different releases of one period could
-// be compared to undo suppression).
-func (s *Server) coverageRelease(ctx context.Context, from, to registry.Date, k int) (stats.Coverage, error) {
-	opts, err := CoverageOptions(ctx, s.store, s.catalog, from, to, k, s.statsNoise, s.now())
+// CoverageRelease builds the published coverage tables for the period. The
+// API, the coverage page and "haven stats" all call it and nothing else, so
+// what is released can never differ between them (two different releases of
+// one period could be compared to undo suppression).
+func CoverageRelease(ctx context.Context, store registry.Store, cat *catalog.Catalog, from, to registry.Date, k int, noise StatsNoise, now time.Time) (stats.Coverage, error) {
+	opts, err := CoverageOptions(ctx, store, cat, from, to, k, noise, now)
 	if err != nil {
 		return stats.Coverage{}, err
 	}
-	doses, tests, err := s.statsInput(ctx, from, to)
+	doses, tests, err := statsInput(ctx, store, from, to)
 	if err != nil {
 		return stats.Coverage{}, err
 	}
@@ -313,14 +313,23 @@ func (s *Server) coverageRelease(ctx context.Context, from, to registry.Date, k 
 // compares against (stats.GapOptions.Baseline's default).
 const gapBaselineWeeks = 4
 
-// gapRelease builds the gap report for the ISO week holding week.
-func (s *Server) gapRelease(ctx context.Context, week registry.Date) (stats.GapReport, error) {
+// GapRelease builds the gap report for the ISO week holding week; like
+// CoverageRelease, it is the one place the report is made.
+func GapRelease(ctx context.Context, store registry.Store, week registry.Date, now time.Time) (stats.GapReport, error) {
 	from := registry.DateOf(week.Time().AddDate(0, 0, -7*(gapBaselineWeeks+2)))
-	doses, _, err := s.statsInput(ctx, from, week)
+	doses, _, err := statsInput(ctx, store, from, week)
 	if err != nil {
 		return stats.GapReport{}, err
 	}
-	return stats.Gaps(doses, stats.GapOptions{Week: week.Time(), Baseline: gapBaselineWeeks, GeneratedAt: s.now().UTC()})
+	return stats.Gaps(doses, stats.GapOptions{Week: week.Time(), Baseline: gapBaselineWeeks, GeneratedAt: now.UTC()})
+}
+
+func (s *Server) coverageRelease(ctx context.Context, from, to registry.Date, k int) (stats.Coverage, error) {
+	return CoverageRelease(ctx, s.store, s.catalog, from, to, k, s.statsNoise, s.now())
+}
+
+func (s *Server) gapRelease(ctx context.Context, week registry.Date) (stats.GapReport, error) {
+	return GapRelease(ctx, s.store, week, s.now())
 }
 
 // handleCoverage returns the suppressed coverage tables: doses by
