@@ -53,6 +53,33 @@ func (b *syncBuffer) Bytes() []byte {
 	return bytes.Clone(b.buf.Bytes())
 }
 
+// testDeps are the server's dependencies for tests: db, an ephemeral vault,
+// debug logs into logs, the bundled policy packs, the China schedule, and
+// fresh certificate keys valid from a month before now().
+func testDeps(tb testing.TB, db registry.Store, logs *syncBuffer, now func() time.Time) server.Deps {
+	tb.Helper()
+	v, err := vault.NewEphemeral(vault.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	engine, err := policy.NewEngine(policies.FS())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keyDir := tb.TempDir()
+	keys, err := cert.InitKeys(keyDir, cert.DirStore(keyDir), cert.KeyOptions{Country: "KR", Organization: "Haven test", Now: now().AddDate(0, -1, 0)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	issuer, err := cert.NewIssuer(keys.Signer, keys.DSC, cert.IssuerOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return server.Deps{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine, Schedule: "cn", Now: now,
+		Certs: server.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "KR"}}
+}
+
 type migratable interface {
 	registry.Store
 	Migrate(ctx context.Context, now time.Time) ([]string, error)
@@ -75,29 +102,11 @@ func newTestEnvOn(t *testing.T, db migratable) *testEnv {
 	if _, err := db.Migrate(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.NewEphemeral(vault.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)
-	e := &testEnv{t: t, store: db, vault: v, now: now, logs: &syncBuffer{}}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	engine, err := policy.NewEngine(policies.FS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDir := t.TempDir()
-	keys, err := cert.InitKeys(keyDir, cert.DirStore(keyDir), cert.KeyOptions{Country: "KR", Organization: "Haven test", Now: now.AddDate(0, -1, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := cert.NewIssuer(keys.Signer, keys.DSC, cert.IssuerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
-		Schedule: "cn", Now: func() time.Time { return now },
-		Certs: server.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "KR"}})
+	e := &testEnv{t: t, store: db, now: now, logs: &syncBuffer{}}
+	deps := testDeps(t, db, e.logs, func() time.Time { return now })
+	e.vault = deps.Vault.(*vault.Vault)
+	srv := server.New(deps)
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
 	e.admin = e.token(registry.RoleAdmin)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,14 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/haven-registry/haven/internal/catalog"
-	"github.com/haven-registry/haven/internal/cert"
-	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/internal/sqlite"
-	"github.com/haven-registry/haven/internal/vault"
-	"github.com/haven-registry/haven/policies"
 )
 
 // webEnv is a Haven server on a fresh SQLite store and ephemeral vault,
@@ -65,31 +59,11 @@ func newWebEnv(t testing.TB) *webEnv {
 	if _, err := db.Migrate(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.NewEphemeral(vault.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := &webEnv{dir: dir, store: db, logs: &syncBuffer{}, now: time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)}
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	engine, err := policy.NewEngine(policies.FS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDir := t.TempDir()
-	keys, err := cert.InitKeys(keyDir, cert.DirStore(keyDir), cert.KeyOptions{Country: "KR", Organization: "Haven test", Now: e.now.AddDate(0, -1, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := cert.NewIssuer(keys.Signer, keys.DSC, cert.IssuerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
-		Schedule: "cn", Now: e.clock,
-		Certs: server.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "KR"}})
+	srv := server.New(testDeps(t, db, e.logs, e.clock))
 	e.handler = srv
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
