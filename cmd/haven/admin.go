@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
-	"github.com/haven-registry/haven/internal/server"
 )
 
 // migrateCommand implements "haven migrate": apply pending schema migrations.
@@ -76,22 +77,11 @@ func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	defer db.Close()
-	for _, code := range sites {
-		if _, err := db.FindSite(ctx, code); err != nil {
-			if registry.ErrorCode(err) == registry.ENOTFOUND {
-				return fmt.Errorf("--site %s: no such site; create it first (POST /api/v1/sites)", code)
-			}
-			return err
-		}
-	}
-	secret, tok, err := server.NewToken(registry.Role(*role), sites, env.Now())
+	t, err := operatorService(env, db, nil).CreateToken(ctx, clinic.Operator(), clinic.TokenInput{Role: *role, Sites: sites})
 	if err != nil {
-		return fmt.Errorf("--%s: %s", registry.ErrorField(err), registry.ErrorMessage(err))
+		return flagError(err, map[string]string{"role": "--role", "sites": "--site"})
 	}
-	rec := &registry.AuditRecord{Time: env.Now(), Actor: "cli", Role: "operator", Action: "token.create", Subject: "token:" + tok.ID}
-	if err := db.CreateToken(ctx, tok, registry.Write{Audit: rec}); err != nil {
-		return err
-	}
+	secret := t.Secret
 	fmt.Fprintln(env.Stdout, secret)
 	return nil
 }
@@ -104,18 +94,18 @@ func tokenAdmin(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	defer db.Close()
+	svc := operatorService(env, db, nil)
 	if args[0] == "revoke" {
 		if len(args) != 2 {
 			return errors.New("usage: haven token revoke ID")
 		}
-		rec := &registry.AuditRecord{Time: env.Now(), Actor: "cli", Role: "operator", Action: "token.revoke", Subject: "token:" + args[1]}
-		if err := db.RevokeToken(ctx, args[1], registry.Write{Audit: rec}); err != nil {
+		if err := svc.RevokeToken(ctx, clinic.Operator(), args[1]); err != nil {
 			return err
 		}
 		fmt.Fprintln(env.Stdout, "revoked", args[1])
 		return nil
 	}
-	toks, err := db.ListTokens(ctx)
+	toks, err := svc.ListTokens(ctx, clinic.Operator())
 	if err != nil {
 		return err
 	}
@@ -123,4 +113,19 @@ func tokenAdmin(ctx context.Context, env *commandEnv, args []string) error {
 		fmt.Fprintf(env.Stdout, "%s\t%s\t%s\t%s\n", t.ID, t.Role, strings.Join(t.Sites, ","), t.CreatedAt.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// operatorService is the clinic service for a command run on the server's
+// own machine. v may be nil for commands that touch no person.
+func operatorService(env *commandEnv, db registry.Store, v registry.Vault) *clinic.Service {
+	return clinic.New(clinic.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Now: env.Now})
+}
+
+// flagError turns an application error that names an input field into one
+// that names the command-line flag it came from.
+func flagError(err error, flags map[string]string) error {
+	if f, ok := flags[registry.ErrorField(err)]; ok {
+		return fmt.Errorf("%s: %s", f, registry.ErrorMessage(err))
+	}
+	return err
 }

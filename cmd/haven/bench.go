@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
 )
@@ -98,7 +99,7 @@ func startInProcess(ctx context.Context, env *commandEnv) (stop func(), url, tok
 		db.Close()
 		return nil, "", "", "", err
 	}
-	secret, tok, err := server.NewToken(registry.RoleVaccinator, []string{site}, env.Now())
+	secret, tok, err := clinic.NewToken(registry.RoleVaccinator, []string{site}, env.Now())
 	if err == nil {
 		err = db.CreateToken(ctx, tok, registry.Write{})
 	}
@@ -111,7 +112,7 @@ func startInProcess(ctx context.Context, env *commandEnv) (stop func(), url, tok
 		db.Close()
 		return nil, "", "", "", err
 	}
-	hs := &http.Server{Handler: server.New(server.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Now: env.Now})}
+	hs := &http.Server{Handler: server.New(server.Deps{Service: clinic.New(clinic.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Now: env.Now})})}
 	go hs.Serve(ln)
 	stop = func() {
 		hs.Close()

@@ -5,8 +5,8 @@ import (
 	"os"
 
 	"github.com/haven-registry/haven/internal/cert"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
-	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/internal/vault"
 )
 
@@ -55,8 +55,8 @@ func loadCertKeys(env *commandEnv) (*cert.Keys, error) {
 
 // certService builds the server's issuer and verifier. Without keys the
 // server still verifies against trustFile (if given) but does not issue.
-func certService(env *commandEnv, v *vault.Vault, trustFile string) (server.Certs, error) {
-	var c server.Certs
+func certService(env *commandEnv, v *vault.Vault, trustFile string) (clinic.Certs, error) {
+	var c clinic.Certs
 	tl := cert.NewTrustList()
 	if !v.Sealed() {
 		keys, err := cert.LoadKeys(certKeysDir(env), vaultSecrets{dir: cert.DirStore(certKeysDir(env)), vault: v})

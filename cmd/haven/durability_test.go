@@ -160,7 +160,10 @@ func TestCrashDurability(t *testing.T) {
 	bin := havenBinary(t)
 	dir := t.TempDir()
 	flags := []string{"--data", dir}
-	srv := startServe(t, bin, nil, flags...)
+	// Every acknowledged dose is retried below, hundreds in a few seconds:
+	// more replays than the default read limit admits.
+	readLimit := []string{"HAVEN_READ_LIMIT=100000"}
+	srv := startServe(t, bin, readLimit, flags...)
 	admin := apiClient{base: "http://" + srv.addr, token: runCLI(t, bin, nil, append(flags, "token", "create", "--role", "admin")...), http: http.DefaultClient}
 	admin.mustDo(t, "POST", "/api/v1/sites", "", `{"code":"YB-1","name":"Yanji","jurisdiction":"CN-JL-YB","services":["vaccination"]}`, 201)
 	vacc := runCLI(t, bin, nil, append(flags, "token", "create", "--role", "vaccinator", "--site", "YB-1")...)
@@ -212,7 +215,7 @@ func TestCrashDurability(t *testing.T) {
 		srv.kill()
 		close(stop)
 		wg.Wait()
-		srv = startServe(t, bin, nil, flags...)
+		srv = startServe(t, bin, readLimit, flags...)
 		client.base = "http://" + srv.addr
 	}
 

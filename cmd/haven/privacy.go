@@ -18,8 +18,8 @@ import (
 
 	"github.com/haven-registry/haven/internal/audit"
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
-	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/internal/sqlite"
 	"github.com/haven-registry/haven/internal/stats"
 	"github.com/haven-registry/haven/internal/vault"
@@ -48,15 +48,7 @@ func eraseCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := db.FindPerson(ctx, code)
-	if err != nil {
-		return err
-	}
-	subject, err := v.Pseudonym(p.ID.String())
-	if err != nil {
-		return err
-	}
-	if err := db.ErasePerson(ctx, code, registry.Write{Audit: cliAudit(env, "person.erase", subject)}); err != nil {
+	if err := operatorService(env, db, v).ErasePerson(ctx, clinic.Operator(), code); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, "erased", code)
@@ -262,11 +254,19 @@ func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if err := db.AppendAudit(ctx, *cliAudit(env, "stats.coverage", "")); err != nil {
-		return err
+	deps := clinic.Deps{Store: db, Catalog: catalog.Default(), Now: env.Now, Stats: clinic.StatsNoise{Epsilon: *epsilon}}
+	if *epsilon != 0 {
+		v, err := openVault(env)
+		if err != nil {
+			return err
+		}
+		if deps.Stats.Key, err = v.DeriveKey("stats-noise"); err != nil {
+			return err
+		}
 	}
+	svc := clinic.New(deps)
 	if *gaps {
-		rep, err := server.GapRelease(ctx, db, t, env.Now())
+		rep, err := svc.Gaps(ctx, clinic.Operator(), t)
 		if err != nil {
 			return err
 		}
@@ -278,17 +278,7 @@ func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
 		}
 		return stats.WriteGapsText(env.Stdout, rep)
 	}
-	noise := server.StatsNoise{Epsilon: *epsilon}
-	if *epsilon != 0 {
-		v, err := openVault(env)
-		if err != nil {
-			return err
-		}
-		if noise.Key, err = v.DeriveKey("stats-noise"); err != nil {
-			return err
-		}
-	}
-	cov, err := server.CoverageRelease(ctx, db, catalog.Default(), f, t, *k, noise, env.Now())
+	cov, err := svc.Coverage(ctx, clinic.Operator(), f, t, *k)
 	if err != nil {
 		return err
 	}

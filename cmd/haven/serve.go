@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/haven-registry/haven/internal/audit"
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/schedule"
@@ -36,6 +38,15 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	statsEpsilon := fs.Float64("stats-epsilon", 0, "add two-sided geometric noise with this privacy parameter to the coverage tables (0: none; see docs/privacy.md)")
 	secureCookies := fs.Bool("secure-cookies", env.Getenv("HAVEN_SECURE_COOKIES") != "", "mark session cookies Secure even without TLS here: set it behind a TLS-terminating proxy (env HAVEN_SECURE_COOKIES)")
 	trustFile := fs.String("trust", env.Getenv("HAVEN_TRUST_LIST"), "extra trust list (JSON, kid → DSC) for verifying certificates (env HAVEN_TRUST_LIST)")
+	defaultReadLimit := 120
+	if v := env.Getenv("HAVEN_READ_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("HAVEN_READ_LIMIT: want a positive whole number, got %q", v)
+		}
+		defaultReadLimit = n
+	}
+	readLimit := fs.Int("read-limit", defaultReadLimit, "person-level reads (lookups, forecasts, certificates, replayed writes) a minute per token; a client address may make twice as many, one card a quarter (env HAVEN_READ_LIMIT)")
 	scheduleName := fs.String("schedule", envOr(env.Getenv, "HAVEN_SCHEDULE", "who"), "schedule that evaluates recorded doses: cdc, who or cn (env HAVEN_SCHEDULE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,8 +81,10 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 			return err
 		}
 	}
-	deps := server.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
-		Schedule: *scheduleName, Now: env.Now, StatsNoise: server.StatsNoise{Epsilon: *statsEpsilon}, SecureCookies: *secureCookies}
+	deps := clinic.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
+		Schedule: *scheduleName, Now: env.Now, Stats: clinic.StatsNoise{Epsilon: *statsEpsilon}}
+	limits := clinic.ReadLimits(*readLimit)
+	deps.Limits = &limits
 	if v.Sealed() {
 		fmt.Fprintln(env.Stdout, "Haven is sealed: it serves nothing until an administrator runs haven unlock.")
 		close(loopDone)
@@ -82,7 +95,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		}
 		deps.AuditKey = signer.PublicKey()
 		if *statsEpsilon != 0 {
-			if deps.StatsNoise.Key, err = v.DeriveKey("stats-noise"); err != nil {
+			if deps.Stats.Key, err = v.DeriveKey("stats-noise"); err != nil {
 				return err
 			}
 		}
@@ -99,7 +112,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if deps.Certs.Issuer == nil && !v.Sealed() {
 		fmt.Fprintln(env.Stdout, "No certificate signing keys yet: run haven keys init --country CC to issue certificates.")
 	}
-	srv := server.New(deps)
+	srv := server.New(server.Deps{Logger: logger, Service: clinic.New(deps), SecureCookies: *secureCookies})
 
 	ln, err := net.Listen("tcp", env.Addr)
 	if err != nil {

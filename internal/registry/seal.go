@@ -48,11 +48,7 @@ func SealPerson(v Vault, p Person) (SealedPerson, error) {
 	if err != nil {
 		return SealedPerson{}, fmt.Errorf("seal person: %w", err)
 	}
-	d := p.Demographics
-	plain, err := json.Marshal(sealedFields{
-		GivenName: d.GivenName, FamilyName: d.FamilyName, BirthDate: d.BirthDate.String(),
-		BirthDateEstimated: d.BirthDateEstimated, Sex: d.Sex, Phone: d.Phone, HolderSecret: p.HolderSecret,
-	})
+	plain, err := json.Marshal(fieldsOf(p))
 	if err != nil {
 		return SealedPerson{}, fmt.Errorf("seal person: %w", err)
 	}
@@ -62,6 +58,31 @@ func SealPerson(v Vault, p Person) (SealedPerson, error) {
 		return SealedPerson{}, fmt.Errorf("seal person: %w", err)
 	}
 	return SealedPerson{ID: p.ID, CardCode: p.CardCode, CreatedAt: p.CreatedAt, WrappedKey: wrapped, Sealed: ct}, nil
+}
+
+// ResealPerson encrypts p's demographics and holder secret again under the
+// data key of sp, the person as stored, for an edit. The card code, ID and
+// wrapped key stay as they are.
+func ResealPerson(v Vault, sp SealedPerson, p Person) (SealedPerson, error) {
+	plain, err := json.Marshal(fieldsOf(p))
+	if err != nil {
+		return SealedPerson{}, fmt.Errorf("reseal person: %w", err)
+	}
+	ct, err := v.Encrypt(sp.WrappedKey, personAAD(sp.ID), plain)
+	clear(plain)
+	if err != nil {
+		return SealedPerson{}, fmt.Errorf("reseal person: %w", err)
+	}
+	sp.Sealed = ct
+	return sp, nil
+}
+
+func fieldsOf(p Person) sealedFields {
+	d := p.Demographics
+	return sealedFields{
+		GivenName: d.GivenName, FamilyName: d.FamilyName, BirthDate: d.BirthDate.String(),
+		BirthDateEstimated: d.BirthDateEstimated, Sex: d.Sex, Phone: d.Phone, HolderSecret: p.HolderSecret,
+	}
 }
 
 // OpenPerson decrypts a sealed person. Returns ENOTFOUND if the person's data

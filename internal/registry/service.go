@@ -79,6 +79,11 @@ type Store interface {
 	// CreatePerson stores a new person. Returns ECONFLICT if the ID or card
 	// code is taken.
 	CreatePerson(ctx context.Context, p SealedPerson, w Write) (*Idempotency, error)
+	// UpdatePerson replaces the sealed demographics of the person with p's
+	// ID (p.Sealed, under the person's existing data key; the card code and
+	// wrapped key do not change). Returns ENOTFOUND if there is no such
+	// person.
+	UpdatePerson(ctx context.Context, p SealedPerson, w Write) (*Idempotency, error)
 	// FindPerson returns the person with the given card code. Returns
 	// ENOTFOUND if there is none (including after erasure).
 	FindPerson(ctx context.Context, code CardCode) (*SealedPerson, error)

@@ -5,8 +5,6 @@ import (
 	_ "embed"
 	"net/http"
 	"time"
-
-	"github.com/haven-registry/haven/internal/registry"
 )
 
 func (s *Server) handleHealthz() http.Handler {
@@ -15,13 +13,14 @@ func (s *Server) handleHealthz() http.Handler {
 	})
 }
 
-// handleReadyz reports ready when the store answers.
+// handleReadyz reports ready when the service can serve: unsealed, and the
+// store answers.
 func (s *Server) handleReadyz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := s.store.Ping(ctx); err != nil {
-			s.writeError(w, r, &registry.Error{Code: registry.EUNAVAILABLE, Message: "The database is not ready.", Err: err})
+		if err := s.svc.Ready(ctx); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		encode(w, http.StatusOK, map[string]string{"status": "ready"})

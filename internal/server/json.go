@@ -8,7 +8,11 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/haven-registry/haven/internal/registry"
 )
@@ -16,74 +20,116 @@ import (
 // maxBodyBytes bounds every JSON request body.
 const maxBodyBytes = 64 << 10
 
-// decodeBody reads exactly one JSON value of type T from the request body
-// and also returns the raw body (for idempotency hashing). It rejects unknown
-// fields, trailing data, wrong types and bodies over maxBodyBytes, each with
-// an error that names the field where one applies.
-func decodeBody[T any](w http.ResponseWriter, r *http.Request) (T, []byte, error) {
+// decodeBody reads exactly one JSON value of type T from the request body.
+// See decodeJSON for what it refuses.
+func decodeBody[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return v, nil, registry.FieldErrorf(registry.EUNSUPPORTED, "Content-Type", "Send the body as application/json.")
+			return v, registry.FieldErrorf(registry.EUNSUPPORTED, "Content-Type", "Send the body as application/json.")
 		}
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
-		return v, nil, jsonError(err)
-	}
-	err = decodeJSON(bytes.NewReader(raw), &v)
-	return v, raw, err
-}
-
-// decodeJSON is decode without the HTTP parts, shared with the fuzz tests.
-func decodeJSON(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return jsonError(err)
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return v, registry.Errorf(registry.ETOOLARGE, "The body is larger than %d bytes.", maxErr.Limit)
 		}
-		return registry.Errorf(registry.EMALFORMED, "The body must hold a single JSON value.")
+		return v, registry.Errorf(registry.EMALFORMED, "The body could not be read.")
 	}
-	return nil
+	return v, decodeJSON(raw, &v)
 }
 
-// jsonError turns an encoding/json error into an application error that names
-// the offending field.
-func jsonError(err error) error {
+// decodeJSON decodes exactly one JSON value into v, strictly: it refuses
+// unknown fields, field names that differ from the declared ones in case,
+// a field given twice, invalid UTF-8 and lone surrogates (which a lenient
+// decoder would silently replace with U+FFFD), trailing data and wrong
+// types. Each error is an application error that names the field where one
+// applies, in the form "payment.amount" or "doses[2].date".
+func decodeJSON(raw []byte, v any) error {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return registry.Errorf(registry.EMALFORMED, "The body is empty.")
+	}
+	err := jsonv2.Unmarshal(raw, v, jsonv2.RejectUnknownMembers(true))
+	if err == nil {
+		return nil
+	}
 	var (
-		syntaxErr *json.SyntaxError
-		typeErr   *json.UnmarshalTypeError
-		maxErr    *http.MaxBytesError
-		appErr    *registry.Error
+		synErr *jsontext.SyntacticError
+		semErr *jsonv2.SemanticError
+		appErr *registry.Error
 	)
 	switch {
-	case errors.As(err, &maxErr):
-		return registry.Errorf(registry.ETOOLARGE, "The body is larger than %d bytes.", maxErr.Limit)
-	case errors.As(err, &appErr):
-		return err
-	case errors.As(err, &syntaxErr):
-		return registry.Errorf(registry.EMALFORMED, "Malformed JSON at byte %d.", syntaxErr.Offset)
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
+	case errors.As(err, &synErr):
+		field := fieldOf(synErr.JSONPointer)
+		switch {
+		case errors.Is(err, jsontext.ErrDuplicateName):
+			return registry.FieldErrorf(registry.EINVALID, field, "The field is given twice.")
+		case strings.Contains(synErr.Err.Error(), "UTF-8"), strings.Contains(synErr.Err.Error(), "surrogate"):
+			return registry.FieldErrorf(registry.EINVALID, fieldOr(field, "body"), "The text is not valid UTF-8.")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return registry.Errorf(registry.EMALFORMED, "The body ends in the middle of a JSON value.")
+		case strings.Contains(synErr.Err.Error(), "after top-level value"):
+			return registry.Errorf(registry.EMALFORMED, "The body must hold a single JSON value.")
 		}
-		return registry.FieldErrorf(registry.EINVALID, field, "Expected %s, got %s.", typeErr.Type, typeErr.Value)
-	case errors.Is(err, io.EOF):
-		return registry.Errorf(registry.EMALFORMED, "The body is empty.")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return registry.Errorf(registry.EMALFORMED, "The body ends in the middle of a JSON value.")
+		return registry.Errorf(registry.EMALFORMED, "Malformed JSON at byte %d.", synErr.ByteOffset)
+	case errors.As(err, &appErr):
+		if appErr.Field == "" && errors.As(err, &semErr) {
+			return &registry.Error{Code: appErr.Code, Message: appErr.Message, Field: fieldOf(semErr.JSONPointer)}
+		}
+		return appErr
+	case errors.As(err, &semErr):
+		field := fieldOr(fieldOf(semErr.JSONPointer), "body")
+		if errors.Is(err, jsonv2.ErrUnknownName) {
+			return registry.FieldErrorf(registry.EINVALID, field, "Unknown field.")
+		}
+		if semErr.GoType != nil && semErr.JSONKind != 0 {
+			return registry.FieldErrorf(registry.EINVALID, field, "Expected %s, got %s.", typeName(semErr.GoType.String()), semErr.JSONKind)
+		}
+		return registry.FieldErrorf(registry.EINVALID, field, "Invalid value.")
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return registry.FieldErrorf(registry.EINVALID, strings.Trim(name, `"`), "Unknown field.")
+	return registry.Errorf(registry.EMALFORMED, "The body is not valid JSON.")
+}
+
+// typeName is a Go type as a client reads it.
+func typeName(t string) string {
+	switch {
+	case strings.Contains(t, "int"), strings.Contains(t, "float"):
+		return "a number"
+	case t == "string", strings.HasSuffix(t, "Date"):
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "[]"):
+		return "an array"
 	}
-	// Errors from UnmarshalText/UnmarshalJSON of field types.
-	return &registry.Error{Code: registry.EINVALID, Message: "Invalid JSON value: " + err.Error()}
+	return "an object"
+}
+
+// fieldOf turns a JSON pointer such as /doses/2/date into the field name
+// doses[2].date.
+func fieldOf(p jsontext.Pointer) string {
+	var b strings.Builder
+	for _, tok := range strings.Split(string(p), "/")[1:] {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+func fieldOr(f, def string) string {
+	if f == "" {
+		return def
+	}
+	return f
 }
 
 // encode writes v as JSON with the given status.

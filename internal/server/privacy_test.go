@@ -42,6 +42,7 @@ func TestRouteMatrix(t *testing.T) {
 		{"GET", "/api/v1/products", A | V | N},
 		{"POST", "/api/v1/persons", V},
 		{"GET", "/api/v1/persons/" + card + "?purpose=care", V},
+		{"PATCH", "/api/v1/persons/" + card, V},
 		{"DELETE", "/api/v1/persons/" + string(registry.NewCardCode()), A},
 		{"POST", "/api/v1/persons/" + card + "/vaccinations", V},
 		{"POST", "/api/v1/persons/" + card + "/tests", V},

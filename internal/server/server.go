@@ -5,102 +5,45 @@ package server
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/haven-registry/haven/internal/catalog"
-	"github.com/haven-registry/haven/internal/policy"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 )
 
-// Deps are the services the server is built from. All are required unless
-// marked optional.
+// Deps are what the server is built from. Service is required.
 type Deps struct {
-	Logger  *slog.Logger
-	Store   registry.Store
-	Vault   registry.Vault
-	Catalog *catalog.Catalog
-	// Now is the clock; it defaults to time.Now.
-	Now func() time.Time
-	// Keys seals and unlocks the vault at run time (optional).
-	Keys KeyControl
-	// AuditLog is read by the auditor routes; it defaults to the store if
-	// the store implements it.
-	AuditLog AuditLog
-	// AuditKey verifies the log's signed checkpoints (optional).
-	AuditKey ed25519.PublicKey
-	// Policy decides eligibility (optional: without it the route answers
-	// 503).
-	Policy *policy.Engine
-	// Certs issues and verifies certificates (optional).
-	Certs Certs
+	Logger *slog.Logger
+	// Service holds every action; the server only decodes, calls and
+	// encodes.
+	Service *clinic.Service
 	// SecureCookies marks session cookies Secure even when the request
 	// reached Haven without TLS: set it behind a proxy that terminates TLS.
 	SecureCookies bool
-	// StatsNoise adds noise to the coverage tables (optional).
-	StatsNoise StatsNoise
-	// Schedule names the schedule used to evaluate recorded doses and by
-	// default for forecasts: cdc, who or cn. Empty means who.
-	Schedule string
 }
 
-// cacheTTL bounds how long a token or site read from the store is reused.
-const cacheTTL = 15 * time.Second
-
-// Server serves Haven's HTTP API. Create it with New.
+// Server serves Haven's HTTP API and web pages. Create it with New.
 type Server struct {
-	logger  *slog.Logger
-	store   registry.Store
-	vault   registry.Vault
-	catalog *catalog.Catalog
-	now     func() time.Time
-	metrics *metrics
-	handler http.Handler
-	tokens  *ttlCache[*registry.Token] // by secret hash
-	sites   *ttlCache[*registry.Site]  // by code
-
-	statsNoise      StatsNoise
-	secureCookies   bool
-	certs           Certs
-	policy          *policy.Engine
-	defaultSchedule string
-
-	keys     KeyControl
-	auditLog AuditLog
-	auditKey ed25519.PublicKey
-
-	// Rate limits, in memory only: lookups per token and per client
-	// address, and holder sign-ins per address.
-	lookupByToken, lookupByAddr, holderLimit *limiter
+	logger        *slog.Logger
+	svc           *clinic.Service
+	metrics       *metrics
+	handler       http.Handler
+	secureCookies bool
 }
 
 // New returns a Server wired to deps.
 func New(deps Deps) *Server {
-	s := &Server{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog, now: deps.Now, metrics: newMetrics(),
-		tokens: newTTLCache[*registry.Token](cacheTTL, 10000), sites: newTTLCache[*registry.Site](cacheTTL, 10000)}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.keys, s.auditLog, s.auditKey = deps.Keys, deps.AuditLog, deps.AuditKey
-	s.policy, s.defaultSchedule, s.statsNoise, s.certs = deps.Policy, deps.Schedule, deps.StatsNoise, deps.Certs
-	s.secureCookies = deps.SecureCookies
-	if s.defaultSchedule == "" {
-		s.defaultSchedule = "who"
-	}
-	if s.auditLog == nil {
-		s.auditLog, _ = deps.Store.(AuditLog)
-	}
-	s.lookupByToken, s.lookupByAddr, s.holderLimit = newLimiter(120, 60), newLimiter(240, 120), newLimiter(10, 5)
+	s := &Server{logger: deps.Logger, svc: deps.Service, metrics: newMetrics(), secureCookies: deps.SecureCookies}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.Handle(rt.Method+" "+rt.Pattern, s.authorize(rt.Roles, rt.Handler))
+		mux.Handle(rt.Method+" "+rt.Pattern, s.authorize(permissionOf(rt.Action), rt.Handler))
 	}
 	// The HTML pages authenticate with a session cookie and check roles
 	// themselves (see web.go).
@@ -108,7 +51,7 @@ func New(deps Deps) *Server {
 		mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
 	}
 	mux.Handle("/", s.notFound())
-	s.handler = s.requestLog(s.recoverPanics(securityHeaders(s.sealedGate(mux))))
+	s.handler = s.requestLog(s.recoverPanics(securityHeaders(mux)))
 	return s
 }
 
@@ -125,17 +68,10 @@ type ctxKey int
 
 const (
 	ctxRequestID ctxKey = iota
-	ctxToken
+	ctxClinicActor
 )
 
 func requestID(ctx context.Context) string { id, _ := ctx.Value(ctxRequestID).(string); return id }
-
-// tokenFrom returns the authenticated token of the request, or nil on public
-// routes.
-func tokenFrom(ctx context.Context) *registry.Token {
-	t, _ := ctx.Value(ctxToken).(*registry.Token)
-	return t
-}
 
 // statusWriter records the status code for logs and metrics.
 type statusWriter struct {
@@ -164,7 +100,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // never logs bodies, query strings or client addresses.
 func (s *Server) requestLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := s.now()
+		start := time.Now()
 		var b [8]byte
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
@@ -179,7 +115,7 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		elapsed := s.now().Sub(start)
+		elapsed := time.Since(start)
 		route := holder.pattern
 		if route == "" {
 			route = "unmatched"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/cert"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
@@ -56,7 +57,7 @@ func (b *syncBuffer) Bytes() []byte {
 // testDeps are the server's dependencies for tests: db, an ephemeral vault,
 // debug logs into logs, the bundled policy packs, the China schedule, and
 // fresh certificate keys valid from a month before now().
-func testDeps(tb testing.TB, db registry.Store, logs *syncBuffer, now func() time.Time) server.Deps {
+func testDeps(tb testing.TB, db registry.Store, logs *syncBuffer, now func() time.Time) (server.Deps, *vault.Vault) {
 	tb.Helper()
 	v, err := vault.NewEphemeral(vault.Options{})
 	if err != nil {
@@ -75,9 +76,10 @@ func testDeps(tb testing.TB, db registry.Store, logs *syncBuffer, now func() tim
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return server.Deps{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine, Schedule: "cn", Now: now,
-		Certs: server.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "KR"}}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc := clinic.New(clinic.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
+		Schedule: "cn", Now: now, Certs: clinic.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "KR"}})
+	return server.Deps{Logger: logger, Service: svc}, v
 }
 
 type migratable interface {
@@ -104,8 +106,8 @@ func newTestEnvOn(t *testing.T, db migratable) *testEnv {
 	}
 	now := time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)
 	e := &testEnv{t: t, store: db, now: now, logs: &syncBuffer{}}
-	deps := testDeps(t, db, e.logs, func() time.Time { return now })
-	e.vault = deps.Vault.(*vault.Vault)
+	deps, v := testDeps(t, db, e.logs, func() time.Time { return now })
+	e.vault = v
 	srv := server.New(deps)
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
@@ -125,7 +127,7 @@ func newTestEnvOn(t *testing.T, db migratable) *testEnv {
 }
 
 func (e *testEnv) token(role registry.Role, sites ...string) string {
-	secret, tok, err := server.NewToken(role, sites, e.now)
+	secret, tok, err := clinic.NewToken(role, sites, e.now)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 )
 
@@ -30,17 +31,17 @@ const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; scr
 // in-memory sessions. It is built once by webRoutes.
 type webApp struct {
 	s        *Server
+	svc      *clinic.Service
 	pages    map[string]*template.Template
 	locales  *locales
 	sessions *sessionStore
 	static   http.Handler
 	bufs     sync.Pool
-	grants   holderGrants
 }
 
 // webRoutes lists the HTML pages. Each handler authenticates with the
 // session cookie and checks roles itself, denying by default.
-func (s *Server) webRoutes() []route {
+func (s *Server) webRoutes() []pageRoute {
 	app := newWebApp(s)
 	return app.routes()
 }
@@ -52,7 +53,7 @@ func newWebApp(s *Server) *webApp {
 		// is a build defect, not bad input.
 		panic(err)
 	}
-	app := &webApp{s: s, locales: locs, sessions: newSessionStore(sessionIdle, sessionMax, 20000)}
+	app := &webApp{s: s, svc: s.svc, locales: locs, sessions: newSessionStore(sessionIdle, sessionMax, 20000)}
 	app.pages = parsePages(webFS)
 	staticFS, _ := fs.Sub(webFS, "web/static")
 	app.static = http.StripPrefix("/static/", http.FileServer(http.FS(staticFS)))
@@ -81,23 +82,38 @@ func parsePages(fsys fs.FS) map[string]*template.Template {
 
 // routes is the whole HTML surface. Roles are checked inside each handler
 // (see page); nothing here uses the API's bearer middleware.
-func (a *webApp) routes() []route {
+// pageRoute is one page: who may open it (nil: anyone) and whether it can
+// be served while the vault is sealed. The actions a page calls check the
+// same again; this answers before the form is read.
+type pageRoute struct {
+	Method, Pattern string
+	Roles           []registry.Role
+	WhileSealed     bool
+	Handler         http.Handler
+}
+
+// routes is the whole web surface.
+func (a *webApp) routes() []pageRoute {
 	vac := []registry.Role{registry.RoleVaccinator}
 	prog := []registry.Role{registry.RoleAnalyst, registry.RoleAdmin}
 	staffRoles := []registry.Role{registry.RoleVaccinator, registry.RoleAnalyst, registry.RoleAdmin}
 	adm := []registry.Role{registry.RoleAdmin}
 	aud := []registry.Role{registry.RoleAuditor}
 	ana := []registry.Role{registry.RoleAnalyst}
-	r := func(method, pattern string, roles []registry.Role, h pageHandler) route {
-		return route{Method: method, Pattern: pattern, Roles: roles, Handler: a.page(roles, h)}
+	r := func(method, pattern string, roles []registry.Role, h pageHandler) pageRoute {
+		return pageRoute{Method: method, Pattern: pattern, Roles: roles, Handler: a.page(roles, false, h)}
 	}
-	return []route{
-		{Method: "GET", Pattern: "/static/", Handler: a.handleStatic()},
-		r("GET", "/{$}", nil, a.home),
-		r("GET", "/lang", nil, a.setLanguage),
-		r("GET", "/signin", nil, a.signinForm),
-		r("POST", "/signin", nil, a.signin),
-		r("POST", "/signout", nil, a.signout),
+	// sealedOK is a page that works while the vault is sealed.
+	sealedOK := func(method, pattern string, h pageHandler) pageRoute {
+		return pageRoute{Method: method, Pattern: pattern, WhileSealed: true, Handler: a.page(nil, true, h)}
+	}
+	return []pageRoute{
+		{Method: "GET", Pattern: "/static/", WhileSealed: true, Handler: a.handleStatic()},
+		sealedOK("GET", "/{$}", a.home),
+		sealedOK("GET", "/lang", a.setLanguage),
+		sealedOK("GET", "/signin", a.signinForm),
+		sealedOK("POST", "/signin", a.signin),
+		sealedOK("POST", "/signout", a.signout),
 
 		r("GET", "/clinic", vac, a.clinicHome),
 		r("POST", "/clinic/find", vac, a.clinicFind),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/cert"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 )
 
@@ -29,16 +30,13 @@ func (a *webApp) issueCertificate(w http.ResponseWriter, r *http.Request, c *pag
 	if err != nil {
 		return err
 	}
-	id, err := registry.ParseID(r.PostFormValue("record"))
-	if err != nil {
-		return registry.FieldErrorf(registry.EINVALID, "record", "Choose a dose or a test to certify.")
-	}
-	out, err := a.s.IssueCertificate(r, code, id, strings.TrimSpace(r.PostFormValue("device")))
+	out, err := a.svc.IssueCertificate(r.Context(), c.actor(r), code, clinic.CertificateInput{Record: r.PostFormValue("record"),
+		Device: strings.TrimSpace(r.PostFormValue("device"))})
 	if err != nil {
 		return err
 	}
 	return a.render(w, r, c, http.StatusOK, "certificate", "cert.title", certPageData{Card: string(code), HC1: out.HC1,
-		QR: svgDataURI([]byte(out.QRSVG)), Expires: out.ExpiresAt, IssuedAt: out.IssuedAt})
+		QR: svgDataURI(out.QRSVG), Expires: out.ExpiresAt, IssuedAt: out.IssuedAt})
 }
 
 // stepView is one verification step as the verifier page lists it.
@@ -77,11 +75,11 @@ func (a *webApp) verifyForm(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 func (a *webApp) verify(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
 	text := strings.TrimSpace(r.PostFormValue("text"))
 	d := verifyPageData{Text: text}
-	if text == "" {
-		d.Err = toFormErr(registry.FieldErrorf(registry.EINVALID, "text", "Paste the certificate text."))
-		return a.render(w, r, c, http.StatusUnprocessableEntity, "verify", "verify.title", d)
+	res, err := a.svc.VerifyCertificate(r.Context(), c.actor(r), clinic.VerifyInput{Text: text})
+	if userError(err) {
+		d.Err = toFormErr(err)
+		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "verify", "verify.title", d)
 	}
-	res, err := a.s.VerifyCertificate(text, time.Time{}, false)
 	if err != nil {
 		return err
 	}
@@ -108,7 +106,7 @@ func (a *webApp) verify(w http.ResponseWriter, r *http.Request, c *pageCtx) erro
 		if len(dcc.V) > 0 {
 			v := dcc.V[0]
 			d.Dose = &certDose{Product: v.Mp, Dose: int64(v.Dn), Of: int64(v.Sd), Date: v.Dt, Country: v.Co}
-			if p, ok := a.s.catalog.ByDCCProduct(v.Mp); ok {
+			if p, ok := a.svc.Catalog().ByDCCProduct(v.Mp); ok {
 				d.Dose.Product = p.Name(c.loc.catalog)
 			}
 		}

@@ -73,13 +73,13 @@ func jurisdictionTree(p *policy.Pack) []jurOption {
 func (j jurOption) Indent() string { return strings.Repeat("\u00a0\u00a0", j.Depth) }
 
 func (a *webApp) packFor(name string) (*policy.Pack, error) {
-	if a.s.policy == nil {
+	if a.svc.Policy() == nil {
 		return nil, registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
 	if name == "" {
-		return a.s.policy.Default(), nil
+		return a.svc.Policy().Default(), nil
 	}
-	p, ok := a.s.policy.Pack(name)
+	p, ok := a.svc.Policy().Pack(name)
 	if !ok {
 		return nil, registry.FieldErrorf(registry.EINVALID, "pack", "Unknown policy pack %q.", name)
 	}
@@ -101,8 +101,8 @@ func (a *webApp) newCheckForm(r *http.Request, c *pageCtx, card string) (eligibi
 	if err != nil {
 		return eligibilityForm{}, err
 	}
-	f := eligibilityForm{Card: card, Pack: p.Name, Packs: packNames(a.s.policy), Jurisdictions: jurisdictionTree(p),
-		Service: policy.ServiceVaccination, Services: policy.Services, AsOf: registry.DateOf(a.s.now()).String()}
+	f := eligibilityForm{Card: card, Pack: p.Name, Packs: packNames(a.svc.Policy()), Jurisdictions: jurisdictionTree(p),
+		Service: policy.ServiceVaccination, Services: policy.Services, AsOf: registry.DateOf(a.svc.Now()).String()}
 	if c.sess != nil {
 		for _, site := range a.sitesOf(r.Context(), c.sess.tok) {
 			if _, ok := p.Parent(site.Jurisdiction); ok {
@@ -200,7 +200,7 @@ func (a *webApp) check(w http.ResponseWriter, r *http.Request, c *pageCtx) error
 	if err != nil {
 		return err
 	}
-	f := eligibilityForm{Pack: p.Name, Packs: packNames(a.s.policy), Jurisdictions: jurisdictionTree(p), Services: policy.Services,
+	f := eligibilityForm{Pack: p.Name, Packs: packNames(a.svc.Policy()), Jurisdictions: jurisdictionTree(p), Services: policy.Services,
 		Jurisdiction: r.PostFormValue("jurisdiction"), Service: r.PostFormValue("service"), AsOf: strings.TrimSpace(r.PostFormValue("as_of"))}
 	if c.sess.tok.Role == registry.RoleVaccinator {
 		if code, err := registry.ParseCardCode(r.PostFormValue("card")); err == nil {
@@ -214,15 +214,8 @@ func (a *webApp) check(w http.ResponseWriter, r *http.Request, c *pageCtx) error
 		var raw []byte
 		raw, err = json.Marshal(facts)
 		if err == nil {
-			var q policy.Query
-			q, err = a.s.policy.Validate(policy.EligibilityRequest{Pack: p.Name, Jurisdiction: f.Jurisdiction, Service: f.Service,
-				AsOf: f.AsOf, Facts: raw, Lang: c.loc.Tag})
-			if err == nil {
-				var dec policy.Decision
-				if dec, err = q.Decide(); err == nil {
-					d.Decision = &dec
-				}
-			}
+			d.Decision, err = a.svc.Decide(r.Context(), c.actor(r), policy.EligibilityRequest{Pack: p.Name, Jurisdiction: f.Jurisdiction,
+				Service: f.Service, AsOf: f.AsOf, Facts: raw, Lang: c.loc.Tag})
 		}
 	}
 	if err != nil {
@@ -250,8 +243,8 @@ func (c *pageCtx) Jur(code string) string {
 	if c.loc.has("jur." + code) {
 		return c.loc.text("jur." + code)
 	}
-	if c.app.s.policy != nil {
-		for _, p := range c.app.s.policy.Packs() {
+	if c.app.svc.Policy() != nil {
+		for _, p := range c.app.svc.Policy().Packs() {
 			if n := p.JurisdictionName(code); n != "" {
 				return n
 			}

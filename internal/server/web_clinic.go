@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"html/template"
 	"net/http"
@@ -10,9 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/haven-registry/haven/internal/cert"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/schedule"
 )
@@ -59,7 +58,7 @@ type clinicForms struct {
 func (a *webApp) sitesOf(ctx context.Context, tok *registry.Token) []siteOption {
 	var out []siteOption
 	for _, code := range tok.Sites {
-		site, err := a.s.findSite(ctx, code)
+		site, err := a.svc.FindSite(ctx, code)
 		if err != nil {
 			continue
 		}
@@ -70,7 +69,7 @@ func (a *webApp) sitesOf(ctx context.Context, tok *registry.Token) []siteOption 
 
 func (a *webApp) products(c *pageCtx) []productOption {
 	var out []productOption
-	for _, p := range a.s.catalog.Products() {
+	for _, p := range a.svc.Catalog().Products() {
 		out = append(out, productOption{ID: p.ID, Name: p.Name(c.loc.catalog)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -81,7 +80,7 @@ func (a *webApp) products(c *pageCtx) []productOption {
 func newIdemKey() string { return "web-" + randomToken(18) }
 
 func (a *webApp) forms(r *http.Request, c *pageCtx, card registry.CardCode) clinicForms {
-	today := registry.DateOf(a.s.now()).String()
+	today := registry.DateOf(a.svc.Now()).String()
 	sites := a.sitesOf(r.Context(), c.sess.tok)
 	f := clinicForms{Card: string(card), Sites: sites, Products: a.products(c),
 		Dose:    doseForm{Date: today, Source: string(registry.SourceAdministered), Payment: "free", Idem: newIdemKey()},
@@ -107,12 +106,12 @@ type clinicHomeData struct {
 	Idem     string
 	Err      *formErr
 	// Values of the register form, when it is shown again with an error.
-	Person personRequest
+	Person clinic.PersonInput
 	Find   string
 }
 
 func (a *webApp) clinicHomePage(w http.ResponseWriter, r *http.Request, c *pageCtx, status int, d clinicHomeData) error {
-	d.Purposes = lookupPurposes
+	d.Purposes = clinic.Purposes
 	d.Langs = a.locales.list
 	if d.CardLang == "" {
 		d.CardLang = c.loc.Tag
@@ -135,7 +134,7 @@ func personURL(code registry.CardCode, purpose string) string {
 
 func (a *webApp) clinicFind(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
 	code, err := registry.ParseCardCode(r.PostFormValue("card"))
-	if err == nil && !slices.Contains(lookupPurposes, r.PostFormValue("purpose")) {
+	if err == nil && !slices.Contains(clinic.Purposes, r.PostFormValue("purpose")) {
 		err = registry.FieldErrorf(registry.EINVALID, "purpose", "Say why you are looking up this record.")
 	}
 	if err != nil {
@@ -145,83 +144,43 @@ func (a *webApp) clinicFind(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 	return nil
 }
 
-// formHash is the idempotency request hash of a web form: the path and
-// every field except the CSRF token, the confirm flag and the key itself,
-// in a canonical order.
-func formHash(r *http.Request) []byte {
-	h := sha256.New()
-	h.Write([]byte("WEB " + r.Method + " " + r.URL.Path + "\n"))
-	keys := make([]string, 0, len(r.PostForm))
-	for k := range r.PostForm {
-		if k != "csrf" && k != "confirm" && k != "idem" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		for _, v := range r.PostForm[k] {
-			h.Write([]byte(url.QueryEscape(k) + "=" + url.QueryEscape(v) + "\n"))
-		}
-	}
-	return h.Sum(nil)
-}
-
-// webIdempotency is the idempotency claim of a form submission. The key
-// comes from the form's hidden field; the scope is the token, as in the API.
-func (a *webApp) webIdempotency(r *http.Request, c *pageCtx, kind string) (*registry.Idempotency, error) {
+// formIdem is the Idempotency-Key of a form submission, from the form's
+// hidden field. Every recording form carries one.
+func formIdem(r *http.Request) (string, error) {
 	key := r.PostFormValue("idem")
-	if key == "" || len(key) > maxIdempotencyKey {
-		return nil, registry.FieldErrorf(registry.EINVALID, "idem", "The form has no valid idempotency key; open it again.")
+	if key == "" {
+		return "", registry.FieldErrorf(registry.EINVALID, "idem", "The form has no valid idempotency key; open it again.")
 	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x21 || key[i] > 0x7e {
-			return nil, registry.FieldErrorf(registry.EINVALID, "idem", "The form has no valid idempotency key; open it again.")
-		}
-	}
-	return &registry.Idempotency{Scope: c.sess.tok.ID, Key: key, RequestHash: formHash(r), Kind: kind, CreatedAt: a.s.stamp()}, nil
+	return key, nil
 }
 
-func personFromForm(r *http.Request) personRequest {
+func personFromForm(r *http.Request) clinic.PersonInput {
 	f := r.PostFormValue
-	return personRequest{GivenName: f("given_name"), FamilyName: f("family_name"), BirthDate: strings.TrimSpace(f("birth_date")),
+	return clinic.PersonInput{GivenName: f("given_name"), FamilyName: f("family_name"), BirthDate: strings.TrimSpace(f("birth_date")),
 		BirthDateEstimated: f("birth_date_estimated") == "on", Sex: f("sex"), Phone: f("phone")}
 }
 
 func (a *webApp) clinicRegister(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	req := personFromForm(r)
-	demo, err := req.validate(a.s.today())
+	in := personFromForm(r)
+	key, err := formIdem(r)
 	if err != nil {
-		return a.clinicHomePage(w, r, c, statusOf(registry.ErrorCode(err)), clinicHomeData{Err: toFormErr(err), Person: req,
+		return err
+	}
+	reg, err := a.svc.RegisterPerson(r.Context(), c.actor(r), in, key)
+	if userError(err) {
+		return a.clinicHomePage(w, r, c, statusOf(registry.ErrorCode(err)), clinicHomeData{Err: toFormErr(err), Person: in,
 			Idem: r.PostFormValue("idem"), CardLang: r.PostFormValue("card_lang")})
 	}
-	idem, err := a.webIdempotency(r, c, "person")
 	if err != nil {
 		return err
 	}
-	p := registry.Person{ID: registry.NewID(), CardCode: registry.NewCardCode(), CreatedAt: a.s.stamp(),
-		Demographics: demo, HolderSecret: newHolderSecret()}
-	sealed, err := registry.SealPerson(a.s.vault, p)
-	if err != nil {
-		return err
-	}
-	idem.ResourceID = string(p.CardCode)
-	subject, err := a.s.subjectOf(p.ID)
-	if err != nil {
-		return err
-	}
-	prev, err := a.s.store.CreatePerson(r.Context(), sealed, registry.Write{Idem: idem, Audit: a.s.auditFor(r, "person.create", "care", subject)})
-	if err != nil {
-		return err
-	}
-	code := p.CardCode
-	if prev != nil {
-		code = registry.CardCode(prev.ResourceID)
-	} else {
+	code := reg.Record.Person.CardCode
+	if reg.HolderSecret != "" {
 		lang := r.PostFormValue("card_lang")
 		if _, ok := a.locales.byTag[lang]; !ok {
 			lang = ""
 		}
-		a.sessions.rememberSecret(c.sess, code, p.HolderSecret, lang)
+		a.sessions.rememberSecret(c.sess, code, reg.HolderSecret, lang)
 	}
 	http.Redirect(w, r, personURL(code, "care"), http.StatusSeeOther)
 	return nil
@@ -259,7 +218,7 @@ type personView struct {
 	Schedule     string
 }
 
-func (a *webApp) viewOf(rec *openedRecord, c *pageCtx) personView {
+func (a *webApp) viewOf(rec *registry.Record, f *clinic.Forecast, c *pageCtx) personView {
 	d := rec.Person.Demographics
 	v := personView{Card: string(rec.Person.CardCode), GivenName: d.GivenName, FamilyName: d.FamilyName, BirthDate: d.BirthDate,
 		Estimated: d.BirthDateEstimated, Sex: d.Sex, Phone: d.Phone}
@@ -273,27 +232,15 @@ func (a *webApp) viewOf(rec *openedRecord, c *pageCtx) personView {
 	for _, t := range rec.Tests {
 		v.Tests = append(v.Tests, testRow{ID: t.ID.String(), Site: t.Site, Status: t.Status, Kind: t.Kind, Result: t.Result, Date: t.Date})
 	}
-	v.Forecasts, v.ForecastNote, v.Schedule = a.forecastOf(rec, a.s.now())
+	if f != nil {
+		v.Schedule = f.Schedule
+		if f.Unavailable != "" {
+			v.ForecastNote = "forecast." + f.Unavailable
+		} else {
+			v.Forecasts = f.Result.Forecasts
+		}
+	}
 	return v
-}
-
-// forecastOf forecasts a record as of asOf with the server's schedule. It
-// returns the vaccine groups still to do, or a translation key saying why
-// there is no forecast.
-func (a *webApp) forecastOf(rec *openedRecord, asOf time.Time) ([]schedule.Forecast, string, string) {
-	p, _, _, err := a.s.patientOf(rec)
-	if err != nil {
-		return nil, "forecast.no_birth_date", ""
-	}
-	sch, err := a.s.scheduleFor("")
-	if err != nil {
-		return nil, "forecast.unavailable", ""
-	}
-	res, err := sch.Forecast(p, asOf)
-	if err != nil {
-		return nil, "forecast.unavailable", sch.Name()
-	}
-	return res.Forecasts, "", sch.Name()
 }
 
 // personPageData is the person page.
@@ -304,32 +251,27 @@ type personPageData struct {
 	Check   eligibilityForm
 }
 
-func (a *webApp) readForPage(r *http.Request, c *pageCtx, purpose string) (*openedRecord, error) {
+// overview reads the page's person for purpose, with the forecast.
+func (a *webApp) overview(r *http.Request, c *pageCtx, purpose string) (*clinic.Overview, error) {
 	code, err := cardFrom(r)
 	if err != nil {
 		return nil, err
 	}
-	if !a.s.lookupByToken.allow(c.sess.tok.ID, a.s.now()) || !a.s.lookupByAddr.allow(clientAddr(r), a.s.now()) {
-		return nil, registry.Errorf(registry.ERATELIMITED, "Too many lookups; slow down.")
-	}
-	return a.s.readRecord(r, code, "person.read", purpose)
+	return a.svc.Overview(r.Context(), c.actor(r), code, purpose, nil)
 }
 
 func (a *webApp) personPage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	purpose, err := lookupPurpose(r)
+	purpose := r.URL.Query().Get("purpose")
+	o, err := a.overview(r, c, purpose)
 	if err != nil {
 		return err
 	}
-	rec, err := a.readForPage(r, c, purpose)
-	if err != nil {
-		return err
-	}
-	check, err := a.newCheckForm(r, c, string(rec.Person.CardCode))
+	check, err := a.newCheckForm(r, c, string(o.Record.Person.CardCode))
 	if err != nil && registry.ErrorCode(err) != registry.EUNAVAILABLE {
 		return err
 	}
-	return a.render(w, r, c, http.StatusOK, "person", "person.title", personPageData{Person: a.viewOf(rec, c),
-		Forms: a.forms(r, c, rec.Person.CardCode), Purpose: purpose, Check: check})
+	return a.render(w, r, c, http.StatusOK, "person", "person.title", personPageData{Person: a.viewOf(o.Record, o.Forecast, c),
+		Forms: a.forms(r, c, o.Record.Person.CardCode), Purpose: purpose, Check: check})
 }
 
 // recordPageData is the confirm step of a dose or a test: the values sent,
@@ -343,17 +285,17 @@ type recordPageData struct {
 	Dose      doseRow
 	Test      testRow
 	Evals     []schedule.Evaluation
-	Warnings  []doseWarning
+	Warnings  []clinic.Warning
 	Before    []schedule.Forecast
 	After     []schedule.Forecast
 	NoEvalKey string
 }
 
-func doseFromForm(r *http.Request) (vaccinationRequest, doseForm) {
+func doseFromForm(r *http.Request) (clinic.VaccinationInput, doseForm) {
 	f := r.PostFormValue
 	form := doseForm{Product: f("product"), Date: strings.TrimSpace(f("date")), Site: f("site"), Lot: f("lot"), Source: f("source"),
 		Payment: f("payment"), Amount: strings.TrimSpace(f("amount")), Currency: strings.ToUpper(strings.TrimSpace(f("currency"))), Idem: f("idem")}
-	req := vaccinationRequest{Product: form.Product, Date: form.Date, Site: form.Site, Lot: form.Lot, Source: form.Source}
+	req := clinic.VaccinationInput{Product: form.Product, Date: form.Date, Site: form.Site, Lot: form.Lot, Source: form.Source}
 	switch form.Payment {
 	case "paid":
 		req.Payment = &registry.Payment{Kind: "paid", Amount: form.Amount, Currency: form.Currency}
@@ -372,11 +314,10 @@ func (a *webApp) recordDose(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 	if err != nil {
 		return err
 	}
-	req, form := doseFromForm(r)
+	in, form := doseFromForm(r)
 	forms := a.forms(r, c, code)
 	forms.Dose = form
-	v, err := a.s.validVaccination(r.Context(), req)
-	if err != nil {
+	formError := func(err error) error {
 		if !userError(err) && registry.ErrorCode(err) != registry.EFORBIDDEN {
 			return err
 		}
@@ -384,100 +325,59 @@ func (a *webApp) recordDose(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 			recordPageData{Kind: "dose", Card: string(code), Forms: forms, Err: toFormErr(err)})
 	}
 	if r.PostFormValue("confirm") != "1" {
-		rec, err := a.readForPage(r, c, "care")
+		p, err := a.svc.PreviewVaccination(r.Context(), c.actor(r), code, in)
 		if err != nil {
-			return err
+			return formError(err)
 		}
+		v := p.Vaccination
 		d := recordPageData{Kind: "dose", Card: string(code), Forms: forms,
-			Dose: doseRow{Product: v.Product, Date: v.Date, Site: v.Site, Lot: v.Lot, Source: v.Source, Payment: v.Payment}}
-		d.Evals, d.Warnings, d.Before, d.After, d.NoEvalKey = a.previewDose(rec, v)
+			Dose:  doseRow{Product: v.Product, Date: v.Date, Site: v.Site, Lot: v.Lot, Source: v.Source, Payment: v.Payment},
+			Evals: p.Evaluation}
+		d.Warnings, d.NoEvalKey = splitWarnings(p.Warnings)
+		if p.Before.Unavailable != "" {
+			d.NoEvalKey = "forecast." + p.Before.Unavailable
+		} else {
+			d.Before = p.Before.Result.Forecasts
+		}
+		if p.After.Unavailable == "" && d.NoEvalKey == "" {
+			d.After = p.After.Result.Forecasts
+		}
 		return a.render(w, r, c, http.StatusOK, "record", "record.confirm_title", d)
 	}
-	idem, err := a.webIdempotency(r, c, "vaccination")
+	key, err := formIdem(r)
 	if err != nil {
 		return err
 	}
-	v.ID, v.RecordedAt, v.Status = registry.NewID(), a.s.stamp(), registry.StatusCompleted
-	idem.ResourceID = v.ID.String()
-	person, err := a.s.store.FindPerson(r.Context(), code)
+	dose, err := a.svc.RecordVaccination(r.Context(), c.actor(r), code, in, key)
 	if err != nil {
-		return err
+		return formError(err)
 	}
-	subject, err := a.s.subjectOf(person.ID)
-	if err != nil {
-		return err
-	}
-	v.PersonID = person.ID
-	prev, err := a.s.store.RecordVaccination(r.Context(), v, registry.Write{Idem: idem, Audit: a.s.auditFor(r, "vaccination.create", "care", subject)})
-	if err != nil {
-		return err
-	}
-	id := v.ID.String()
-	if prev != nil {
-		id = prev.ResourceID
-	}
-	http.Redirect(w, r, savedURL(code, id), http.StatusSeeOther)
+	http.Redirect(w, r, savedURL(code, dose.Vaccination.ID.String()), http.StatusSeeOther)
 	return nil
+}
+
+// splitWarnings separates the warnings about a dose the schedule does not
+// count from the one saying it could not be evaluated, which the pages show
+// as a note (a translation key).
+func splitWarnings(ws []clinic.Warning) (warns []clinic.Warning, noEvalKey string) {
+	for _, w := range ws {
+		if w.NotEvaluated != "" {
+			noEvalKey = "forecast." + w.NotEvaluated
+			continue
+		}
+		warns = append(warns, w)
+	}
+	return warns, noEvalKey
 }
 
 func savedURL(code registry.CardCode, id string) string {
 	return "/clinic/p/" + url.PathEscape(string(code)) + "/saved/" + url.PathEscape(id)
 }
 
-// previewDose evaluates v as if it were recorded, without recording it:
-// the evaluation it would get, the warnings, and the forecast before and
-// after. noEval is a translation key when nothing can be evaluated.
-func (a *webApp) previewDose(rec *openedRecord, v registry.Vaccination) (evals []schedule.Evaluation, warns []doseWarning, before, after []schedule.Forecast, noEval string) {
-	now := a.s.now()
-	before, noEval, _ = a.forecastOf(rec, now)
-	if noEval != "" {
-		return nil, nil, nil, nil, noEval
-	}
-	v.ID, v.Status = registry.NewID(), registry.StatusCompleted
-	with := *rec
-	with.Vaccinations = append(slices.Clone(rec.Vaccinations), v)
-	sort.SliceStable(with.Vaccinations, func(i, j int) bool {
-		return with.Vaccinations[j].Date.After(with.Vaccinations[i].Date)
-	})
-	p, index, _, err := a.s.patientOf(&with)
-	if err != nil {
-		return nil, nil, before, nil, "forecast.no_birth_date"
-	}
-	sch, err := a.s.scheduleFor("")
-	if err != nil {
-		return nil, nil, before, nil, "forecast.unavailable"
-	}
-	asOf := now
-	if t := v.Date.Time(); t.After(asOf) {
-		asOf = t
-	}
-	res, err := sch.Forecast(p, asOf.Add(24*time.Hour))
-	if err != nil {
-		return nil, nil, before, nil, "forecast.unavailable"
-	}
-	found := false
-	for i, at := range index {
-		if with.Vaccinations[at].ID != v.ID {
-			continue
-		}
-		found = true
-		evals = res.EvaluationsFor(i)
-		for _, e := range evals {
-			if e.Status != schedule.Valid {
-				warns = append(warns, doseWarning{Code: string(e.Status), Message: e.Reason})
-			}
-		}
-	}
-	if !found {
-		noEval = "forecast.product_not_evaluated"
-	}
-	return evals, warns, before, res.Forecasts, noEval
-}
-
-func testFromForm(r *http.Request) (testRequest, testForm) {
+func testFromForm(r *http.Request) (clinic.TestInput, testForm) {
 	f := r.PostFormValue
 	form := testForm{Kind: f("kind"), Result: f("result"), Date: strings.TrimSpace(f("date")), Site: f("site"), Idem: f("idem")}
-	return testRequest{Kind: form.Kind, Result: form.Result, Date: form.Date, Site: form.Site}, form
+	return clinic.TestInput{Kind: form.Kind, Result: form.Result, Date: form.Date, Site: form.Site}, form
 }
 
 // recordTest is recordDose for tests: a confirm step, then one write per
@@ -487,44 +387,33 @@ func (a *webApp) recordTest(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 	if err != nil {
 		return err
 	}
-	req, form := testFromForm(r)
+	in, form := testFromForm(r)
 	forms := a.forms(r, c, code)
 	forms.Test = form
-	t, err := a.s.validTest(r.Context(), req)
-	if err != nil {
+	formError := func(err error) error {
 		if !userError(err) && registry.ErrorCode(err) != registry.EFORBIDDEN {
 			return err
 		}
 		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "record", "record.title",
 			recordPageData{Kind: "test", Card: string(code), Forms: forms, Err: toFormErr(err)})
 	}
-	person, err := a.s.store.FindPerson(r.Context(), code)
-	if err != nil {
-		return err
-	}
 	if r.PostFormValue("confirm") != "1" {
+		t, err := a.svc.PreviewTest(r.Context(), c.actor(r), code, in)
+		if err != nil {
+			return formError(err)
+		}
 		return a.render(w, r, c, http.StatusOK, "record", "record.confirm_title", recordPageData{Kind: "test", Card: string(code), Forms: forms,
 			Test: testRow{Kind: t.Kind, Result: t.Result, Date: t.Date, Site: t.Site}})
 	}
-	idem, err := a.webIdempotency(r, c, "test")
+	key, err := formIdem(r)
 	if err != nil {
 		return err
 	}
-	t.ID, t.RecordedAt, t.Status, t.PersonID = registry.NewID(), a.s.stamp(), registry.StatusCompleted, person.ID
-	idem.ResourceID = t.ID.String()
-	subject, err := a.s.subjectOf(person.ID)
+	t, err := a.svc.RecordTest(r.Context(), c.actor(r), code, in, key)
 	if err != nil {
-		return err
+		return formError(err)
 	}
-	prev, err := a.s.store.RecordTest(r.Context(), t, registry.Write{Idem: idem, Audit: a.s.auditFor(r, "test.create", "care", subject)})
-	if err != nil {
-		return err
-	}
-	id := t.ID.String()
-	if prev != nil {
-		id = prev.ResourceID
-	}
-	http.Redirect(w, r, savedURL(code, id), http.StatusSeeOther)
+	http.Redirect(w, r, savedURL(code, t.Test.ID.String()), http.StatusSeeOther)
 	return nil
 }
 
@@ -577,19 +466,18 @@ type savedPageData struct {
 	Dose     *doseRow
 	Test     *testRow
 	Evals    []schedule.Evaluation
-	Warnings []doseWarning
+	Warnings []clinic.Warning
 	Card     cardView
 	Langs    []*locale
 }
 
 func (a *webApp) savedPage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	rec, err := a.readForPage(r, c, "care")
+	o, err := a.overview(r, c, "care")
 	if err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	d := savedPageData{Person: a.viewOf(rec, c), Langs: a.locales.list}
-	p, index, _, perr := a.s.patientOf(rec)
+	d := savedPageData{Person: a.viewOf(o.Record, o.Forecast, c), Langs: a.locales.list}
 	for _, x := range d.Person.Doses {
 		if x.ID == id {
 			d.Dose = &x
@@ -605,23 +493,15 @@ func (a *webApp) savedPage(w http.ResponseWriter, r *http.Request, c *pageCtx) e
 	if d.Dose == nil && d.Test == nil {
 		return registry.FieldErrorf(registry.ENOTFOUND, "id", "No such record on this card.")
 	}
-	if d.Dose != nil && perr == nil {
-		if sch, err := a.s.scheduleFor(""); err == nil {
-			if res, err := sch.Forecast(p, a.s.now().Add(24*time.Hour)); err == nil {
-				for i, at := range index {
-					if rec.Vaccinations[at].ID.String() == id {
-						d.Evals = res.EvaluationsFor(i)
-					}
-				}
-				for _, e := range d.Evals {
-					if e.Status != schedule.Valid {
-						d.Warnings = append(d.Warnings, doseWarning{Code: string(e.Status), Message: e.Reason})
-					}
-				}
+	if rid, err := registry.ParseID(id); err == nil && d.Dose != nil {
+		d.Evals = o.Forecast.ByRecord[rid]
+		for _, e := range d.Evals {
+			if e.Status != schedule.Valid {
+				d.Warnings = append(d.Warnings, clinic.Warning{Code: string(e.Status), Message: e.Reason})
 			}
 		}
 	}
-	if d.Card, err = a.cardOf(c, rec.Person.CardCode, r.URL.Query().Get("cardlang"), r.URL.Query().Get("size")); err != nil {
+	if d.Card, err = a.cardOf(c, o.Record.Person.CardCode, r.URL.Query().Get("cardlang"), r.URL.Query().Get("size")); err != nil {
 		return err
 	}
 	return a.render(w, r, c, http.StatusOK, "saved", "saved.title", d)
@@ -633,20 +513,7 @@ func (a *webApp) printCard(w http.ResponseWriter, r *http.Request, c *pageCtx) e
 	if err != nil {
 		return err
 	}
-	if !a.s.lookupByToken.allow(c.sess.tok.ID, a.s.now()) || !a.s.lookupByAddr.allow(clientAddr(r), a.s.now()) {
-		return registry.Errorf(registry.ERATELIMITED, "Too many lookups; slow down.")
-	}
-	person, err := a.s.store.FindPerson(r.Context(), code)
-	if err != nil {
-		return err
-	}
-	// Showing the card confirms that the card code exists: it is traced
-	// like a read, though nothing is decrypted.
-	subject, err := a.s.subjectOf(person.ID)
-	if err != nil {
-		return err
-	}
-	if err := a.s.store.AppendAudit(r.Context(), *a.s.auditFor(r, "card.print", "care", subject)); err != nil {
+	if err := a.svc.PrintCard(r.Context(), c.actor(r), code); err != nil {
 		return err
 	}
 	card, err := a.cardOf(c, code, r.URL.Query().Get("cardlang"), r.URL.Query().Get("size"))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/internal/sqlite"
@@ -63,7 +64,8 @@ func newWebEnv(t testing.TB) *webEnv {
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}
-	srv := server.New(testDeps(t, db, e.logs, e.clock))
+	deps, _ := testDeps(t, db, e.logs, e.clock)
+	srv := server.New(deps)
 	e.handler = srv
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
@@ -76,7 +78,7 @@ func newWebEnv(t testing.TB) *webEnv {
 		}
 	}
 	mk := func(role registry.Role, sites ...string) string {
-		secret, tok, err := server.NewToken(role, sites, e.now)
+		secret, tok, err := clinic.NewToken(role, sites, e.now)
 		if err != nil {
 			t.Fatal(err)
 		}

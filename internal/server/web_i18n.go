@@ -221,7 +221,7 @@ func (c *pageCtx) Money(amount, currency string) string {
 
 // Product names a catalogue product in the page's language.
 func (c *pageCtx) Product(id string) string {
-	if p, ok := c.app.s.catalog.ByID(id); ok {
+	if p, ok := c.app.svc.Catalog().ByID(id); ok {
 		return p.Name(c.loc.catalog)
 	}
 	return id

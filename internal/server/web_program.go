@@ -1,8 +1,6 @@
 package server
 
 import (
-	"context"
-	"crypto/ed25519"
 	"fmt"
 	"html"
 	"html/template"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/audit"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/stats"
@@ -24,8 +23,8 @@ import (
 
 func (a *webApp) programHome(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
 	var packs []*policy.Pack
-	if a.s.policy != nil {
-		packs = a.s.policy.Packs()
+	if a.svc.Policy() != nil {
+		packs = a.svc.Policy().Packs()
 	}
 	return a.render(w, r, c, http.StatusOK, "program", "program.title", struct{ Packs []*policy.Pack }{packs})
 }
@@ -163,7 +162,7 @@ type explainData struct {
 func (a *webApp) dateValue(v, field string) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return registry.DateOf(a.s.now()).String(), nil
+		return registry.DateOf(a.svc.Now()).String(), nil
 	}
 	if _, err := registry.ParseDate(v); err != nil {
 		return v, registry.FieldErrorf(registry.EINVALID, field, "%v.", err)
@@ -176,7 +175,7 @@ func (a *webApp) policyData(r *http.Request, packName, date, service string) (po
 	if err != nil {
 		return policyPageData{}, err
 	}
-	d := policyPageData{Packs: a.s.policy.Packs(), Pack: p, Services: policy.Services, Statuses: policy.Statuses, Service: service}
+	d := policyPageData{Packs: a.svc.Policy().Packs(), Pack: p, Services: policy.Services, Statuses: policy.Statuses, Service: service}
 	if d.Service != policy.ServiceTesting {
 		d.Service = policy.ServiceVaccination
 	}
@@ -256,11 +255,11 @@ type diffPageData struct {
 // policyDiff lists every status × place × date whose outcome differs
 // between two packs.
 func (a *webApp) policyDiff(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	if a.s.policy == nil {
+	if a.svc.Policy() == nil {
 		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
 	q := r.URL.Query()
-	d := diffPageData{Packs: a.s.policy.Packs(), From: q.Get("from"), To: q.Get("to"), Service: q.Get("service"), Services: policy.Services}
+	d := diffPageData{Packs: a.svc.Policy().Packs(), From: q.Get("from"), To: q.Get("to"), Service: q.Get("service"), Services: policy.Services}
 	if d.From == "" || d.To == "" {
 		return a.render(w, r, c, http.StatusOK, "diff", "diff.title", d)
 	}
@@ -294,23 +293,23 @@ type simulatePageData struct {
 }
 
 func (a *webApp) simulateForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	if a.s.policy == nil {
+	if a.svc.Policy() == nil {
 		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
-	return a.render(w, r, c, http.StatusOK, "simulate", "simulate.title", simulatePageData{Packs: a.s.policy.Packs(),
-		Pack: a.s.policy.Default().Name, Service: policy.ServiceVaccination, Services: policy.Services,
-		AsOf: registry.DateOf(a.s.now()).String(), FlagAbove: "0.2"})
+	return a.render(w, r, c, http.StatusOK, "simulate", "simulate.title", simulatePageData{Packs: a.svc.Policy().Packs(),
+		Pack: a.svc.Policy().Default().Name, Service: policy.ServiceVaccination, Services: policy.Services,
+		AsOf: registry.DateOf(a.svc.Now()).String(), FlagAbove: "0.2"})
 }
 
 // simulate runs an uploaded population CSV through a pack and shows who is
 // left out, as a table and an SVG chart. The CSV holds aggregate counts,
 // never people, and is not kept.
 func (a *webApp) simulate(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	if a.s.policy == nil {
+	if a.svc.Policy() == nil {
 		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
 	f := r.PostFormValue
-	d := simulatePageData{Packs: a.s.policy.Packs(), Pack: f("pack"), Service: f("service"), Services: policy.Services,
+	d := simulatePageData{Packs: a.svc.Policy().Packs(), Pack: f("pack"), Service: f("service"), Services: policy.Services,
 		AsOf: strings.TrimSpace(f("as_of")), FlagAbove: strings.TrimSpace(f("flag_above"))}
 	err := func() error {
 		p, err := a.packFor(d.Pack)
@@ -394,7 +393,7 @@ func withoutZeroRows(t stats.Table) (stats.Table, int) {
 // coverage shows the suppressed aggregate tables (the same release as the
 // API's) with a chart of each, and the gap report.
 func (a *webApp) coverage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	today := registry.DateOf(a.s.now())
+	today := registry.DateOf(a.svc.Now())
 	to, err := dateParam(r, "to", today)
 	if err != nil {
 		return err
@@ -410,15 +409,12 @@ func (a *webApp) coverage(w http.ResponseWriter, r *http.Request, c *pageCtx) er
 	// The same release as GET /api/v1/stats/coverage and /stats/gaps: one
 	// function builds both, so that the page and the API can never be
 	// compared to undo suppression or average noise away.
-	cov, err := a.s.coverageRelease(r.Context(), from, to, 0)
+	cov, err := a.svc.Coverage(r.Context(), c.actor(r), from, to, 0)
 	if err != nil {
 		return err
 	}
-	gaps, err := a.s.gapRelease(r.Context(), week)
+	gaps, err := a.svc.Gaps(r.Context(), c.actor(r), week)
 	if err != nil {
-		return err
-	}
-	if err := a.s.store.AppendAudit(r.Context(), *a.s.auditFor(r, "stats.coverage", "", "")); err != nil {
 		return err
 	}
 	d := coveragePageData{From: from.String(), To: to.String(), Week: week.String(), Coverage: cov, Gaps: gaps, Charts: map[string]template.URL{}}
@@ -485,18 +481,18 @@ type adminPageData struct {
 	NewToken *tokenResponse
 	NewSite  string
 	Err      *formErr
-	Site     siteRequest
+	Site     clinic.SiteInput
 }
 
 func (a *webApp) adminPage(w http.ResponseWriter, r *http.Request, c *pageCtx, status int, d adminPageData) error {
-	sites, err := a.s.store.ListSites(r.Context())
+	sites, err := a.svc.ListSites(r.Context(), c.actor(r))
 	if err != nil {
 		return err
 	}
 	for _, s := range sites {
 		d.Sites = append(d.Sites, siteOut(s))
 	}
-	toks, err := a.s.store.ListTokens(r.Context())
+	toks, err := a.svc.ListTokens(r.Context(), c.actor(r))
 	if err != nil {
 		return err
 	}
@@ -512,58 +508,36 @@ func (a *webApp) adminHome(w http.ResponseWriter, r *http.Request, c *pageCtx) e
 }
 
 func (a *webApp) createSite(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	req := siteRequest{Code: strings.TrimSpace(r.PostFormValue("code")), Name: r.PostFormValue("name"),
+	in := clinic.SiteInput{Code: strings.TrimSpace(r.PostFormValue("code")), Name: r.PostFormValue("name"),
 		Jurisdiction: strings.TrimSpace(r.PostFormValue("jurisdiction")), Services: r.PostForm["services"]}
-	site, err := req.validate()
-	if err == nil {
-		site.CreatedAt = a.s.stamp()
-		_, err = a.s.store.CreateSite(r.Context(), site, registry.Write{Audit: a.s.auditFor(r, "site.create", "", "site:"+site.Code)})
-	}
+	site, err := a.svc.CreateSite(r.Context(), c.actor(r), in, "")
 	if err != nil {
 		if !userError(err) && registry.ErrorCode(err) != registry.ECONFLICT {
 			return err
 		}
-		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err), Site: req})
+		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err), Site: in})
 	}
-	return a.adminPage(w, r, c, http.StatusOK, adminPageData{NewSite: site.Code})
+	return a.adminPage(w, r, c, http.StatusOK, adminPageData{NewSite: site.Site.Code})
 }
 
 // createToken makes a token and shows its secret once; only its hash is
 // stored.
 func (a *webApp) createToken(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	role := registry.Role(r.PostFormValue("role"))
 	var sites []string
 	for _, s := range r.PostForm["sites"] {
 		if s = strings.TrimSpace(s); s != "" {
 			sites = append(sites, s)
 		}
 	}
-	err := func() error {
-		for _, code := range sites {
-			if _, err := a.s.findSite(r.Context(), code); err != nil {
-				if registry.ErrorCode(err) == registry.ENOTFOUND {
-					return fieldErr("sites", "Unknown site %q.", code)
-				}
-				return err
-			}
-		}
-		return nil
-	}()
-	var secret string
-	var tok registry.Token
-	if err == nil {
-		secret, tok, err = NewToken(role, sites, a.s.now())
-	}
-	if err == nil {
-		err = a.s.store.CreateToken(r.Context(), tok, registry.Write{Audit: a.s.auditFor(r, "token.create", "", "token:"+tok.ID)})
-	}
+	t, err := a.svc.CreateToken(r.Context(), c.actor(r), clinic.TokenInput{Role: r.PostFormValue("role"), Sites: sites})
 	if err != nil {
 		if !userError(err) {
 			return err
 		}
 		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err)})
 	}
-	return a.adminPage(w, r, c, http.StatusCreated, adminPageData{NewToken: &tokenResponse{ID: tok.ID, Token: secret, Role: tok.Role, Sites: tok.Sites}})
+	return a.adminPage(w, r, c, http.StatusCreated, adminPageData{NewToken: &tokenResponse{ID: t.Token.ID, Token: t.Secret,
+		Role: t.Token.Role, Sites: t.Token.Sites}})
 }
 
 // revokeToken deletes a token; the admin's own token cannot be revoked
@@ -573,7 +547,7 @@ func (a *webApp) revokeToken(w http.ResponseWriter, r *http.Request, c *pageCtx)
 	id := r.PostFormValue("id")
 	err := fieldErr("id", "You cannot revoke the token you are signed in with.")
 	if id != c.sess.tok.ID {
-		err = a.s.store.RevokeToken(r.Context(), id, registry.Write{Audit: a.s.auditFor(r, "token.revoke", "", "token:"+id)})
+		err = a.svc.RevokeToken(r.Context(), c.actor(r), id)
 	}
 	if err != nil {
 		if !userError(err) {
@@ -581,7 +555,6 @@ func (a *webApp) revokeToken(w http.ResponseWriter, r *http.Request, c *pageCtx)
 		}
 		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err)})
 	}
-	a.s.tokens.clear()
 	return a.adminPage(w, r, c, http.StatusOK, adminPageData{Revoked: id})
 }
 
@@ -597,9 +570,6 @@ type auditPageData struct {
 // auditPage pages through the access log and, on request, verifies the
 // whole chain against the signed checkpoints.
 func (a *webApp) auditPage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	if a.s.auditLog == nil {
-		return registry.Errorf(registry.EUNAVAILABLE, "This server has no audit log.")
-	}
 	const limit = 100
 	d := auditPageData{From: 1}
 	if v := r.URL.Query().Get("from_seq"); v != "" {
@@ -609,36 +579,22 @@ func (a *webApp) auditPage(w http.ResponseWriter, r *http.Request, c *pageCtx) e
 		}
 		d.From = n
 	}
-	errStop := registry.Errorf(registry.ECONFLICT, "stop")
-	err := a.s.auditLog.Scan(r.Context(), d.From, func(e audit.Entry) error {
-		if len(d.Entries) == limit {
-			d.Next = e.Seq
-			return errStop
-		}
-		d.Entries = append(d.Entries, e)
-		return nil
-	})
-	if err != nil && err != errStop {
+	entries, err := a.svc.AuditEntries(r.Context(), c.actor(r), d.From, limit+1)
+	if err != nil {
 		return err
 	}
+	if len(entries) > limit {
+		d.Next, entries = entries[limit].Seq, entries[:limit]
+	}
+	d.Entries = entries
 	if d.From > limit {
 		d.Prev = d.From - limit
 	} else if d.From > 1 {
 		d.Prev = 1
 	}
 	if r.URL.Query().Get("verify") == "1" {
-		ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
-		defer cancel()
-		cps, err := a.s.auditLog.Checkpoints(ctx)
+		rep, err := a.svc.VerifyAudit(r.Context(), c.actor(r))
 		if err != nil {
-			return err
-		}
-		var keys []ed25519.PublicKey
-		if a.s.auditKey != nil {
-			keys = append(keys, a.s.auditKey)
-		}
-		rep, err := audit.Verify(ctx, a.s.auditLog, cps, keys...)
-		if err != nil && rep.Problem == nil {
 			return err
 		}
 		d.Report, d.Verified = &rep, true

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/internal/sqlite"
 	"github.com/haven-registry/haven/internal/vault"
@@ -30,7 +31,7 @@ func TestSecureCookiesBehindProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, secure := range []bool{false, true} {
-		srv := server.New(server.Deps{Store: db, Vault: v, Catalog: catalog.Default(), SecureCookies: secure})
+		srv := server.New(server.Deps{Service: clinic.New(clinic.Deps{Store: db, Vault: v, Catalog: catalog.Default()}), SecureCookies: secure})
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", "http://haven.internal/signin", nil))
 		ck := rec.Header().Get("Set-Cookie")

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,10 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 )
 
@@ -169,6 +170,14 @@ type pageCtx struct {
 	errField string
 }
 
+// actor is who is asking: the signed-in token, or an anonymous visitor.
+func (c *pageCtx) actor(r *http.Request) clinic.Actor {
+	if c.sess == nil {
+		return clinic.Anonymous(clientAddr(r))
+	}
+	return clinic.TokenActor(c.sess.tok, clientAddr(r))
+}
+
 // pageHandler renders one page. A returned error is shown as an error page
 // with the status its code maps to.
 type pageHandler func(w http.ResponseWriter, r *http.Request, c *pageCtx) error
@@ -180,9 +189,9 @@ var errSignIn = errors.New("sign in")
 // only roles (nil: anyone), checks the CSRF token and origin of every POST,
 // and renders errors. Deny by default: a page with roles refuses a visitor
 // without a session or with another role.
-func (a *webApp) page(roles []registry.Role, h pageHandler) http.Handler {
+func (a *webApp) page(roles []registry.Role, whileSealed bool, h pageHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		now := a.s.now()
+		now := a.svc.Now()
 		c := &pageCtx{app: a, loc: a.locales.pick(r), Path: returnPath(r)}
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			c.sess = a.sessions.get(ck.Value, now)
@@ -190,7 +199,7 @@ func (a *webApp) page(roles []registry.Role, h pageHandler) http.Handler {
 			// ends its sessions (in this process at once, elsewhere within
 			// the token cache's time).
 			if c.sess != nil {
-				if _, err := a.s.lookupToken(r.Context(), c.sess.tok.Hash); registry.ErrorCode(err) == registry.EUNAUTHORIZED {
+				if _, err := a.svc.Revalidate(r.Context(), c.sess.tok.Hash); registry.ErrorCode(err) == registry.EUNAUTHORIZED {
 					a.sessions.end(ck.Value)
 					c.sess = nil
 				}
@@ -199,7 +208,6 @@ func (a *webApp) page(roles []registry.Role, h pageHandler) http.Handler {
 		actor := ""
 		if c.sess != nil {
 			actor = c.sess.tok.ID
-			r = r.WithContext(context.WithValue(r.Context(), ctxToken, c.sess.tok))
 		}
 		a.notePattern(r, actor, "")
 		if lang := r.URL.Query().Get("lang"); lang != "" {
@@ -207,6 +215,10 @@ func (a *webApp) page(roles []registry.Role, h pageHandler) http.Handler {
 				c.loc = l
 				setLangCookie(w, r, l.Tag)
 			}
+		}
+		if !whileSealed && a.svc.Sealed() {
+			a.renderError(w, r, c, registry.Errorf(registry.ESEALED, "Haven is sealed; an administrator must unlock it."))
+			return
 		}
 		if roles != nil {
 			if c.sess == nil {
@@ -311,12 +323,9 @@ type signinData struct {
 // kept in the cookie or anywhere else: the session holds the token record
 // (ID, role, sites) found by its hash.
 func (a *webApp) signin(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	if !a.s.holderLimit.allow("signin:"+clientAddr(r), a.s.now()) {
-		return registry.Errorf(registry.ERATELIMITED, "Too many attempts; wait a minute.")
-	}
 	secret := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
-	tok, err := a.s.authenticate(r.Context(), "Bearer "+secret)
+	tok, err := a.svc.SignIn(r.Context(), clientAddr(r), secret)
 	if registry.ErrorCode(err) == registry.EUNAUTHORIZED {
 		return a.render(w, r, c, http.StatusUnauthorized, "signin", "signin.title", signinData{Next: next, Error: "signin.bad_token"})
 	}
@@ -326,7 +335,7 @@ func (a *webApp) signin(w http.ResponseWriter, r *http.Request, c *pageCtx) erro
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		a.sessions.end(ck.Value)
 	}
-	id, _ := a.sessions.create(tok, a.s.now())
+	id, _ := a.sessions.create(tok, a.svc.Now())
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
 	a.s.logger.LogAttrs(r.Context(), slog.LevelInfo, "web sign-in", slog.String("actor", tok.ID), slog.String("role", string(tok.Role)))
@@ -362,15 +371,34 @@ func homeOf(role registry.Role) string {
 	return "/"
 }
 
-// safeNext keeps a redirect target only if it is a path on this site.
+// safeNext keeps a redirect target only if it is a path on this site, and
+// returns it cleaned. It refuses a backslash anywhere (raw or escaped:
+// browsers read "/\\host" as "//host", another origin), control characters,
+// and anything with a scheme, a host or user information; the path is
+// compared after path.Clean, so "/./" tricks collapse before the check.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.ContainsAny(next, "\\\x00\r\n\t") {
 		return ""
 	}
-	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
-	return next
+	if !strings.HasPrefix(u.Path, "/") || strings.ContainsAny(u.Path, "\\\x00\r\n\t") {
+		return ""
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if strings.HasPrefix(clean, "//") {
+		return ""
+	}
+	out := (&url.URL{Path: clean, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return ""
+	}
+	return out
 }
 
 // setLanguage stores the visitor's choice of language and returns to the

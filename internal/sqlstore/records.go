@@ -109,6 +109,22 @@ func (s *Store) CreatePerson(ctx context.Context, p registry.SealedPerson, w reg
 	})
 }
 
+// UpdatePerson implements registry.Store.
+func (s *Store) UpdatePerson(ctx context.Context, p registry.SealedPerson, w registry.Write) (*registry.Idempotency, error) {
+	return s.create(ctx, "update person", w, func(tx *sql.Tx) error {
+		res, err := s.txExec(ctx, tx, `UPDATE persons SET sealed = ? WHERE id = ? AND wrapped_key IS NOT NULL`, p.Sealed, p.ID[:])
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return registry.Errorf(registry.ENOTFOUND, "Person not found.")
+		}
+		return nil
+	})
+}
+
 const personColumns = `id, card_code, created_at, wrapped_key, sealed`
 
 func scanPerson(row interface{ Scan(...any) error }) (*registry.SealedPerson, error) {
