@@ -61,22 +61,39 @@ func (d DirStore) WriteSecret(name string, data []byte) error {
 		return &registry.Error{Code: registry.EINTERNAL, Field: name, Message: "cannot write key file", Err: err}
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
+	err = tmp.Chmod(0o600)
+	if err == nil {
 		_, err = tmp.Write(data)
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), filepath.Join(string(d), name))
-		}
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(string(d), name))
+	}
+	if err == nil {
+		err = syncDir(string(d))
 	}
 	if err != nil {
 		return &registry.Error{Code: registry.EINTERNAL, Field: name, Message: "cannot write key file", Err: err}
 	}
 	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Key file names inside the keys folder.

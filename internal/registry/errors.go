@@ -79,11 +79,13 @@ func ErrorField(err error) string {
 	return ""
 }
 
-// ErrorMessage returns the caller-safe message of an application error. Other
-// errors return a generic message so that internal details never leak.
+// ErrorMessage returns the caller-safe message of an application error.
+// Internal errors (EINTERNAL, and errors that are not application errors)
+// return a generic message, whatever their own message says, so that
+// internal details never reach a caller: they belong in the log.
 func ErrorMessage(err error) string {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.Code != EINTERNAL {
 		return e.Message
 	}
 	return "Internal error."

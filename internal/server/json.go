@@ -186,9 +186,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body.Error.Message = registry.ErrorMessage(err)
 	body.Error.Field = registry.ErrorField(err)
 	if code == registry.EINTERNAL {
+		// The detail goes to the log under the request ID; the caller gets
+		// the ID to quote, never the detail.
+		id := requestID(r.Context())
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
-			slog.String("request_id", requestID(r.Context())), slog.String("route", r.Pattern),
-			slog.String("error", err.Error()))
+			slog.String("request_id", id), slog.String("route", r.Pattern), slog.String("error", err.Error()))
+		body.Error.Message = "Internal error. Reference: " + id
+		body.Error.Field = ""
 	}
 	if code == registry.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="haven"`)

@@ -78,7 +78,7 @@ func (a *webApp) verify(w http.ResponseWriter, r *http.Request, c *pageCtx) erro
 	res, err := a.svc.VerifyCertificate(r.Context(), c.actor(r), clinic.VerifyInput{Text: text})
 	if userError(err) {
 		d.Err = toFormErr(err)
-		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "verify", "verify.title", d)
+		return a.render(w, r, c, failed(w, err), "verify", "verify.title", d)
 	}
 	if err != nil {
 		return err

@@ -223,7 +223,7 @@ func (a *webApp) check(w http.ResponseWriter, r *http.Request, c *pageCtx) error
 			return err
 		}
 		d.Err = toFormErr(err)
-		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "check", "check.title", d)
+		return a.render(w, r, c, failed(w, err), "check", "check.title", d)
 	}
 	if f.Card != "" && (d.Decision.Outcome == policy.Eligible || d.Decision.Outcome == policy.EligiblePaid) && f.Service == policy.ServiceVaccination {
 		code, _ := registry.ParseCardCode(f.Card)

@@ -138,7 +138,7 @@ func (a *webApp) clinicFind(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 		err = registry.FieldErrorf(registry.EINVALID, "purpose", "Say why you are looking up this record.")
 	}
 	if err != nil {
-		return a.clinicHomePage(w, r, c, statusOf(registry.ErrorCode(err)), clinicHomeData{Err: toFormErr(err), Find: r.PostFormValue("card")})
+		return a.clinicHomePage(w, r, c, failed(w, err), clinicHomeData{Err: toFormErr(err), Find: r.PostFormValue("card")})
 	}
 	http.Redirect(w, r, personURL(code, r.PostFormValue("purpose")), http.StatusSeeOther)
 	return nil
@@ -168,7 +168,7 @@ func (a *webApp) clinicRegister(w http.ResponseWriter, r *http.Request, c *pageC
 	}
 	reg, err := a.svc.RegisterPerson(r.Context(), c.actor(r), in, key)
 	if userError(err) {
-		return a.clinicHomePage(w, r, c, statusOf(registry.ErrorCode(err)), clinicHomeData{Err: toFormErr(err), Person: in,
+		return a.clinicHomePage(w, r, c, failed(w, err), clinicHomeData{Err: toFormErr(err), Person: in,
 			Idem: r.PostFormValue("idem"), CardLang: r.PostFormValue("card_lang")})
 	}
 	if err != nil {
@@ -321,7 +321,7 @@ func (a *webApp) recordDose(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 		if !userError(err) && registry.ErrorCode(err) != registry.EFORBIDDEN {
 			return err
 		}
-		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "record", "record.title",
+		return a.render(w, r, c, failed(w, err), "record", "record.title",
 			recordPageData{Kind: "dose", Card: string(code), Forms: forms, Err: toFormErr(err)})
 	}
 	if r.PostFormValue("confirm") != "1" {
@@ -394,7 +394,7 @@ func (a *webApp) recordTest(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 		if !userError(err) && registry.ErrorCode(err) != registry.EFORBIDDEN {
 			return err
 		}
-		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "record", "record.title",
+		return a.render(w, r, c, failed(w, err), "record", "record.title",
 			recordPageData{Kind: "test", Card: string(code), Forms: forms, Err: toFormErr(err)})
 	}
 	if r.PostFormValue("confirm") != "1" {

@@ -33,7 +33,7 @@ func (a *webApp) holderRecord(w http.ResponseWriter, r *http.Request, c *pageCtx
 	secret := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(r.PostFormValue("secret")), " ", ""))
 	h, err := a.svc.HolderRead(r.Context(), clientAddr(r), cardIn, secret)
 	if userError(err) || registry.ErrorCode(err) == registry.ENOTFOUND {
-		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "holder", "holder.title", holderPageData{Err: toFormErr(err), Card: cardIn})
+		return a.render(w, r, c, failed(w, err), "holder", "holder.title", holderPageData{Err: toFormErr(err), Card: cardIn})
 	}
 	if err != nil {
 		return err

@@ -237,7 +237,7 @@ func (a *webApp) policyExplain(w http.ResponseWriter, r *http.Request, c *pageCt
 			return err
 		}
 		d.Err = toFormErr(err)
-		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "policy", "policy.title", d)
+		return a.render(w, r, c, failed(w, err), "policy", "policy.title", d)
 	}
 	ex.Decision = &dec
 	return a.render(w, r, c, http.StatusOK, "policy", "policy.title", d)
@@ -347,7 +347,7 @@ func (a *webApp) simulate(w http.ResponseWriter, r *http.Request, c *pageCtx) er
 			return err
 		}
 		d.Err = toFormErr(err)
-		return a.render(w, r, c, statusOf(registry.ErrorCode(err)), "simulate", "simulate.title", d)
+		return a.render(w, r, c, failed(w, err), "simulate", "simulate.title", d)
 	}
 	return a.render(w, r, c, http.StatusOK, "simulate", "simulate.title", d)
 }
@@ -515,7 +515,7 @@ func (a *webApp) createSite(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 		if !userError(err) && registry.ErrorCode(err) != registry.ECONFLICT {
 			return err
 		}
-		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err), Site: in})
+		return a.adminPage(w, r, c, failed(w, err), adminPageData{Err: toFormErr(err), Site: in})
 	}
 	return a.adminPage(w, r, c, http.StatusOK, adminPageData{NewSite: site.Site.Code})
 }
@@ -534,7 +534,7 @@ func (a *webApp) createToken(w http.ResponseWriter, r *http.Request, c *pageCtx)
 		if !userError(err) {
 			return err
 		}
-		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err)})
+		return a.adminPage(w, r, c, failed(w, err), adminPageData{Err: toFormErr(err)})
 	}
 	return a.adminPage(w, r, c, http.StatusCreated, adminPageData{NewToken: &tokenResponse{ID: t.Token.ID, Token: t.Secret,
 		Role: t.Token.Role, Sites: t.Token.Sites}})
@@ -553,7 +553,7 @@ func (a *webApp) revokeToken(w http.ResponseWriter, r *http.Request, c *pageCtx)
 		if !userError(err) {
 			return err
 		}
-		return a.adminPage(w, r, c, statusOf(registry.ErrorCode(err)), adminPageData{Err: toFormErr(err)})
+		return a.adminPage(w, r, c, failed(w, err), adminPageData{Err: toFormErr(err)})
 	}
 	return a.adminPage(w, r, c, http.StatusOK, adminPageData{Revoked: id})
 }

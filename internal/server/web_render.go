@@ -105,7 +105,7 @@ type errorData struct {
 // ID and never shown.
 func (a *webApp) renderError(w http.ResponseWriter, r *http.Request, c *pageCtx, err error) {
 	code := registry.ErrorCode(err)
-	d := errorData{Code: code, Field: registry.ErrorField(err), Status: statusOf(code)}
+	d := errorData{Code: code, Field: registry.ErrorField(err), Status: failed(w, err)}
 	if code == registry.EINTERNAL {
 		a.s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", requestID(r.Context())), slog.String("route", r.Pattern),
@@ -118,6 +118,19 @@ func (a *webApp) renderError(w http.ResponseWriter, r *http.Request, c *pageCtx,
 			slog.String("request_id", requestID(r.Context())), slog.String("error", rerr.Error()))
 		http.Error(w, http.StatusText(d.Status), d.Status)
 	}
+}
+
+// errorHeader carries the stable error code of a page that failed, as the
+// API's error body does, so that clients and tests can tell one failure
+// from another without reading the translated page.
+const errorHeader = "Haven-Error"
+
+// failed notes err's code in the errorHeader of the answer and returns the
+// status it maps to.
+func failed(w http.ResponseWriter, err error) int {
+	code := registry.ErrorCode(err)
+	w.Header().Set(errorHeader, code)
+	return statusOf(code)
 }
 
 // formErr is a validation error to show beside a form, rather than as an
