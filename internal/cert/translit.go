@@ -1,69 +1,59 @@
 package cert
 
 import (
+	"errors"
 	"strings"
-	"unicode"
-
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/translit"
 )
 
-// icaoSpecial maps letters that ICAO Doc 9303 part 3 transliterates to more
-// than their base letter (or that have no decomposition).
-var icaoSpecial = map[rune]string{
-	'Ä': "AE", 'Å': "AA", 'Æ': "AE", 'Ð': "D", 'Ö': "OE", 'Ø': "OE", 'Ü': "UE",
-	'ß': "SS", 'Þ': "TH", 'Œ': "OE", 'Ĳ': "IJ", 'Ł': "L", 'Đ': "D", 'Ħ': "H",
-	'ı': "I", 'Ŋ': "N", 'Ŀ': "L", 'ẞ': "SS",
-	// Cyrillic (ICAO 9303 part 3, table B).
-	'А': "A", 'Б': "B", 'В': "V", 'Г': "G", 'Ґ': "G", 'Д': "D", 'Е': "E", 'Ё': "E",
-	'Є': "IE", 'Ж': "ZH", 'З': "Z", 'И': "I", 'І': "I", 'Ї': "I", 'Й': "I", 'К': "K",
-	'Л': "L", 'М': "M", 'Н': "N", 'О': "O", 'П': "P", 'Р': "R", 'С': "S", 'Т': "T",
-	'У': "U", 'Ў': "U", 'Ф': "F", 'Х': "KH", 'Ц': "TS", 'Ч': "CH", 'Ш': "SH",
-	'Щ': "SHCH", 'Ъ': "IE", 'Ы': "Y", 'Ь': "", 'Э': "E", 'Ю': "IU", 'Я': "IA",
+// TransliterateICAO converts a name to the ICAO 9303 machine-readable form
+// that the DCC fields fnt and gnt require (pattern ^[A-Z<]*$, at most 80
+// characters), with the rules of internal/translit:
+//   - Latin and Cyrillic by ICAO 9303 part 3: letters are upper-cased and
+//     stripped of diacritics (with the special cases such as Ä→AE, ß→SS and
+//     the Cyrillic table), spaces and hyphens become "<", and apostrophes,
+//     dots and commas are dropped;
+//   - Hangul by the Revised Romanization of Korean (김 GIM, 민준 MINJUN);
+//   - Han by Hanyu Pinyin without tones (王 WANG, 小明 XIAOMING).
+//
+// field names the input field, and also says which part of the name it is:
+// a field ending in "family_name" is read as a family name, so that Chinese
+// surname readings apply (单 SHAN, not DAN); any other field is read as a
+// given name. The default is always the standard transliteration; use
+// TransliterateName for the suggestions (such as the passport spelling KIM).
+//
+// Returns EINVALID naming field when the name mixes scripts, has a
+// character of another script or no known reading, or is too long, so that
+// the caller supplies the transliteration; the *translit.Error is the
+// cause (errors.As finds it).
+func TransliterateICAO(name, field string) (string, error) {
+	r, err := TransliterateName(name, field)
+	return r.ICAO, err
 }
 
-// TransliterateICAO converts a name to the ICAO 9303 machine-readable form
-// that the DCC fields fnt and gnt require (pattern ^[A-Z<]*$): letters are
-// upper-cased and stripped of diacritics (with the ICAO special cases such
-// as Ä→AE, ß→SS and the Cyrillic table), spaces and hyphens become "<", and
-// apostrophes, dots and commas are dropped. Names in other scripts cannot be
-// transliterated without a table and return EINVALID naming field, so that
-// the caller supplies the transliteration.
-func TransliterateICAO(name, field string) (string, error) {
-	var b strings.Builder
-	lastSep := true
-	for _, r := range norm.NFC.String(strings.TrimSpace(name)) {
-		up := unicode.ToUpper(r)
-		switch {
-		case up >= 'A' && up <= 'Z':
-			b.WriteRune(up)
-			lastSep = false
-			continue
-		case r == ' ' || r == '-' || r == '<' || r == '\u00a0':
-			if !lastSep {
-				b.WriteByte('<')
-				lastSep = true
-			}
-			continue
-		case r == '\'' || r == '’' || r == '.' || r == ',':
-			continue
-		}
-		if s, ok := icaoSpecial[up]; ok {
-			b.WriteString(s)
-			lastSep = false
-			continue
-		}
-		// Strip diacritics: decompose and keep the base letter.
-		base := []rune(norm.NFD.String(string(up)))
-		if len(base) > 0 && base[0] >= 'A' && base[0] <= 'Z' {
-			b.WriteRune(base[0])
-			lastSep = false
-			continue
-		}
-		return "", registry.FieldErrorf(registry.EINVALID, field, "the name has a character outside the Latin and Cyrillic scripts; give the ICAO 9303 transliteration explicitly")
+// TransliterateName is TransliterateICAO with the whole result: the ICAO
+// form, the human-readable Latin form, the script and the suggestions the
+// clinic may pick instead.
+func TransliterateName(name, field string) (translit.Result, error) {
+	part := translit.Given
+	if strings.HasSuffix(field, "family_name") {
+		part = translit.Family
 	}
-	return strings.TrimRight(b.String(), "<"), nil
+	r, err := translit.Transliterate(name, part)
+	if err != nil {
+		msg := "the name cannot be transliterated"
+		var te *translit.Error
+		if errors.As(err, &te) {
+			msg = te.Message()
+		}
+		if te == nil || te.Reason != translit.ReasonTooLong {
+			msg += "; give the ICAO 9303 transliteration explicitly"
+		}
+		return translit.Result{}, &registry.Error{Code: registry.EINVALID, Field: field, Message: msg, Err: err}
+	}
+	return r, nil
 }
 
 var digitNames = [...]string{"ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"}
