@@ -1,0 +1,142 @@
+package clinic_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/clinic"
+	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/sqlite"
+	"github.com/haven-registry/haven/internal/vault"
+)
+
+// countingStore counts the reads a write makes.
+type countingStore struct {
+	registry.Store
+	findRecord, findPerson, findDose atomic.Int64
+}
+
+func (s *countingStore) FindRecord(ctx context.Context, c registry.CardCode) (*registry.SealedRecord, error) {
+	s.findRecord.Add(1)
+	return s.Store.FindRecord(ctx, c)
+}
+
+func (s *countingStore) FindPerson(ctx context.Context, c registry.CardCode) (*registry.SealedPerson, error) {
+	s.findPerson.Add(1)
+	return s.Store.FindPerson(ctx, c)
+}
+
+func (s *countingStore) FindVaccination(ctx context.Context, id registry.ID) (*registry.Vaccination, error) {
+	s.findDose.Add(1)
+	return s.Store.FindVaccination(ctx, id)
+}
+
+// countingVault counts decryptions.
+type countingVault struct {
+	registry.Vault
+	decrypts atomic.Int64
+}
+
+func (v *countingVault) Decrypt(wrapped, aad, ct []byte) ([]byte, error) {
+	v.decrypts.Add(1)
+	return v.Vault.Decrypt(wrapped, aad, ct)
+}
+
+func newService(t *testing.T) (*clinic.Service, *countingStore, *countingVault) {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "haven.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateSite(ctx, registry.Site{Code: "YB-1", Name: "Yanji", Jurisdiction: "CN-JL-YB",
+		Services: []string{registry.ServiceVaccination, registry.ServiceTesting}}, registry.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.NewEphemeral(vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, cv := &countingStore{Store: db}, &countingVault{Vault: v}
+	now := time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)
+	svc := clinic.New(clinic.Deps{Store: cs, Vault: cv, Catalog: catalog.Default(), Schedule: "cn", Now: func() time.Time { return now }})
+	return svc, cs, cv
+}
+
+var vaccinator = clinic.Actor{TokenID: "tk_test", Role: registry.RoleVaccinator, Sites: []string{"YB-1"}}
+
+// TestRecordVaccinationReadsOnce: recording a dose reads the history once,
+// decrypts the person once, and evaluates the dose in memory.
+func TestRecordVaccinationReadsOnce(t *testing.T) {
+	svc, cs, cv := newService(t)
+	ctx := context.Background()
+	reg, err := svc.RegisterPerson(ctx, vaccinator, clinic.PersonInput{GivenName: "민준", BirthDate: "1985-03-02"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := reg.Record.Person.CardCode
+	if _, err := svc.RecordVaccination(ctx, vaccinator, card, clinic.VaccinationInput{Product: "coronavac", Date: "2021-08-01", Site: "YB-1"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	cs.findRecord.Store(0)
+	cs.findPerson.Store(0)
+	cs.findDose.Store(0)
+	cv.decrypts.Store(0)
+	d, err := svc.RecordVaccination(ctx, vaccinator, card, clinic.VaccinationInput{Product: "coronavac", Date: "2021-08-04", Site: "YB-1"}, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := [4]int64{cs.findRecord.Load(), cs.findPerson.Load(), cs.findDose.Load(), cv.decrypts.Load()}; got != [4]int64{1, 0, 0, 1} {
+		t.Errorf("FindRecord, FindPerson, FindVaccination, Decrypt = %v; want one record read and one decryption", got)
+	}
+	// The evaluation sees the first dose: the second, three days later, is
+	// too soon.
+	if len(d.Evaluation) == 0 || d.Evaluation[0].Status != "not_valid" || len(d.Warnings) == 0 {
+		t.Errorf("evaluation %+v, warnings %+v; want the too-soon second dose flagged", d.Evaluation, d.Warnings)
+	}
+}
+
+// TestEveryActionHasAPermission: the permission table and the action
+// constants agree, and every permission admits at least one role.
+func TestEveryActionHasAPermission(t *testing.T) {
+	for _, a := range clinic.Actions() {
+		p, ok := clinic.PermissionOf(a)
+		if !ok {
+			t.Errorf("%s has no permission", a)
+		}
+		if p.Roles != nil && len(p.Roles) == 0 {
+			t.Errorf("%s admits nobody", a)
+		}
+	}
+}
+
+// TestActorsAreChecked: a role outside an action's permission is refused
+// before anything is read or written, and an operator may do anything.
+func TestActorsAreChecked(t *testing.T) {
+	svc, cs, _ := newService(t)
+	ctx := context.Background()
+	for _, a := range []clinic.Actor{
+		{TokenID: "tk_a", Role: registry.RoleAnalyst},
+		{TokenID: "tk_u", Role: registry.RoleAuditor},
+		clinic.Anonymous("192.0.2.1"),
+	} {
+		_, err := svc.RegisterPerson(ctx, a, clinic.PersonInput{}, "")
+		if code := registry.ErrorCode(err); code != registry.EFORBIDDEN && code != registry.EUNAUTHORIZED {
+			t.Errorf("%s registers a person: %v", a.Role, err)
+		}
+	}
+	if _, err := svc.ListTokens(ctx, clinic.Operator()); err != nil {
+		t.Errorf("the operator lists tokens: %v", err)
+	}
+	if n := cs.findRecord.Load(); n != 0 {
+		t.Errorf("%d records read by refused calls", n)
+	}
+}
