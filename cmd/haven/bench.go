@@ -34,6 +34,7 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	clients := fs.Int("clients", 32, "concurrent clients")
 	duration := fs.Duration("duration", 10*time.Second, "how long to run")
 	persons := fs.Int("persons", 200, "size of the pool of persons that doses are recorded for")
+	noBirthDate := fs.Bool("no-birth-date", false, "register the persons without a birth date, so that their doses are not evaluated (by default they have one, as in real use, and every dose is evaluated)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -51,7 +52,7 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	} else if *token == "" || *site == "" {
 		return errors.New("--url needs --token (a vaccinator token) and --site")
 	}
-	lg := &loadGen{base: *url, token: *token, site: *site, client: newLoadClient(*clients)}
+	lg := &loadGen{base: *url, token: *token, site: *site, client: newLoadClient(*clients), evaluated: !*noBirthDate}
 	cards, err := lg.registerPersons(ctx, *persons)
 	if err != nil {
 		return fmt.Errorf("setting up persons: %w", err)
@@ -60,7 +61,7 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(res)
 	}
-	fmt.Fprintf(env.Stdout, "clients %d, duration %s, persons %d\n", *clients, *duration, *persons)
+	fmt.Fprintf(env.Stdout, "clients %d, duration %s, persons %d, doses evaluated: %v\n", *clients, *duration, *persons, lg.evaluated)
 	fmt.Fprintf(env.Stdout, "acknowledged doses: %d (%.0f/s)\n", res.OK, res.PerSecond)
 	fmt.Fprintf(env.Stdout, "latency p50 %s, p99 %s, max %s\n", res.P50, res.P99, res.Max)
 	fmt.Fprintf(env.Stdout, "errors: %d\n", res.Errors)
@@ -128,6 +129,7 @@ func startInProcess(ctx context.Context, env *commandEnv) (stop func(), url, tok
 type loadGen struct {
 	base, token, site string
 	client            *http.Client
+	evaluated         bool // persons have birth dates, so every dose is evaluated
 }
 
 func newLoadClient(conns int) *http.Client {
@@ -159,7 +161,11 @@ func (lg *loadGen) post(ctx context.Context, path, key string, body []byte) (int
 func (lg *loadGen) registerPersons(ctx context.Context, n int) ([]string, error) {
 	cards := make([]string, 0, n)
 	for i := range n {
-		status, body, err := lg.post(ctx, "/api/v1/persons", fmt.Sprintf("bench-person-%d-%d", time.Now().UnixNano(), i), []byte(`{}`))
+		person := []byte(`{}`)
+		if lg.evaluated {
+			person = fmt.Appendf(nil, `{"birth_date":"%d-%02d-%02d","sex":%q}`, 1950+i%60, 1+i%12, 1+i%28, [...]string{"female", "male"}[i%2])
+		}
+		status, body, err := lg.post(ctx, "/api/v1/persons", fmt.Sprintf("bench-person-%d-%d", time.Now().UnixNano(), i), person)
 		if err != nil {
 			return nil, err
 		}
