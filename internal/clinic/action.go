@@ -34,8 +34,9 @@ const (
 	ActCorrectionCreate   Action = "correction.create"
 	ActCorrectionReplay   Action = "correction.replay"
 
-	ActCertificateIssue  Action = "certificate.issue"
-	ActCertificateVerify Action = "certificate.verify"
+	ActCertificateIssue    Action = "certificate.issue"
+	ActCertificateOverride Action = "certificate.override"
+	ActCertificateVerify   Action = "certificate.verify"
 
 	ActEligibility Action = "eligibility.decide"
 

@@ -2,11 +2,14 @@ package clinic
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/cert"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/schedule"
 )
 
 // qrPNGSize is the width and height of the PNG QR code, in pixels: large
@@ -17,7 +20,15 @@ const qrPNGSize = 512
 type CertificateInput struct {
 	Record string `json:"record"` // the vaccination or test to certify
 	Device string `json:"device"` // for a rapid antigen test: the EU device id
+	// Override, from OverrideReasons, lets a clinician certify a dose the
+	// schedule does not count; the override and its reason are audited.
+	Override string `json:"override"`
 }
+
+// OverrideReasons are the reasons a clinician may give for certifying a dose
+// that the schedule evaluates as not valid. The list is fixed so that no free
+// text is kept.
+var OverrideReasons = []string{"clinical_judgement", "other_schedule", "incomplete_history"}
 
 // Certificate is an issued EU DCC with its QR code.
 type Certificate struct {
@@ -68,6 +79,9 @@ func (s *Service) issueCertificate(ctx context.Context, a Actor, card registry.C
 	if err != nil {
 		return nil, err
 	}
+	if in.Override != "" && !slices.Contains(OverrideReasons, in.Override) {
+		return nil, fieldErr("override", "The reason must be one of %s.", strings.Join(OverrideReasons, ", "))
+	}
 	req := &cert.IssueRequest{Person: cert.PersonFromRegistry(rec.Person)}
 	found := false
 	for _, v := range rec.Vaccinations {
@@ -75,12 +89,24 @@ func (s *Service) issueCertificate(ctx context.Context, a Actor, card registry.C
 			continue
 		}
 		found = true
-		p, _ := s.catalog.ByID(v.Product)
-		dose, series := doseNumber(rec, v), 2
-		if p != nil {
-			series = p.PrimaryDoses
+		if v.Status != registry.StatusCompleted {
+			return nil, registry.FieldErrorf(registry.ECONFLICT, "record", "This dose was marked entered in error.")
 		}
-		ev, err := cert.VaccinationFromRecord(v, p, dose, max(series, dose), s.countryOf(ctx, certs, v.Site))
+		p, _ := s.catalog.ByID(v.Product)
+		dose, series, err := s.doseInSeries(rec, v, p)
+		if err != nil && in.Override == "" {
+			return nil, err
+		}
+		if err != nil {
+			subject, serr := s.subjectOf(rec.Person.ID)
+			if serr != nil {
+				return nil, serr
+			}
+			if err := s.trace(ctx, a, ActCertificateOverride, in.Override, subject); err != nil {
+				return nil, err
+			}
+		}
+		ev, err := cert.VaccinationFromRecord(v, p, dose, series, s.countryOf(ctx, certs, v.Site))
 		if err != nil {
 			return nil, err
 		}
@@ -119,16 +145,58 @@ func (s *Service) issueCertificate(ctx context.Context, a Actor, card registry.C
 	return &Certificate{Card: card, HC1: issued.HC1, QRSVG: qr.SVG(), QRPNG: png, IssuedAt: issued.IssuedAt, ExpiresAt: issued.ExpiresAt}, nil
 }
 
-// doseNumber is v's position among the person's completed doses, in date
-// order (the EU DCC "dn").
-func doseNumber(rec *registry.Record, v registry.Vaccination) int {
-	n := 0
+// doseInSeries is the EU DCC dose number ("dn") and series size ("sd") of v,
+// as the server's schedule evaluates the person's history up to v's date: dn counts the
+// doses evaluated valid for v's antigen up to and including v, and sd is the
+// product's primary series (at least dn). When the schedule does not count
+// v (not valid, or extraneous), it returns ECONFLICT naming record and the
+// schedule's reason, with the numbers a certificate would carry if a
+// clinician overrides. A dose the schedule finds extraneous (beyond the
+// series, such as a booster it does not describe) is numbered after the
+// valid ones. Without a birth date nothing can be evaluated, and
+// the completed doses are counted instead.
+func (s *Service) doseInSeries(rec *registry.Record, v registry.Vaccination, p *catalog.Product) (dn, sd int, err error) {
+	series := 2
+	if p != nil {
+		series = p.PrimaryDoses
+	}
+	// Evaluated as the day after the dose: a certificate says what the dose
+	// was when it was given, whatever was given later.
+	f := s.forecast(rec, "", v.Date.Time().AddDate(0, 0, 1), nil)
+	evals, evaluated := f.ByRecord[v.ID]
+	if f.Unavailable != "" || !evaluated || len(evals) == 0 {
+		n := 0
+		for _, w := range rec.Vaccinations {
+			if w.Status == registry.StatusCompleted && !w.Date.After(v.Date) {
+				n++
+			}
+		}
+		n = max(n, 1)
+		return n, max(series, n), nil
+	}
+	own := evals[0]
+	count := 0
 	for _, w := range rec.Vaccinations {
-		if w.Status == registry.StatusCompleted && !w.Date.After(v.Date) {
-			n++
+		if w.Date.After(v.Date) {
+			continue
+		}
+		for _, e := range f.ByRecord[w.ID] {
+			if e.Antigen == own.Antigen && e.Status == schedule.Valid {
+				count++
+			}
 		}
 	}
-	return max(n, 1)
+	switch own.Status {
+	case schedule.Valid:
+		return count, max(series, count), nil
+	case schedule.Extraneous:
+		// A dose beyond the series (a booster the schedule does not
+		// describe) is certified in its place after the valid ones.
+		return count + 1, max(series, count+1), nil
+	}
+	n := count + 1
+	return n, max(series, n), registry.FieldErrorf(registry.ECONFLICT, "record",
+		"The schedule does not count this dose (%s); a certificate needs a clinician's override with a reason.", own.Reason)
 }
 
 // countryOf is the ISO 3166-1 country of a site's jurisdiction, or the

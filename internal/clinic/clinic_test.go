@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haven-registry/haven/internal/audit"
 	"github.com/haven-registry/haven/internal/catalog"
+	"github.com/haven-registry/haven/internal/cert"
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/sqlite"
@@ -138,5 +140,80 @@ func TestActorsAreChecked(t *testing.T) {
 	}
 	if n := cs.findRecord.Load(); n != 0 {
 		t.Errorf("%d records read by refused calls", n)
+	}
+}
+
+// TestCertificateTellsTheTruth: a dose the schedule does not count gets no
+// certificate unless a clinician overrides with a reason (audited), and the
+// numbers come from the evaluation, not the count of doses recorded.
+func TestCertificateTellsTheTruth(t *testing.T) {
+	svc, cs, _ := newService(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	keys, err := cert.InitKeys(dir, cert.DirStore(dir), cert.KeyOptions{Country: "CN", Organization: "Haven test", Now: time.Date(2021, 8, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := cert.NewIssuer(keys.Signer, keys.DSC, cert.IssuerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetIssuer(clinic.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "CN"})
+	reg, err := svc.RegisterPerson(ctx, vaccinator, clinic.PersonInput{GivenName: "Mina", FamilyName: "Kim", BirthDate: "1985-03-02"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := reg.Record.Person.CardCode
+	record := func(date string) string {
+		d, err := svc.RecordVaccination(ctx, vaccinator, card, clinic.VaccinationInput{Product: "coronavac", Date: date, Site: "YB-1"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Vaccination.ID.String()
+	}
+	first := record("2021-08-01")
+	tooSoon := record("2021-08-04") // three days later: Interval: Too Soon
+	valid := record("2021-09-01")
+	dcc := func(id, override string) (*cert.DCC, error) {
+		c, err := svc.IssueCertificate(ctx, vaccinator, card, clinic.CertificateInput{Record: id, Override: override})
+		if err != nil {
+			return nil, err
+		}
+		res := cert.NewVerifier(keys.TrustList()).VerifyAny(c.HC1, cert.VerifyOptions{At: time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)})
+		d, ok := res.Payload.(*cert.DCC)
+		if !ok || d == nil || len(d.V) != 1 {
+			t.Fatalf("certificate does not verify: %+v", res)
+		}
+		return d, nil
+	}
+	if d, err := dcc(first, ""); err != nil || d.V[0].Dn != 1 || d.V[0].Sd != 2 {
+		t.Fatalf("first dose: %+v, %v; want 1 of 2", d, err)
+	}
+	if _, err := dcc(tooSoon, ""); registry.ErrorCode(err) != registry.ECONFLICT || registry.ErrorField(err) != "record" {
+		t.Fatalf("too-soon dose certified without an override: %v", err)
+	}
+	if _, err := dcc(tooSoon, "because"); registry.ErrorField(err) != "override" {
+		t.Fatalf("override with a free-text reason: %v", err)
+	}
+	before := cs.findRecord.Load()
+	if d, err := dcc(tooSoon, "clinical_judgement"); err != nil || d.V[0].Dn != 2 {
+		t.Fatalf("overridden too-soon dose: %+v, %v; want it numbered after the one valid dose", d, err)
+	}
+	if cs.findRecord.Load() != before+1 {
+		t.Errorf("issuing read the record %d times", cs.findRecord.Load()-before)
+	}
+	overrides := 0
+	cs.Store.(audit.Store).Scan(ctx, 1, func(e audit.Entry) error {
+		if e.Action == string(clinic.ActCertificateOverride) && e.Purpose == "clinical_judgement" {
+			overrides++
+		}
+		return nil
+	})
+	if overrides != 1 {
+		t.Errorf("%d override entries in the access log, want 1", overrides)
+	}
+	// The valid third dose is the second valid one: 2 of 2.
+	if d, err := dcc(valid, ""); err != nil || d.V[0].Dn != 2 || d.V[0].Sd != 2 {
+		t.Fatalf("valid dose after a too-soon one: %+v, %v; want 2 of 2", d, err)
 	}
 }
