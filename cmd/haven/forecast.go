@@ -20,6 +20,9 @@ const forecastUsage = `usage: haven forecast [--schedule cdc|who|cn] [--as-of YY
 
 FILE holds {"birth_date","sex","assessment_date","doses":[{"date","cvx","mvx"}],"observations":[{"code","date"}]};
 "-" reads standard input. --as-of overrides assessment_date; without either the current date is used.
+observations are CDSi codes (007 pregnant, with 170 onset of pregnancy and its date; 055 health care personnel…).
+A vaccine group has one forecast per series group (for example a pregnancy's Tdap dose beside the routine
+Td/Tdap path); the first of a group is the one to read when showing one per group.
 --cdsi-cases runs a CSV in the CDC CDSi test-case layout and prints one JSON line per case and a summary line.`
 
 // forecastCommand implements "haven forecast": CDSi evaluation and
@@ -119,7 +122,7 @@ func writeForecastText(w io.Writer, name string, asOf time.Time, res schedule.Re
 	for _, e := range res.Evaluations {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Date, e.CVX, e.Antigen, e.Status, e.Reason)
 	}
-	fmt.Fprintf(tw, "\nVACCINE GROUP\tSTATUS\tEARLIEST\tRECOMMENDED\tPAST DUE\tLATEST\n")
+	fmt.Fprintf(tw, "\nVACCINE GROUP\tSERIES GROUP\tSTATUS\tEARLIEST\tRECOMMENDED\tPAST DUE\tLATEST\n")
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -127,9 +130,20 @@ func writeForecastText(w io.Writer, name string, asOf time.Time, res schedule.Re
 		return s
 	}
 	for _, f := range res.Forecasts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.VaccineGroup, f.SeriesStatus, dash(f.Earliest), dash(f.Recommended), dash(f.PastDue), dash(f.Latest))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.VaccineGroup, dash(seriesGroupLabel(f)), f.SeriesStatus,
+			dash(f.Earliest), dash(f.Recommended), dash(f.PastDue), dash(f.Latest))
 	}
 	return tw.Flush()
+}
+
+// seriesGroupLabel names a forecast's series group for the text output,
+// for example "2 Increased Risk (risk)".
+func seriesGroupLabel(f schedule.Forecast) string {
+	label := strings.TrimSpace(f.SeriesGroup + " " + f.SeriesGroupName)
+	if f.SeriesType != "" {
+		label += " (" + f.SeriesType + ")"
+	}
+	return strings.TrimSpace(label)
 }
 
 // caseSummary is the last line of a --cdsi-cases run.

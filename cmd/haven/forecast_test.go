@@ -67,6 +67,81 @@ func TestForecastCommandFHIR(t *testing.T) {
 	}
 }
 
+// TestForecastCommandObservations: observations in the input (pregnant, 007,
+// with the onset of pregnancy, 170) give the DTaP/Tdap/Td group a second
+// forecast, for the pregnancy's series group; each forecast names its series
+// group and type, in JSON, FHIR and text.
+func TestForecastCommandObservations(t *testing.T) {
+	const in = `{"birth_date":"1995-03-15","sex":"F","assessment_date":"2025-11-10",` +
+		`"doses":[{"date":"1995-05-15","cvx":"20"},{"date":"1995-07-15","cvx":"20"},{"date":"1995-09-15","cvx":"20"},` +
+		`{"date":"1996-06-15","cvx":"20"},{"date":"1999-03-15","cvx":"20"},{"date":"2006-04-15","cvx":"115"},{"date":"2018-01-10","cvx":"113"}],` +
+		`"observations":[{"code":"007"},{"code":"170","date":"2025-05-01"}]}`
+	type entry struct {
+		Group       string `json:"vaccine_group"`
+		Status      string `json:"series_status"`
+		Earliest    string `json:"earliest"`
+		SeriesGroup string `json:"series_group"`
+		SeriesType  string `json:"series_type"`
+	}
+	tests := []struct {
+		name  string
+		input string
+		want  []entry // DTaP/Tdap/Td forecasts, in order
+	}{
+		{"ok/pregnant: pregnancy Tdap first", in, []entry{
+			{"DTaP/Tdap/Td", "not_complete", "2025-11-06", "2", "risk"},
+			{"DTaP/Tdap/Td", "not_complete", "2023-01-10", "1", "standard"},
+		}},
+		{"ok/not pregnant: routine path only", strings.Replace(in, `"observations":[{"code":"007"},{"code":"170","date":"2025-05-01"}]`, `"observations":[]`, 1), []entry{
+			{"DTaP/Tdap/Td", "not_complete", "2023-01-10", "1", "standard"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, out := forecastEnv(tt.input)
+			if err := forecastCommand(context.Background(), env, []string{"--json", "-"}); err != nil {
+				t.Fatal(err)
+			}
+			var res struct {
+				Forecasts []entry `json:"forecasts"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatalf("output is not JSON: %v\n%s", err, out)
+			}
+			var got []entry
+			for _, f := range res.Forecasts {
+				if f.Group == "DTaP/Tdap/Td" {
+					got = append(got, f)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("DTaP/Tdap/Td forecasts %+v, want %+v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("forecast %d = %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+	env, out := forecastEnv(in)
+	if err := forecastCommand(context.Background(), env, []string{"-"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"SERIES GROUP", "2 Increased Risk (risk)", "1 Standard (standard)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+	env, out = forecastEnv(in)
+	if err := forecastCommand(context.Background(), env, []string{"--fhir", "-"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "cdsi-series-group"); n < 2 {
+		t.Errorf("FHIR output has %d series group extensions, want one per forecast", n)
+	}
+}
+
 func TestForecastCommandAsOfAndText(t *testing.T) {
 	env, out := forecastEnv(`{"birth_date":"1960-11-10","doses":[{"date":"2025-09-10","cvx":"309"}]}`)
 	if err := forecastCommand(context.Background(), env, []string{"--as-of", "2025-12-01", "-"}); err != nil {
@@ -136,5 +211,37 @@ func TestForecastCommandCases(t *testing.T) {
 	}
 	if sum.Summary.Total != 2 || sum.Summary.Pass != 1 || len(sum.Summary.Failed) != 1 || sum.Summary.Failed[0] != "T-2" {
 		t.Errorf("summary = %+v", sum.Summary)
+	}
+}
+
+// TestForecastCommandCasesSeriesGroups: a case in the CDC layout whose
+// vaccine group has two forecasts is compared with the one the CDC layout
+// states (the pregnancy dose), and the JSON line lists both.
+func TestForecastCommandCasesSeriesGroups(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cases.csv")
+	csv := "CDC_Test_ID,Test_Case_Name,DOB,Gender,Observation_Code_1,Observation_Date_1,Observation_Code_2,Observation_Date_2,Series_Status,Earliest_Date,Recommended_Date,Past_Due_Date,Vaccine_Group,Assessment_Date\n" +
+		"P-1,pregnant at 27 weeks,1988-06-23,F,007,,170,2016-08-22,Not Complete,2017-02-27,2017-02-27,2017-04-30,DTAP,2016-08-22\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env, out := forecastEnv("")
+	if err := forecastCommand(context.Background(), env, []string{"--cdsi-cases", file, "--json"}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var first struct {
+		Pass     bool `json:"pass"`
+		Forecast struct {
+			SeriesGroup string `json:"series_group"`
+			SeriesType  string `json:"series_type"`
+		} `json:"forecast"`
+		Forecasts []json.RawMessage `json:"forecasts"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if !first.Pass || first.Forecast.SeriesGroup != "2" || first.Forecast.SeriesType != "risk" || len(first.Forecasts) != 2 {
+		t.Errorf("case line = %s", lines[0])
 	}
 }

@@ -46,15 +46,19 @@ type ExpectedDose struct {
 // CaseResult is the engine's output for one case and its comparison with
 // the expectation.
 type CaseResult struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name"`
-	VaccineGroup string       `json:"vaccine_group"`
-	Pass         bool         `json:"pass"`
-	Mismatches   []string     `json:"mismatches,omitempty"`
-	Error        string       `json:"error,omitempty"`
-	Doses        []CaseDose   `json:"doses"`
-	Forecast     *Forecast    `json:"forecast,omitempty"`
-	Evaluations  []Evaluation `json:"-"`
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	VaccineGroup string     `json:"vaccine_group"`
+	Pass         bool       `json:"pass"`
+	Mismatches   []string   `json:"mismatches,omitempty"`
+	Error        string     `json:"error,omitempty"`
+	Doses        []CaseDose `json:"doses"`
+	// Forecast is the forecast of the case's vaccine group that was compared
+	// with the case (see RunCase); Forecasts are all of the group's
+	// forecasts, one per series group, when there are several.
+	Forecast    *Forecast    `json:"forecast,omitempty"`
+	Forecasts   []Forecast   `json:"forecasts,omitempty"`
+	Evaluations []Evaluation `json:"-"`
 }
 
 // CaseDose is the engine's evaluation of one dose of a case for the case's
@@ -282,6 +286,10 @@ func statusRank(s Status) int {
 // RunCase runs one case and compares the outcome with its expectation: each
 // stated dose status, the series status and the earliest, recommended and
 // past-due dates of the case's vaccine group.
+//
+// A CDC case states one forecast for its vaccine group, while the engine
+// makes one per series group (Result.Forecasts). The case is compared with
+// the forecast that CaseForecast picks.
 func (s *Schedule) RunCase(c Case) CaseResult {
 	out := CaseResult{ID: c.ID, Name: c.Name, VaccineGroup: c.VaccineGroup}
 	group, ok := s.GroupName(c.VaccineGroup)
@@ -325,10 +333,11 @@ func (s *Schedule) RunCase(c Case) CaseResult {
 		}
 	}
 	var fc Forecast
-	for i := range res.Forecasts {
-		if res.Forecasts[i].VaccineGroup == group {
-			fc = res.Forecasts[i]
-			out.Forecast = &res.Forecasts[i]
+	if fcs := res.ForecastsFor(group); len(fcs) > 0 {
+		fc = fcs[CaseForecast(fcs)]
+		out.Forecast = &fc
+		if len(fcs) > 1 {
+			out.Forecasts = fcs
 		}
 	}
 	check := func(what, got, want string) {
@@ -342,6 +351,31 @@ func (s *Schedule) RunCase(c Case) CaseResult {
 	check("past due", fc.PastDue, c.Expected.PastDue)
 	out.Pass = len(out.Mismatches) == 0
 	return out
+}
+
+// CaseForecast returns the index of the forecast, among fcs (the forecasts
+// of one vaccine group, one per series group, in the order of
+// Result.Forecasts), that the one forecast of a case in the CDC test-case
+// layout describes: the first, except that among the forecasts that are not
+// complete a risk series group comes before a standard one, since a case of
+// the underlying-conditions workbook states the forecast that the condition
+// makes ("Recommended based on Condition"; CDC case 2016-UC-0130 states the
+// pregnancy Tdap dose, not the routine Td/Tdap path due earlier). In every
+// CDC case where one of the forecasts matches, this rule picks it
+// (docs/cdsi-conformance.md). It returns 0 when fcs has one forecast, and -1
+// when it has none.
+func CaseForecast(fcs []Forecast) int {
+	if len(fcs) == 0 {
+		return -1
+	}
+	best := 0
+	for i := 1; i < len(fcs); i++ {
+		a, b := fcs[i], fcs[best]
+		if a.SeriesStatus == NotComplete && b.SeriesStatus == NotComplete && a.SeriesType == "risk" && b.SeriesType != "risk" {
+			best = i
+		}
+	}
+	return best
 }
 
 func orNone(s string) string {

@@ -30,22 +30,37 @@
 //	func (*Schedule) Forecast(p Patient, asOf time.Time) (Result, error)
 //	func (*Schedule) ForecastGroups(p Patient, asOf time.Time, groups ...string) (Result, error)
 //	func (Result) EvaluationsFor(doseIndex int) []Evaluation // the evaluation of one recorded dose
-//	func (Result) ForecastFor(group string) (Forecast, bool)
+//	func (Result) ForecastFor(group string) (Forecast, bool)    // the group's first forecast
+//	func (Result) ForecastsFor(group string) []Forecast         // one per series group
 //	func (Result) FHIR(asOf time.Time, opt FHIROptions) FHIRBundle
+//	func (*Schedule) Observations() []ObservationInfo           // observation codes the data uses, with titles
+//	func (*Schedule) Observation(code string) (ObservationInfo, bool)
+//	func ObservationsOf(codes ...string) []Observation          // undated observations for a visit
 //	func ParseInput(r io.Reader) (Patient, time.Time, error) // design.md forecast input JSON
 //	func ParseCases(r io.Reader, file string) ([]Case, error) // CDC test-case CSV layout
 //	func (*Schedule) RunCase(c Case) CaseResult
+//	func CaseForecast(fcs []Forecast) int                      // the forecast a CDC case describes
 //	func ScheduleForCaseFile(path string) string
 //	func ParseDate(s string) (Date, error); func ParseDuration(s string) (Duration, error)
 //	func (Date) Add(Duration) Date // CDSi date arithmetic (CALCDT-1 … CALCDT-6)
 //
 // Patient holds the birth date, sex ("F", "M" or ""), optional birth country,
 // the doses (date, CVX, MVX) and the coded observations (code, optional
-// date). Only the calendar date of each time.Time is used; the engine never
-// reads the clock. Result marshals to the design.md JSON:
+// date): the CDSi observations known at the visit, such as pregnancy (007,
+// with the onset of pregnancy, 170, and its date) or health care personnel
+// (055). Schedule.Observations lists the codes the supporting data uses. The
+// package keeps nothing between calls. Only the calendar date of each
+// time.Time is used; the engine never reads the clock. Result marshals to the
+// design.md JSON:
 //
 //	{"evaluations":[{"date","cvx","antigen","status","reason"}],
-//	 "forecasts":[{"vaccine_group","series_status","earliest","recommended","past_due","latest"}]}
+//	 "forecasts":[{"vaccine_group","series_status","earliest","recommended","past_due","latest",
+//	               "series_group","series_group_name","series_type"}]}
+//
+// A vaccine group has one forecast per series group that has a best patient
+// series (DEFFORECAST-012), so it may appear more than once; its forecasts are
+// adjacent and the first is the one to read when showing one per vaccine
+// group (docs/adr/0003-forecast-per-series-group.md).
 //
 // Dates are YYYY-MM-DD or "" where CDSi leaves them empty. A dose status is
 // valid, not_valid, extraneous or sub_standard (one evaluation per dose and
@@ -82,8 +97,8 @@
 // conditional skip at the assessment date, evidence of immunity,
 // contraindications, forecast need, dates, validation at the earliest date);
 // the best series are selected per series group (chapter 8: pre-filter,
-// scoring, equivalent series groups) and merged into vaccine group forecasts
-// (chapter 9). Where the specification is silent or the CDC test cases show
+// scoring, equivalent series groups) and made into one vaccine group forecast
+// per series group (chapter 9). Where the specification is silent or the CDC test cases show
 // a different reading, the choice is documented at the code and in
 // docs/cdsi-conformance.md.
 //

@@ -60,7 +60,7 @@ type run struct {
 	sex      string
 	country  string
 	doses    []pdose
-	obs      map[string]Date // active observations: code -> latest date (0 = undated)
+	obs      map[string]Date // active observations: code -> latest date (0 = undated); nil if none
 	byAnt    map[string][]rec
 	complete map[string]bool // "antigen|seriesGroup" -> some relevant series complete (pass 1)
 	dobY     int             // civil birth date, cached for age arithmetic
@@ -69,6 +69,8 @@ type run struct {
 	inRecs   []bool   // by patient dose: a record of the antigen being processed
 	tbuf     []target // arenas that the patient series slice into
 	ebuf     []eval
+	members  []*pseries // scratch: the relevant series of one series group (selectBest)
+	scorable []*pseries // scratch: prioritize's scorable series
 }
 
 // age returns the date of birth plus u (CALCDTAGE-*), or 0 when u is unset.
@@ -89,16 +91,16 @@ func (r *run) targets(n, extra int) []target {
 	return t
 }
 
-// reserve sizes the arenas for evaluating every series of the antigen once.
-func (r *run) reserve(a *antigen, nrecs int) {
+// reserve sizes the arenas for evaluating each of the series once.
+func (r *run) reserve(series []*pseries, nrecs int) {
 	nt := 0
-	for _, s := range a.series {
-		nt += len(s.doses) + nrecs
+	for _, ps := range series {
+		nt += len(ps.s.doses) + nrecs
 	}
 	if len(r.tbuf) < nt {
 		r.tbuf = make([]target, nt)
 	}
-	if ne := len(a.series) * nrecs; len(r.ebuf) < ne {
+	if ne := len(series) * nrecs; len(r.ebuf) < ne {
 		r.ebuf = make([]eval, ne)
 	}
 }
@@ -114,16 +116,18 @@ func (r *run) evals(n int) []eval {
 
 type pdose struct {
 	date     Date
+	cvxID    int    // cvxEntry.id
 	cvx, mvx string // cvx normalised
 	raw      string // cvx as given
 }
 
 // rec is an antigen administered record.
 type rec struct {
-	dose int // index into run.doses
-	date Date
-	cvx  string
-	mvx  string
+	dose  int // index into run.doses
+	date  Date
+	cvxID int // cvxEntry.id
+	cvx   string
+	mvx   string
 }
 
 type tStatus int8
@@ -256,6 +260,8 @@ func (s *Schedule) newRun(p Patient, asOf time.Time) (*run, error) {
 	}
 	r.doses = make([]pdose, len(p.Doses))
 	r.byAnt = map[string][]rec{}
+	var counts map[string]int // antigen administered records per antigen
+	nrecs := 0
 	for i, d := range p.Doses {
 		field := "doses[" + itoa(i) + "]"
 		if d.Date.IsZero() {
@@ -273,24 +279,40 @@ func (s *Schedule) newRun(p Patient, asOf time.Time) (*run, error) {
 		if !ok {
 			return nil, registry.FieldErrorf(registry.EINVALID, field+".cvx", "unknown CVX code %q in schedule %s", d.CVX, s.name)
 		}
-		r.doses[i] = pdose{date: dd, cvx: cvx, mvx: strings.ToUpper(strings.TrimSpace(d.MVX)), raw: strings.TrimSpace(d.CVX)}
-		// §4.2: split the dose into antigen administered records, honouring
-		// the association begin and end ages.
+		r.doses[i] = pdose{date: dd, cvxID: e.id, cvx: cvx, mvx: strings.ToUpper(strings.TrimSpace(d.MVX)), raw: strings.TrimSpace(d.CVX)}
 		for _, as := range e.associations {
-			if as.begin.Set && dd < r.age(as.begin) {
-				continue
+			if r.associated(as, dd) {
+				if counts == nil {
+					counts = map[string]int{}
+				}
+				counts[as.antigen]++
+				nrecs++
 			}
-			if as.end.Set && dd >= r.age(as.end) {
-				continue
+		}
+	}
+	// §4.2: split the doses into antigen administered records, honouring
+	// the association begin and end ages; each antigen's records are a
+	// slice of one arena, sized by the count above.
+	arena := make([]rec, nrecs)
+	for a, n := range counts {
+		r.byAnt[a] = arena[:0:n]
+		arena = arena[n:]
+	}
+	for i := range r.doses {
+		d := &r.doses[i]
+		for _, as := range s.cvx[d.cvx].associations {
+			if r.associated(as, d.date) {
+				r.byAnt[as.antigen] = append(r.byAnt[as.antigen], rec{dose: i, date: d.date, cvxID: d.cvxID, cvx: d.cvx, mvx: d.mvx})
 			}
-			r.byAnt[as.antigen] = append(r.byAnt[as.antigen], rec{dose: i, date: dd, cvx: cvx, mvx: r.doses[i].mvx})
 		}
 	}
 	for a, rs := range r.byAnt {
 		slices.SortStableFunc(rs, func(a, b rec) int { return int(a.date - b.date) })
 		r.byAnt[a] = rs
 	}
-	r.obs = map[string]Date{}
+	if len(p.Observations) > 0 {
+		r.obs = make(map[string]Date, len(p.Observations))
+	}
 	for i, o := range p.Observations {
 		code := strings.TrimSpace(o.Code)
 		if code == "" {
@@ -308,6 +330,15 @@ func (s *Schedule) newRun(p Patient, asOf time.Time) (*run, error) {
 		}
 	}
 	return r, nil
+}
+
+// associated reports whether a dose given on date d counts for the
+// association's antigen: on or after its begin age and before its end age.
+func (r *run) associated(as association, d Date) bool {
+	if as.begin.Set && d < r.age(as.begin) {
+		return false
+	}
+	return !as.end.Set || d < r.age(as.end)
 }
 
 func itoa(i int) string {
@@ -342,10 +373,15 @@ type antigenResult struct {
 	name     string
 	relevant []*pseries
 	best     []*pseries
+	rep      []*pseries // reportable best series, computed by evalFor
 }
 
 func (r *run) result(groups map[string]bool) Result {
-	res := Result{Evaluations: []Evaluation{}, Forecasts: []Forecast{}}
+	nf := len(r.s.groups)
+	if groups != nil {
+		nf = len(groups)
+	}
+	res := Result{Evaluations: make([]Evaluation, 0, len(r.doses)), Forecasts: make([]Forecast, 0, nf)}
 	ants := map[string]*antigenResult{}
 	for _, g := range r.s.groups {
 		if groups != nil && !groups[g.name] {
@@ -361,9 +397,7 @@ func (r *run) result(groups map[string]bool) Result {
 			ants[an] = ar
 			parts = append(parts, ar)
 		}
-		if fc, ok := r.groupForecast(g, parts); ok {
-			res.Forecasts = append(res.Forecasts, fc)
-		}
+		res.Forecasts = r.groupForecasts(res.Forecasts, g, parts)
 	}
 	// Evaluations, in the order of the doses and of the CVX map associations.
 	for i, d := range r.doses {
@@ -405,7 +439,14 @@ func (ar *antigenResult) evalFor(dose int) (eval, *pseries, bool) {
 		}
 		return 1
 	}
-	for _, set := range [][]*pseries{reportable([]*antigenResult{ar}), ar.relevant} {
+	if ar.rep == nil {
+		ar.rep = reportable([]*antigenResult{ar})
+	}
+	for pass := 0; pass < 2; pass++ {
+		set := ar.rep
+		if pass == 1 {
+			set = ar.relevant
+		}
 		var best eval
 		var from *pseries
 		for _, ps := range set {
@@ -433,15 +474,27 @@ func (r *run) antigen(a *antigen) *antigenResult {
 	for _, rc := range recs {
 		r.inRecs[rc.dose] = true
 	}
-	r.reserve(a, len(recs))
+	// One allocation for the antigen's relevant patient series; the slices
+	// do not grow, so the pointers into them stay valid.
+	n := 0
 	for _, s := range a.series {
-		if !r.relevantSeries(s) {
-			continue
+		if r.relevantSeries(s) {
+			n++
 		}
-		ps := &pseries{s: s, recs: recs}
+	}
+	pss := make([]pseries, n)
+	ar.relevant = make([]*pseries, n)
+	for i, k := 0, 0; i < len(a.series); i++ {
+		if s := a.series[i]; r.relevantSeries(s) {
+			pss[k].s, pss[k].recs = s, recs
+			ar.relevant[k] = &pss[k]
+			k++
+		}
+	}
+	r.reserve(ar.relevant, len(recs))
+	for _, ps := range ar.relevant {
 		r.evaluate(ps)
 		r.forecast(a, ps)
-		ar.relevant = append(ar.relevant, ps)
 	}
 	if a.hasCompletedDep && len(ar.relevant) > 0 {
 		// Conditional skips of type "Completed Series" depend on the status
@@ -455,9 +508,11 @@ func (r *run) antigen(a *antigen) *antigenResult {
 				r.complete[a.name+"|"+ps.s.group] = true
 			}
 		}
-		r.reserve(a, len(recs))
+		r.reserve(ar.relevant, len(recs))
+		again := make([]pseries, len(ar.relevant))
 		for i, ps := range ar.relevant {
-			np := &pseries{s: ps.s, recs: recs}
+			np := &again[i]
+			np.s, np.recs = ps.s, recs
 			r.evaluate(np)
 			r.forecast(a, np)
 			ar.relevant[i] = np
@@ -742,7 +797,7 @@ func (r *run) refDate(ps *pseries, iv *interval, upto int) Date {
 		// zoster), so the patient's other doses count too.
 		var ref Date
 		for j := upto - 1; j >= 0; j-- {
-			if !ps.evals[j].inadvertent && contains(iv.fromMostRecent, ps.recs[j].cvx) {
+			if !ps.evals[j].inadvertent && iv.recent.has(ps.recs[j].cvxID) {
 				ref = ps.recs[j].date
 				break
 			}
@@ -750,7 +805,7 @@ func (r *run) refDate(ps *pseries, iv *interval, upto int) Date {
 		limit := recLimit(ps, upto)
 		for k := range r.doses {
 			d := &r.doses[k]
-			if d.date > ref && d.date < limit && contains(iv.fromMostRecent, d.cvx) && !r.hasRec(k) {
+			if d.date > ref && d.date < limit && iv.recent.has(d.cvxID) && !r.hasRec(k) {
 				ref = d.date
 			}
 		}
@@ -909,7 +964,7 @@ func (r *run) condMet(ps *pseries, c *skipCond, ref Date, upto int, prev Date) b
 		n := 0
 		for j := 0; j < upto && j < len(ps.recs); j++ {
 			rc := ps.recs[j]
-			if len(c.vaccines) > 0 && !contains(c.vaccines, rc.cvx) {
+			if len(c.vaccines) > 0 && !c.vaccineSet.has(rc.cvxID) {
 				continue
 			}
 			if rc.date < begin || rc.date >= end || rc.date < start || rc.date >= stop {
@@ -929,7 +984,7 @@ func (r *run) condMet(ps *pseries, c *skipCond, ref Date, upto int, prev Date) b
 			for k := range r.doses {
 				d := &r.doses[k]
 				if d.date < limit && d.date >= begin && d.date < end && d.date >= start && d.date < stop &&
-					contains(c.vaccines, d.cvx) && !r.hasRec(k) {
+					c.vaccineSet.has(d.cvxID) && !r.hasRec(k) {
 					n++
 				}
 			}

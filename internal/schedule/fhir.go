@@ -91,6 +91,7 @@ type FHIRImmunizationRecommendation struct {
 
 // FHIRRecommendationItem is one ImmunizationRecommendation.recommendation.
 type FHIRRecommendationItem struct {
+	Extension         []FHIRExtension       `json:"extension,omitempty"`
 	TargetDisease     FHIRCodeableConcept   `json:"targetDisease"`
 	ForecastStatus    FHIRCodeableConcept   `json:"forecastStatus"`
 	ForecastReason    []FHIRCodeableConcept `json:"forecastReason,omitempty"`
@@ -99,6 +100,20 @@ type FHIRRecommendationItem struct {
 	Series            string                `json:"series,omitempty"`
 	SupportingImmunis []FHIRReference       `json:"supportingImmunization,omitempty"`
 }
+
+// FHIRExtension is a FHIR extension with a string value.
+type FHIRExtension struct {
+	URL         string `json:"url"`
+	ValueString string `json:"valueString"`
+}
+
+// Extension URLs of a FHIRRecommendationItem: the CDSi series group (its
+// identifier in the supporting data, for example "2") and series type
+// ("standard" or "risk") of the vaccine group forecast it carries.
+const (
+	FHIRExtSeriesGroup = "https://haven-registry.org/fhir/StructureDefinition/cdsi-series-group"
+	FHIRExtSeriesType  = "https://haven-registry.org/fhir/StructureDefinition/cdsi-series-type"
+)
 
 // FHIRDateCriterion is one recommendation.dateCriterion.
 type FHIRDateCriterion struct {
@@ -116,11 +131,15 @@ const (
 
 // FHIR converts a Result into a FHIR R4 Bundle holding one
 // ImmunizationEvaluation per evaluation and one ImmunizationRecommendation
-// with a recommendation per vaccine group forecast (omitted when the result
-// has no forecast, since FHIR requires at least one recommendation). Date criteria use LOINC
-// 30981-5 (earliest), 30980-7 (recommended), 59778-1 (past due) and 59777-3
-// (latest); a date the forecast leaves empty has no criterion. asOf is the
-// assessment date.
+// with one recommendation per vaccine group forecast, that is per entry of
+// Result.Forecasts and so per series group, in the same order (the
+// ImmunizationRecommendation is omitted when the result has no forecast,
+// since FHIR requires at least one recommendation). Each recommendation
+// carries the series group and series type in the extensions
+// FHIRExtSeriesGroup and FHIRExtSeriesType, and the series group name in its
+// description. Date criteria use LOINC 30981-5 (earliest), 30980-7
+// (recommended), 59778-1 (past due) and 59777-3 (latest); a date the
+// forecast leaves empty has no criterion. asOf is the assessment date.
 func (r Result) FHIR(asOf time.Time, opt FHIROptions) FHIRBundle {
 	if opt.Patient == "" {
 		opt.Patient = "Patient/patient"
@@ -178,6 +197,15 @@ func (r Result) FHIR(asOf time.Time, opt FHIROptions) FHIRBundle {
 		}
 		if f.Reason != "" {
 			item.ForecastReason = []FHIRCodeableConcept{{Text: f.Reason}}
+		}
+		if f.SeriesGroup != "" {
+			item.Extension = append(item.Extension, FHIRExtension{URL: FHIRExtSeriesGroup, ValueString: f.SeriesGroup})
+		}
+		if f.SeriesType != "" {
+			item.Extension = append(item.Extension, FHIRExtension{URL: FHIRExtSeriesType, ValueString: f.SeriesType})
+		}
+		if f.SeriesGroupName != "" {
+			item.Description = "Series group " + f.SeriesGroup + ": " + f.SeriesGroupName
 		}
 		if len(f.Series) > 0 {
 			item.Series = f.Series[0]

@@ -2,7 +2,6 @@ package schedule
 
 import (
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -315,19 +314,23 @@ func (r *run) selectBest(relevant []*pseries) []*pseries {
 	if len(relevant) == 0 {
 		return nil
 	}
-	var groups []string
-	byGroup := map[string][]*pseries{}
-	for _, ps := range relevant {
-		g := ps.s.group
-		if _, ok := byGroup[g]; !ok {
-			groups = append(groups, g)
-		}
-		byGroup[g] = append(byGroup[g], ps)
+	// Series groups in order of first appearance, with their prioritized
+	// patient series.
+	type group struct {
+		name string
+		p    *pseries
 	}
-	prioritized := map[string]*pseries{}
-	for _, g := range groups {
-		if p := r.prioritize(byGroup[g]); p != nil {
-			prioritized[g] = p
+	var gbuf [8]group
+	groups := gbuf[:0]
+	for i, ps := range relevant {
+		if firstOfGroup(relevant, i) {
+			r.members = r.members[:0]
+			for _, q := range relevant[i:] {
+				if q.s.group == ps.s.group {
+					r.members = append(r.members, q)
+				}
+			}
+			groups = append(groups, group{ps.s.group, r.prioritize(r.members)})
 		}
 	}
 	// equivalent reports whether series group b is one of the equivalent
@@ -337,16 +340,16 @@ func (r *run) selectBest(relevant []*pseries) []*pseries {
 		if a == b {
 			return false
 		}
-		for _, ps := range byGroup[a] {
-			if contains(ps.s.equivalent, b) {
+		for _, ps := range relevant {
+			if ps.s.group == a && contains(ps.s.equivalent, b) {
 				return true
 			}
 		}
 		return false
 	}
-	var best []*pseries
+	best := make([]*pseries, 0, len(groups))
 	for _, g := range groups {
-		p := prioritized[g]
+		p := g.p
 		if p == nil {
 			continue
 		}
@@ -360,8 +363,8 @@ func (r *run) selectBest(relevant []*pseries) []*pseries {
 		}
 		eqComplete, eqRisk := false, false
 		for _, h := range groups {
-			q := prioritized[h]
-			if q == nil || !equivalent(g, h) {
+			q := h.p
+			if q == nil || !equivalent(g.name, h.name) {
 				continue
 			}
 			if q.fc.status == Complete {
@@ -379,6 +382,17 @@ func (r *run) selectBest(relevant []*pseries) []*pseries {
 		}
 	}
 	return best
+}
+
+// firstOfGroup reports whether l[i] is the first series of its series group
+// in l.
+func firstOfGroup(l []*pseries, i int) bool {
+	for _, q := range l[:i] {
+		if q.s.group == l[i].s.group {
+			return false
+		}
+	}
+	return true
 }
 
 // prioritize implements §8.1–8.7 for one series group.
@@ -406,7 +420,8 @@ func (r *run) prioritize(group []*pseries) *pseries {
 			def = ps
 		}
 	}
-	var scorable []*pseries
+	scorable := r.scorable[:0]
+	defer func() { r.scorable = scorable[:0] }()
 	for _, ps := range group {
 		if !r.startable(ps) {
 			continue
@@ -481,11 +496,11 @@ func (r *run) prioritize(group []*pseries) *pseries {
 		scoreInProcess(scored)
 	}
 	// §8.7 highest score, ties broken by series preference.
-	sort.SliceStable(scored, func(i, j int) bool {
-		if scored[i].score != scored[j].score {
-			return scored[i].score > scored[j].score
+	slices.SortStableFunc(scored, func(a, b *pseries) int {
+		if a.score != b.score {
+			return b.score - a.score
 		}
-		return scored[i].s.preference < scored[j].s.preference
+		return a.s.preference - b.s.preference
 	})
 	return scored[0]
 }
@@ -624,14 +639,100 @@ func notSatisfied(ps *pseries) int {
 	return n
 }
 
-// groupForecast implements chapter 9: it merges the forecasts of the best
-// patient series of the group's antigens.
-func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, bool) {
+// groupForecasts implements chapter 9: it appends to dst one vaccine group
+// forecast per series group that holds a best patient series of the group's
+// antigens (DEFFORECAST-012, -013, -019; FORECASTVG-1). A multiple antigen
+// vaccine group blends, in each forecast, the best series of its antigens
+// that belong to the same series group, so that only series of the same
+// series type are blended (chapter 9). The forecasts of the group are ordered
+// by entryOrder, so that the first is the one a one-per-group consumer reads.
+func (r *run) groupForecasts(dst []Forecast, g *vaccineGroup, parts []*antigenResult) []Forecast {
 	fcs := reportable(parts)
-	if len(fcs) == 0 {
-		return Forecast{}, false
+	start := len(dst)
+	members := make([]*pseries, 0, len(fcs))
+	for i, ps := range fcs {
+		if !firstOfGroup(fcs, i) {
+			continue
+		}
+		members = members[:0]
+		for _, q := range fcs[i:] {
+			if q.s.group == ps.s.group {
+				members = append(members, q)
+			}
+		}
+		dst = append(dst, r.groupForecast(g, ps.s.group, members, parts))
 	}
-	out := Forecast{VaccineGroup: g.name}
+	if len(dst)-start > 1 {
+		slices.SortStableFunc(dst[start:], entryOrder)
+	}
+	return dst
+}
+
+// entryOrder orders the forecasts of one vaccine group (docs/adr/0003): the
+// forecast that a consumer reading one forecast per vaccine group should read
+// comes first. That is the forecast the earlier merged vaccine group forecast
+// agreed with: a contraindication first (Table 9-4 ranks it first), then the
+// paths the patient can still follow (not complete), the one recommended
+// first ahead (then the one due first), then aged out and not recommended,
+// then immune and complete. Ties keep the series group order of the data.
+func entryOrder(a, b Forecast) int {
+	if d := statusOrder(a.SeriesStatus) - statusOrder(b.SeriesStatus); d != 0 {
+		return d
+	}
+	if a.SeriesStatus != NotComplete {
+		return 0
+	}
+	if c := cmpDateText(a.Recommended, b.Recommended); c != 0 {
+		return c
+	}
+	return cmpDateText(a.Earliest, b.Earliest)
+}
+
+func statusOrder(s SeriesStatus) int {
+	switch s {
+	case Contraindicated:
+		return 0
+	case NotComplete:
+		return 1
+	case AgedOut:
+		return 2
+	case NotRecommended:
+		return 3
+	case Immune:
+		return 4
+	case Complete:
+		return 5
+	}
+	return 6
+}
+
+// cmpDateText compares two YYYY-MM-DD dates; an empty date comes last.
+func cmpDateText(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == "":
+		return 1
+	case b == "":
+		return -1
+	}
+	return strings.Compare(a, b)
+}
+
+// groupForecast makes the vaccine group forecast of group g for series group
+// sg from fcs, the best patient series of that series group (chapter 9).
+func (r *run) groupForecast(g *vaccineGroup, sg string, fcs []*pseries, parts []*antigenResult) Forecast {
+	out := Forecast{VaccineGroup: g.name, SeriesGroup: sg}
+	risk := false
+	for _, ps := range fcs {
+		if out.SeriesGroupName == "" {
+			out.SeriesGroupName = ps.s.groupName
+		}
+		if ps.s.typGiven && (out.SeriesType == "" || !risk && ps.s.typ == seriesRisk) {
+			out.SeriesType = ps.s.typ.String()
+			risk = ps.s.typ == seriesRisk
+		}
+	}
 	// Status: SINGLEANTVG-1, Table 9-4.
 	has := func(st SeriesStatus) bool {
 		for _, ps := range fcs {
@@ -688,7 +789,7 @@ func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, 
 	out.Guidance = r.observationGuidance(out.Guidance, fcs, parts)
 	out.Reason = strings.Join(reasons, "; ")
 	if out.SeriesStatus != NotComplete {
-		return out, true
+		return out
 	}
 	var dated []*pseries
 	for _, ps := range fcs {
@@ -697,7 +798,7 @@ func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, 
 		}
 	}
 	if len(dated) == 0 {
-		return out, true
+		return out
 	}
 	var earliest, rec, past, late Date
 	multi := len(g.antigens) > 1
@@ -743,12 +844,12 @@ func (r *run) groupForecast(g *vaccineGroup, parts []*antigenResult) (Forecast, 
 		past = maxD(past, earliest) // FORECASTVG-3
 	}
 	out.Earliest, out.Recommended, out.PastDue, out.Latest = earliest.String(), rec.String(), past.String(), late.String()
-	return out, true
+	return out
 }
 
 // observationGuidance adds to the series guidance (FORECASTGUIDANCE-1) the
 // guidance of each indication of the forecast's series and of each
-// contraindication of the group's antigens for which the patient has an
+// contraindication of the forecast's antigens for which the patient has an
 // active observation, once each.
 func (r *run) observationGuidance(g []string, fcs []*pseries, parts []*antigenResult) []string {
 	if len(r.obs) == 0 {
@@ -765,6 +866,15 @@ func (r *run) observationGuidance(g []string, fcs []*pseries, parts []*antigenRe
 		}
 	}
 	for _, ar := range parts {
+		in := false
+		for _, ps := range fcs {
+			if ps.s.antigen == ar.name {
+				in = true
+			}
+		}
+		if !in {
+			continue
+		}
 		a := r.s.antigens[ar.name]
 		for _, c := range a.groupContra {
 			add(c.guidance, c.code)

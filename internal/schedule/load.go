@@ -29,7 +29,9 @@ type Schedule struct {
 	groupOf      map[string]*vaccineGroup // antigen -> group
 	conflicts    []conflict
 	byCurrent    map[string][]conflict // live virus conflicts by impacted (current) CVX
-	observations map[string]string
+	observations map[string]string     // observation code -> title (schedule data)
+	obsInfo      []ObservationInfo     // codes the antigen data uses, sorted (Observations)
+	obsIndex     map[string]int        // code -> index into obsInfo
 }
 
 // Name returns the schedule's name (for example "cdc").
@@ -209,6 +211,24 @@ func (s *Schedule) check() error {
 		}
 	}
 	for _, n := range s.antigenNames {
+		for _, sr := range s.antigens[n].series {
+			for _, sd := range sr.doses {
+				for i := range sd.intervals {
+					sd.intervals[i].recent = s.cvxSetOf(sd.intervals[i].fromMostRecent)
+				}
+				for _, k := range sd.skips {
+					for si := range k.sets {
+						for ci := range k.sets[si].conds {
+							cd := &k.sets[si].conds[ci]
+							cd.vaccineSet = s.cvxSetOf(cd.vaccines)
+						}
+					}
+				}
+			}
+		}
+	}
+	s.indexObservations()
+	for _, n := range s.antigenNames {
 		a := s.antigens[n]
 		for _, sr := range a.series {
 			if sr.vaccineGroup != "" {
@@ -256,6 +276,10 @@ func (c *compiler) compileScheduleData(s *Schedule, root *node) {
 			c.fail(m, "cvxMap without a cvx")
 			return
 		}
+		e.id = len(s.cvx)
+		if prev, ok := s.cvx[e.cvx]; ok {
+			e.id = prev.id
+		}
 		for _, as := range m.all("association") {
 			if an := as.val("antigen"); an != "" {
 				e.associations = append(e.associations, association{antigen: an, begin: c.dur(as, "associationBeginAge"), end: c.dur(as, "associationEndAge")})
@@ -265,6 +289,6 @@ func (c *compiler) compileScheduleData(s *Schedule, root *node) {
 	}
 	s.observations = map[string]string{}
 	for _, o := range root.child("observations").all("observation") {
-		s.observations[o.val("observationCode")] = o.val("observationTitle")
+		s.observations[strings.TrimSpace(o.val("observationCode"))] = strings.TrimSpace(o.val("observationTitle"))
 	}
 }

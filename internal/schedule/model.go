@@ -74,11 +74,13 @@ type series struct {
 	vaccineGroup  string
 	guidance      []string
 	typ           seriesType
+	typGiven      bool // the data states the series type
 	equivalent    []string
 	genders       []string // lower case; empty means any
 	isDefault     bool
 	productPath   bool
 	group         string
+	groupName     string // seriesGroupName, for display
 	priority      string
 	preference    int
 	minAgeToStart Duration
@@ -89,6 +91,7 @@ type series struct {
 
 type indication struct {
 	code       string
+	obsText    string // the observation's text in the indication
 	text       string
 	begin, end Duration
 	guidance   string
@@ -135,7 +138,9 @@ type interval struct {
 	fromPrevious   bool
 	fromTargetDose int // 0 when not used
 	fromMostRecent []string
+	recent         cvxSet // fromMostRecent as CVX ids (set by Schedule.check)
 	fromObs        string
+	fromObsText    string
 	absMin, min    Duration
 	earliestRec    Duration
 	latestRec      Duration
@@ -201,6 +206,7 @@ type skipCond struct {
 	validOnly    bool
 	logic        countLogic
 	vaccines     []string
+	vaccineSet   cvxSet // vaccines as CVX ids (set by Schedule.check)
 	seriesGroups []string
 }
 
@@ -211,6 +217,7 @@ type vaccineGroup struct {
 }
 
 type cvxEntry struct {
+	id           int // dense index, for cvxSet
 	cvx          string
 	description  string
 	associations []association
@@ -224,6 +231,32 @@ type association struct {
 type conflict struct {
 	previous, current     string
 	begin, minEnd, endInt Duration
+}
+
+// cvxSet is a set of CVX codes as a bitset of cvxEntry ids, so that the
+// engine tests membership without comparing strings.
+type cvxSet []uint64
+
+func (c cvxSet) has(id int) bool {
+	w := id >> 6
+	return id >= 0 && w < len(c) && c[w]&(1<<(uint(id)&63)) != 0
+}
+
+// cvxSetOf returns the set of the codes that the schedule's CVX map knows;
+// a code it does not know can match no dose, so it is left out.
+func (s *Schedule) cvxSetOf(codes []string) cvxSet {
+	var set cvxSet
+	for _, c := range codes {
+		e, ok := s.cvx[c]
+		if !ok {
+			continue
+		}
+		for len(set) <= e.id>>6 {
+			set = append(set, 0)
+		}
+		set[e.id>>6] |= 1 << (uint(e.id) & 63)
+	}
+	return set
 }
 
 // normCVX normalises a CVX code: trims space and leading zeros so that "03"
@@ -389,6 +422,7 @@ func (c *compiler) compileSeries(n *node) *series {
 			s.guidance = append(s.guidance, g.text)
 		}
 	}
+	s.typGiven = strings.TrimSpace(n.val("seriesType")) != ""
 	switch t := strings.ToLower(n.val("seriesType")); t {
 	case "standard", "":
 		s.typ = seriesStandard
@@ -408,6 +442,7 @@ func (c *compiler) compileSeries(n *node) *series {
 		s.isDefault = yes(sel.val("defaultSeries"))
 		s.productPath = yes(sel.val("productPath"))
 		s.group = sel.val("seriesGroup")
+		s.groupName = sel.val("seriesGroupName")
 		s.priority = sel.val("seriesPriority")
 		if p := sel.val("seriesPreference"); p != "" {
 			v, err := strconv.Atoi(p)
@@ -425,7 +460,7 @@ func (c *compiler) compileSeries(n *node) *series {
 			continue
 		}
 		s.indications = append(s.indications, indication{
-			code: code, text: in.val("description"),
+			code: code, obsText: in.child("observationCode").val("text"), text: in.val("description"),
 			begin: c.dur(in, "beginAge"), end: c.dur(in, "endAge"), guidance: in.val("guidance"),
 		})
 	}
@@ -461,6 +496,7 @@ func (c *compiler) compileDose(n *node) *seriesDose {
 			fromPrevious:   yes(iv.val("fromPrevious")),
 			fromMostRecent: cvxList(iv.val("fromMostRecent")),
 			fromObs:        iv.child("fromRelevantObs").val("code"),
+			fromObsText:    iv.child("fromRelevantObs").val("text"),
 			absMin:         c.dur(iv, "absMinInt"), min: c.dur(iv, "minInt"),
 			earliestRec: c.dur(iv, "earliestRecInt"), latestRec: c.dur(iv, "latestRecInt"),
 			priority: yes(iv.val("intervalPriority")) || strings.EqualFold(iv.val("intervalPriority"), "override"), effective: c.eff(iv),

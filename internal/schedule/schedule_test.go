@@ -197,7 +197,8 @@ func TestForecastJSONShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"evaluations":[{"date":"2025-11-10","cvx":"309","antigen":"COVID-19","status":"valid","reason":""}],` +
-		`"forecasts":[{"vaccine_group":"COVID-19","series_status":"not_complete","earliest":"2026-01-05","recommended":"2026-05-10","past_due":"","latest":""}]}`
+		`"forecasts":[{"vaccine_group":"COVID-19","series_status":"not_complete","earliest":"2026-01-05","recommended":"2026-05-10","past_due":"","latest":"",` +
+		`"series_group":"1","series_group_name":"Standard","series_type":"standard"}]}`
 	if string(b) != want {
 		t.Errorf("JSON =\n%s\nwant\n%s", b, want)
 	}

@@ -346,8 +346,9 @@ func TestSkipCountsVaccineOutsideAntigen(t *testing.T) {
 // the guidance of each indication and each contraindication for which the
 // patient has an active observation (FORECASTGUIDANCE-1), with the CDC
 // supporting data: pregnancy (observation 007) drives the pertussis risk
-// series (measured from the onset of pregnancy, 170); a solid organ
-// transplant (157) contraindicates live influenza vaccine.
+// series (measured from the onset of pregnancy, 170), whose guidance is on
+// the forecast of its series group; a solid organ transplant (157)
+// contraindicates live influenza vaccine.
 func TestForecastGuidance(t *testing.T) {
 	s, err := Load("cdc")
 	if err != nil {
@@ -363,17 +364,27 @@ func TestForecastGuidance(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := Patient{BirthDate: fxDay(t, "1990-01-01"), Sex: "F", Observations: []Observation{{Code: tt.obs}, onset}}
-			fc := fxForecast(t, s, p, "2025-11-01", tt.group)
+			guidance := func() []string {
+				res, err := s.Forecast(p, fxDay(t, "2025-11-01"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var g []string
+				for _, fc := range res.ForecastsFor(tt.group) {
+					g = append(g, fc.Guidance...)
+				}
+				return g
+			}
 			found := false
-			for _, g := range fc.Guidance {
+			for _, g := range guidance() {
 				found = found || strings.Contains(g, tt.want)
 			}
 			if !found {
-				t.Errorf("guidance %q does not include %q", fc.Guidance, tt.want)
+				t.Errorf("guidance %q does not include %q", guidance(), tt.want)
 			}
 			// Without the observation the guidance is absent.
 			p.Observations = []Observation{onset}
-			for _, g := range fxForecast(t, s, p, "2025-11-01", tt.group).Guidance {
+			for _, g := range guidance() {
 				if strings.Contains(g, tt.want) {
 					t.Errorf("guidance %q without observation %s", g, tt.obs)
 				}
@@ -390,7 +401,7 @@ func TestConditionalSkipLogic(t *testing.T) {
 	dob := MakeDate(2000, 1, 1)
 	r := &run{dob: dob, asOf: MakeDate(2010, 1, 1)}
 	r.dobY, r.dobM, r.dobD = dob.Civil()
-	// Two valid doses of CVX 901 before the reference date.
+	// Two valid doses of CVX 901 (CVX id 0) before the reference date.
 	r.doses = []pdose{{date: MakeDate(2001, 1, 1), cvx: "901"}, {date: MakeDate(2002, 1, 1), cvx: "901"}}
 	r.inRecs = []bool{true, true}
 	ps := &pseries{
@@ -401,7 +412,7 @@ func TestConditionalSkipLogic(t *testing.T) {
 	met := skipCond{typ: condAge, begin: years(5)}     // 10-year-old: met
 	notMet := skipCond{typ: condAge, begin: years(20)} // not met
 	count := func(logic countLogic, n int) skipCond {
-		return skipCond{typ: condCount, count: n, logic: logic, validOnly: true, vaccines: []string{"901"}}
+		return skipCond{typ: condCount, count: n, logic: logic, validOnly: true, vaccines: []string{"901"}, vaccineSet: cvxSet{1}}
 	}
 	set := func(and bool, conds ...skipCond) skipSet { return skipSet{condAnd: and, conds: conds} }
 	tests := []struct {
