@@ -149,7 +149,7 @@ func ReadLimits(perToken int) Limits {
 	perToken = max(perToken, 4)
 	return Limits{
 		ReadsPerToken: Rate{perToken, perToken / 2}, ReadsPerAddr: Rate{2 * perToken, perToken},
-		ReadsPerCard: Rate{perToken / 4, perToken / 6},
+		ReadsPerCard:  Rate{perToken / 4, perToken / 6},
 		HolderPerAddr: Rate{10, 5}, HolderPerCard: Rate{10, 5},
 	}
 }

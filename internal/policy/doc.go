@@ -59,16 +59,16 @@
 //	// at start-up (policies.FS() is the embedded policies/ folder):
 //	engine, err := policy.NewEngine(policies.FS())        // (*Engine, error)
 //
-//	// POST /api/v1/eligibility:
-//	q, err := engine.DecodeRequest(r.Body)                 // (Query, error); field-named *registry.Error
+//	// an eligibility question, req an EligibilityRequest the transport decoded:
+//	q, err := engine.Validate(req)                         // (Query, error); field-named *registry.Error
 //	dec, err := q.Decide()                                 // (Decision, error)
 //	// encode dec as JSON: outcome, fee, rule, decided_by, jurisdiction_chain,
 //	// policy_version, reasons, alternatives, evaluated (explain mode) …
 //	// to keep anything with a record, keep only dec.Receipt() (pack, hash, outcome, fee, date).
 //
-// The request body is EligibilityRequest: jurisdiction, service, as_of
-// (YYYY-MM-DD), facts (object), explain, and optional pack and lang.
-// DecodeRequest rejects unknown fields and bodies over 64 KiB, and returns
+// The request is EligibilityRequest: jurisdiction, service, as_of
+// (YYYY-MM-DD), facts (object), explain, and optional pack and lang. The
+// transport decodes it (strictly, within a size limit); Validate returns
 // EINVALID naming the field ("jurisdiction", "service", "as_of", "pack",
 // "facts.age_years"…) for bad values. Decide returns ENOTFOUND when no policy
 // is in force there on that date, and EINVALID naming "facts.NAME" when a

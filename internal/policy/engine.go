@@ -3,12 +3,8 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"io/fs"
-	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
@@ -101,50 +97,12 @@ type Query struct {
 	Lang         string
 }
 
-// maxRequestBytes bounds an eligibility request body.
-const maxRequestBytes = 64 << 10
-
-// DecodeRequest reads and validates an eligibility request body. Unknown
-// fields are rejected. Errors are *registry.Error naming the field:
-// EMALFORMED for invalid JSON, ETOOLARGE over 64 KiB, EINVALID for a missing
+// Validate checks a decoded request and parses its facts against the chosen
+// pack. Errors are *registry.Error naming the field: EINVALID for a missing
 // or unknown jurisdiction, service, pack or date, and for unknown facts,
 // wrong types and unknown statuses ("facts.NAME"). The facts are not kept
-// anywhere but in the returned Query.
-func (e *Engine) DecodeRequest(r io.Reader) (Query, error) {
-	body, err := io.ReadAll(io.LimitReader(r, maxRequestBytes+1))
-	if err != nil {
-		var tooLarge *http.MaxBytesError // the server's own body limit
-		if errors.As(err, &tooLarge) {
-			return Query{}, registry.Errorf(registry.ETOOLARGE, "The request body is larger than %d bytes.", tooLarge.Limit)
-		}
-		return Query{}, registry.Errorf(registry.EMALFORMED, "Cannot read the request body.")
-	}
-	if len(body) > maxRequestBytes {
-		return Query{}, registry.Errorf(registry.ETOOLARGE, "The request body is larger than %d bytes.", maxRequestBytes)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var req EligibilityRequest
-	if err := dec.Decode(&req); err != nil {
-		msg := err.Error()
-		if strings.HasPrefix(msg, "json: unknown field ") {
-			name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-			return Query{}, registry.FieldErrorf(registry.EINVALID, name, "Unknown field %q.", name)
-		}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return Query{}, registry.FieldErrorf(registry.EINVALID, te.Field, "Wrong type: want %s.", te.Type)
-		}
-		return Query{}, registry.Errorf(registry.EMALFORMED, "The request body is not valid JSON.")
-	}
-	if dec.More() {
-		return Query{}, registry.Errorf(registry.EMALFORMED, "Unexpected data after the request object.")
-	}
-	return e.Validate(req)
-}
-
-// Validate checks a decoded request and parses its facts against the chosen
-// pack. See DecodeRequest for the errors.
+// anywhere but in the returned Query. Decoding the request (its size, its
+// syntax, unknown fields) is the transport's.
 func (e *Engine) Validate(req EligibilityRequest) (Query, error) {
 	q := Query{Pack: e.def, Jurisdiction: req.Jurisdiction, Service: req.Service, Explain: req.Explain, Lang: req.Lang}
 	if req.Pack != "" {

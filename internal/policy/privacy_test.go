@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"log"
 	"log/slog"
 	"os"
@@ -40,7 +41,11 @@ func TestDecisionsLogNothing(t *testing.T) {
 	}
 	for i := 0; i < 50; i++ {
 		for _, b := range bodies {
-			q, err := e.DecodeRequest(strings.NewReader(b))
+			var req policy.EligibilityRequest
+			if err := json.Unmarshal([]byte(b), &req); err != nil {
+				t.Fatal(err)
+			}
+			q, err := e.Validate(req)
 			if err != nil {
 				continue
 			}

@@ -255,7 +255,9 @@ func TestInternalErrorsShowAReference(t *testing.T) {
 	p := e.register(`{}`)
 	e.store.Close() // every read now fails inside the store
 	res := e.do("GET", "/api/v1/persons/"+p.CardCode+"?purpose=care", e.vaccinator, "")
-	var body struct{ Error struct{ Code, Message string } }
+	var body struct {
+		Error struct{ Code, Message string }
+	}
 	res.decode(t, &body)
 	if body.Error.Code != registry.EINTERNAL && body.Error.Code != registry.EUNAVAILABLE {
 		t.Fatalf("read from a closed store: %d %s", res.status, res.body)

@@ -5,11 +5,13 @@ import (
 	_ "embed"
 	"net/http"
 	"time"
+
+	"github.com/haven-registry/haven/internal/server/api"
 )
 
 func (s *Server) handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		encode(w, http.StatusOK, map[string]string{"status": "ok"})
+		api.Encode(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }
 
@@ -20,10 +22,10 @@ func (s *Server) handleReadyz() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.svc.Ready(ctx); err != nil {
-			s.writeError(w, r, err)
+			s.api.Error(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]string{"status": "ready"})
+		api.Encode(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 }
 

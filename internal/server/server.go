@@ -1,10 +1,17 @@
-// Package server is Haven's HTTP surface: the JSON API under /api/v1, the
-// health and metrics endpoints, and (later) the HTML pages. routes.go lists
-// every route with the roles it admits; everything not listed is denied.
+// Package server is Haven's HTTP surface. routes.go lists every route in
+// one place: the JSON API (package api), each with the clinic action it
+// calls, whose permission gives its roles and whether it works while the
+// vault is sealed; and the web pages (package web), each with its roles,
+// whether it works while sealed and the page a form comes back to. Anything
+// not listed is denied. The server also holds what every route shares: the
+// request log, panic recovery, security headers, the bearer middleware of
+// the API, and the health, readiness, metrics and OpenAPI endpoints.
+//
+// It decodes, calls and encodes; the clinic actions enforce roles, site
+// scope, purpose, rate limits and audit again for every transport.
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -13,6 +20,9 @@ import (
 
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/api"
+	"github.com/haven-registry/haven/internal/server/httpx"
+	"github.com/haven-registry/haven/internal/server/web"
 )
 
 // Deps are what the server is built from. Service is required.
@@ -31,6 +41,8 @@ type Server struct {
 	logger        *slog.Logger
 	svc           *clinic.Service
 	metrics       *metrics
+	api           *api.API
+	web           *web.App
 	handler       http.Handler
 	secureCookies bool
 }
@@ -41,37 +53,22 @@ func New(deps Deps) *Server {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	mux := http.NewServeMux()
-	for _, rt := range s.routes() {
-		mux.Handle(rt.Method+" "+rt.Pattern, s.authorize(permissionOf(rt.Action), rt.Handler))
-	}
-	// The HTML pages authenticate with a session cookie and check roles
-	// themselves (see web.go).
-	for _, rt := range s.webRoutes() {
-		mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
-	}
-	mux.Handle("/", s.notFound())
-	s.handler = s.requestLog(s.recoverPanics(securityHeaders(mux)))
+	s.api = api.New(s.svc, s.logger)
+	s.web = web.New(web.Deps{Logger: s.logger, Service: s.svc, NotFound: s.notFound()})
+	s.handler = s.requestLog(s.recoverPanics(securityHeaders(s.mux())))
 	return s
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// notFound answers a request that no route matches, in the API's error
+// shape.
 func (s *Server) notFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, registry.Errorf(registry.ENOTFOUND, "No such route."))
+		s.api.Error(w, r, registry.Errorf(registry.ENOTFOUND, "No such route."))
 	})
 }
-
-type ctxKey int
-
-const (
-	ctxRequestID ctxKey = iota
-	ctxClinicActor
-)
-
-func requestID(ctx context.Context) string { id, _ := ctx.Value(ctxRequestID).(string); return id }
 
 // statusWriter records the status code for logs and metrics.
 type statusWriter struct {
@@ -105,40 +102,27 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
-		ctx := context.WithValue(r.Context(), ctxRequestID, id)
-		// The token is filled in by authorize through this holder so that
-		// the log line can name the actor.
-		holder := &actorHolder{}
-		ctx = context.WithValue(ctx, ctxActor, holder)
+		ctx := httpx.WithRequestID(r.Context(), id)
+		// The route and the token are noted by the handler (authorize, or
+		// the page wrapper) so that the log line can name them.
+		note := &httpx.Note{}
+		ctx = httpx.WithNote(ctx, note)
 		if s.secureCookies {
-			ctx = context.WithValue(ctx, ctxSecure, true)
+			ctx = httpx.WithSecureCookies(ctx)
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		elapsed := time.Since(start)
-		route := holder.pattern
+		route := note.Pattern
 		if route == "" {
 			route = "unmatched"
 		}
 		s.metrics.observe(route, sw.status, elapsed)
 		s.logger.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String("request_id", id), slog.String("route", route), slog.Int("status", sw.status),
-			slog.Duration("duration", elapsed), slog.String("actor", holder.actor))
+			slog.Duration("duration", elapsed), slog.String("actor", note.Actor))
 	})
 }
-
-const (
-	ctxActor ctxKey = 100 + iota
-	ctxSecure
-)
-
-// cookieSecure reports whether cookies set in answer to r must be Secure:
-// when r came over TLS, or the server is configured as behind a TLS proxy.
-func cookieSecure(r *http.Request) bool {
-	return r.TLS != nil || r.Context().Value(ctxSecure) != nil
-}
-
-type actorHolder struct{ actor, pattern string }
 
 // securityHeaders sets headers that every response carries.
 func securityHeaders(next http.Handler) http.Handler {
@@ -166,7 +150,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.logger.Error("panic in handler", slog.String("route", r.Pattern), slog.Any("panic", v))
-				s.writeError(w, r, registry.Errorf(registry.EINTERNAL, "Internal error."))
+				s.api.Error(w, r, registry.Errorf(registry.EINTERNAL, "Internal error."))
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -2,16 +2,16 @@ package server
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/haven-registry/haven/internal/clinic"
-	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 )
 
-// The OpenAPI document lists exactly the routes that routes() serves, with
+// The OpenAPI document lists exactly the routes that apiRoutes serves, with
 // the same roles.
 func TestOpenAPIInSync(t *testing.T) {
 	var doc struct {
@@ -24,8 +24,7 @@ func TestOpenAPIInSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	served := map[string]bool{}
-	s := &Server{metrics: newMetrics()}
-	for _, rt := range s.routes() {
+	for _, rt := range New(Deps{}).apiRoutes() {
 		key := rt.Method + " " + rt.Pattern
 		served[key] = true
 		op, ok := doc.Paths[rt.Pattern][strings.ToLower(rt.Method)]
@@ -53,28 +52,35 @@ func TestOpenAPIInSync(t *testing.T) {
 	}
 }
 
-// FuzzDecode feeds arbitrary bodies to the strict decoder of every request
-// type: it must never panic, and must either succeed or return an
-// application error with a code.
-func FuzzDecode(f *testing.F) {
-	for _, seed := range []string{
-		`{"product":"511","date":"2021-09-01","site":"YB-1","payment":{"kind":"paid","amount":"50.00","currency":"CNY"}}`,
-		`{"given_name":"김","birth_date":"1985-02","sex":"female"}`,
-		`{"kind":"pcr","result":"negative","date":"2021-09-01","site":"YB-1"}`,
-		`{"code":"YB-1","name":"x","jurisdiction":"CN-JL-YB","services":["testing"]}`,
-		`{"replaced_by":"00"}`, `{"role":"vaccinator","sites":["YB-1"]}`,
-		`{`, `[]`, `null`, `{"a":1}`, `{"product":1e999}`, "\xff", `{"date":"2021-02-30"}`,
-	} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		targets := []any{&clinic.VaccinationInput{}, &clinic.PersonInput{}, &clinic.TestInput{}, &clinic.SiteInput{},
-			&clinic.Correction{}, &clinic.TokenInput{}, &clinic.PersonEdit{}, &policy.EligibilityRequest{}}
-		for _, v := range targets {
-			err := decodeJSON(body, v)
-			if err != nil && registry.ErrorCode(err) == registry.EINTERNAL {
-				t.Fatalf("decode %q: error without a code: %v", body, err)
+// Every form's target comes back to a page of the table that a GET opens,
+// and the table has each method and pattern once.
+func TestPageRoutesComeBack(t *testing.T) {
+	s := New(Deps{})
+	gets := http.NewServeMux()
+	seen := map[string]bool{}
+	for _, rt := range s.pageRoutes() {
+		key := rt.Method + " " + rt.Pattern
+		if seen[key] {
+			t.Errorf("%s is listed twice", key)
+		}
+		seen[key] = true
+		if rt.Method == "GET" {
+			gets.Handle(key, rt.Handler)
+			if rt.Back != "" {
+				t.Errorf("%s: a GET page comes back to itself, not %q", key, rt.Back)
 			}
 		}
-	})
+	}
+	for _, rt := range s.pageRoutes() {
+		if rt.Method != "POST" {
+			continue
+		}
+		back := strings.ReplaceAll(rt.Back, "{card}", "7KQM-X4TD-9HCA")
+		if back == "" {
+			back = "/"
+		}
+		if _, pattern := gets.Handler(httptest.NewRequest("GET", back, nil)); pattern == "" || pattern == "GET /static/" {
+			t.Errorf("POST %s comes back to %q, which no GET page serves", rt.Pattern, rt.Back)
+		}
+	}
 }

@@ -326,6 +326,10 @@ func TestBadInput(t *testing.T) {
 		{"fail/person-bad-sex", "POST", "/api/v1/persons", e.vaccinator, `{"sex":"x"}`, nil, 422, "invalid", "sex"},
 		{"fail/person-residence-status-is-not-a-field", "POST", "/api/v1/persons", e.vaccinator, `{"residence_status":"unregistered"}`, nil, 422, "invalid", "residence_status"},
 		{"fail/site-bad-jurisdiction", "POST", "/api/v1/sites", e.admin, `{"code":"X-1","name":"x","jurisdiction":"jilin","services":["testing"]}`, nil, 422, "invalid", "jurisdiction"},
+		{"fail/eligibility-unknown-field", "POST", "/api/v1/eligibility", e.vaccinator, `{"jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17","facts":{},"name":"Kim"}`, nil, 422, "invalid", "name"},
+		{"fail/eligibility-wrong-type", "POST", "/api/v1/eligibility", e.vaccinator, `{"jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17","facts":{},"explain":"yes"}`, nil, 422, "invalid", "explain"},
+		{"fail/eligibility-two-objects", "POST", "/api/v1/eligibility", e.vaccinator, `{"jurisdiction":"CN-JL","service":"vaccination","as_of":"2021-09-17","facts":{}} {}`, nil, 400, "malformed", ""},
+		{"fail/eligibility-oversized", "POST", "/api/v1/eligibility", e.vaccinator, `{"jurisdiction":"` + strings.Repeat("A", 70<<10) + `"}`, nil, 413, "too_large", ""},
 		{"fail/no-route", "GET", "/api/v1/nothing", e.admin, "", nil, 404, "not_found", ""},
 	}
 	for _, tt := range tests {

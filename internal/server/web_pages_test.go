@@ -531,3 +531,36 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// Every link of a role's menu, and the page a role lands on after signing
+// in, opens for that role: the menus never lead to a page the route table
+// refuses.
+func TestWebMenusOpen(t *testing.T) {
+	e := newWebEnv(t)
+	navRe := regexp.MustCompile(`<nav aria-label="[^"]*"><ul>(.*?)</ul></nav>`)
+	hrefRe := regexp.MustCompile(`href="([^"]+)"`)
+	for role, tok := range map[string]string{"none": "", "vaccinator": e.vaccinator, "analyst": e.analyst, "admin": e.admin, "auditor": e.auditor} {
+		b := e.browser(t)
+		home := b.get("/")
+		if tok != "" {
+			b.signin(tok)
+			home = b.last
+		}
+		if home.status != http.StatusOK {
+			t.Fatalf("%s: home %s: %d", role, home.url, home.status)
+		}
+		nav := navRe.FindStringSubmatch(home.body)
+		if nav == nil {
+			t.Fatalf("%s: no menu on %s", role, home.url)
+		}
+		links := hrefRe.FindAllStringSubmatch(nav[1], -1)
+		if len(links) == 0 {
+			t.Fatalf("%s: empty menu", role)
+		}
+		for _, l := range links {
+			if p := b.get(html.UnescapeString(l[1])); p.status != http.StatusOK || strings.Contains(p.url, "/signin") != (l[1] == "/signin") {
+				t.Errorf("%s: menu link %s: %d at %s", role, l[1], p.status, p.url)
+			}
+		}
+	}
+}

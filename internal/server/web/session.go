@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"crypto/rand"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/httpx"
 )
 
 const (
@@ -157,10 +158,10 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// pageCtx is what every page handler gets: the session (nil on public pages
+// PageCtx is what every page handler gets: the session (nil on public pages
 // when nobody is signed in), the language and the CSRF value for forms.
-type pageCtx struct {
-	app  *webApp
+type PageCtx struct {
+	app  *App
 	sess *session
 	loc  *locale
 	CSRF string
@@ -171,28 +172,32 @@ type pageCtx struct {
 }
 
 // actor is who is asking: the signed-in token, or an anonymous visitor.
-func (c *pageCtx) actor(r *http.Request) clinic.Actor {
+func (c *PageCtx) actor(r *http.Request) clinic.Actor {
 	if c.sess == nil {
-		return clinic.Anonymous(clientAddr(r))
+		return clinic.Anonymous(httpx.ClientAddr(r))
 	}
-	return clinic.TokenActor(c.sess.tok, clientAddr(r))
+	return clinic.TokenActor(c.sess.tok, httpx.ClientAddr(r))
 }
 
-// pageHandler renders one page. A returned error is shown as an error page
+// PageFunc renders one page. A returned error is shown as an error page
 // with the status its code maps to.
-type pageHandler func(w http.ResponseWriter, r *http.Request, c *pageCtx) error
+type PageFunc func(w http.ResponseWriter, r *http.Request, c *PageCtx) error
 
 // errSignIn asks the page wrapper to send the visitor to the sign-in form.
 var errSignIn = errors.New("sign in")
 
-// page wraps a handler: it picks the language, finds the session, admits
-// only roles (nil: anyone), checks the CSRF token and origin of every POST,
-// and renders errors. Deny by default: a page with roles refuses a visitor
-// without a session or with another role.
-func (a *webApp) page(roles []registry.Role, whileSealed bool, h pageHandler) http.Handler {
+// Page wraps a page handler with the columns of its route: it picks the
+// language, finds the session, admits only roles (nil: anyone, signed in or
+// not), refuses while the vault is sealed unless whileSealed, checks the
+// CSRF token and origin of every POST, and renders errors. Deny by default:
+// a page with roles refuses a visitor without a session or with another
+// role. back is, for a form's target, the page the language switcher
+// returns to, as a pattern whose {card} is filled in from the request
+// ("" is the home page); a GET page returns to itself.
+func (a *App) Page(roles []registry.Role, whileSealed bool, back string, h PageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := a.svc.Now()
-		c := &pageCtx{app: a, loc: a.locales.pick(r), Path: returnPath(r)}
+		c := &PageCtx{app: a, loc: a.locales.pick(r), Path: returnPath(r, back)}
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			c.sess = a.sessions.get(ck.Value, now)
 			// A session lives only as long as its token: a revoked token
@@ -209,7 +214,7 @@ func (a *webApp) page(roles []registry.Role, whileSealed bool, h pageHandler) ht
 		if c.sess != nil {
 			actor = c.sess.tok.ID
 		}
-		a.notePattern(r, actor, "")
+		httpx.NoteRoute(r, actor)
 		if lang := r.URL.Query().Get("lang"); lang != "" {
 			if l, ok := a.locales.byTag[lang]; ok {
 				c.loc = l
@@ -263,13 +268,13 @@ func anonCSRF(w http.ResponseWriter, r *http.Request) string {
 	}
 	v := randomToken(24)
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
+		SameSite: http.SameSiteStrictMode, Secure: httpx.CookieSecure(r)})
 	return v
 }
 
 // checkPost refuses a POST from another origin or without the form's CSRF
 // token, and parses the form within a size limit.
-func (a *webApp) checkPost(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) checkPost(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
 		u, err := url.Parse(origin)
 		if err != nil || u.Host != r.Host {
@@ -306,11 +311,11 @@ func formError(err error, limit int64) error {
 
 func setLangCookie(w http.ResponseWriter, r *http.Request, tag string) {
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: tag, Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: httpx.CookieSecure(r)})
 }
 
-// signinForm shows the token form.
-func (a *webApp) signinForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// SigninForm shows the token form.
+func (a *App) SigninForm(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	return a.render(w, r, c, http.StatusOK, "signin", "signin.title", signinData{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
@@ -319,13 +324,13 @@ type signinData struct {
 	Error string
 }
 
-// signin exchanges a token for a session cookie. The token itself is not
+// Signin exchanges a token for a session cookie. The token itself is not
 // kept in the cookie or anywhere else: the session holds the token record
 // (ID, role, sites) found by its hash.
-func (a *webApp) signin(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) Signin(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	secret := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
-	tok, err := a.svc.SignIn(r.Context(), clientAddr(r), secret)
+	tok, err := a.svc.SignIn(r.Context(), httpx.ClientAddr(r), secret)
 	if registry.ErrorCode(err) == registry.EUNAUTHORIZED {
 		return a.render(w, r, c, http.StatusUnauthorized, "signin", "signin.title", signinData{Next: next, Error: "signin.bad_token"})
 	}
@@ -337,8 +342,8 @@ func (a *webApp) signin(w http.ResponseWriter, r *http.Request, c *pageCtx) erro
 	}
 	id, _ := a.sessions.create(tok, a.svc.Now())
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
-	a.s.logger.LogAttrs(r.Context(), slog.LevelInfo, "web sign-in", slog.String("actor", tok.ID), slog.String("role", string(tok.Role)))
+		SameSite: http.SameSiteStrictMode, Secure: httpx.CookieSecure(r)})
+	a.logger.LogAttrs(r.Context(), slog.LevelInfo, "web sign-in", slog.String("actor", tok.ID), slog.String("role", string(tok.Role)))
 	if next == "" {
 		next = homeOf(tok.Role)
 	}
@@ -346,12 +351,13 @@ func (a *webApp) signin(w http.ResponseWriter, r *http.Request, c *pageCtx) erro
 	return nil
 }
 
-func (a *webApp) signout(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// Signout ends the session and returns to the home page.
+func (a *App) Signout(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		a.sessions.end(ck.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: cookieSecure(r)})
+		SameSite: http.SameSiteStrictMode, Secure: httpx.CookieSecure(r)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
 }
@@ -401,9 +407,9 @@ func safeNext(next string) string {
 	return out
 }
 
-// setLanguage stores the visitor's choice of language and returns to the
+// SetLanguage stores the visitor's choice of language and returns to the
 // page they came from.
-func (a *webApp) setLanguage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) SetLanguage(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	next := safeNext(r.URL.Query().Get("next"))
 	if next == "" {
 		next = "/"
@@ -412,14 +418,15 @@ func (a *webApp) setLanguage(w http.ResponseWriter, r *http.Request, c *pageCtx)
 	return nil
 }
 
-func (a *webApp) home(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// Home is the home page.
+func (a *App) Home(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	return a.render(w, r, c, http.StatusOK, "home", "home.title", nil)
 }
 
 // returnPath is the page the language switcher comes back to: the same
 // page for a GET (with its query, less lang), and for a POST, whose answer
-// cannot be fetched again, the page the form was on.
-func returnPath(r *http.Request) string {
+// cannot be fetched again, back with its {card} filled in from r.
+func returnPath(r *http.Request, back string) string {
 	if r.Method == http.MethodGet {
 		q := r.URL.Query()
 		q.Del("lang")
@@ -428,21 +435,8 @@ func returnPath(r *http.Request) string {
 		}
 		return r.URL.Path
 	}
-	p := r.URL.Path
-	switch {
-	case strings.HasPrefix(p, "/clinic/p/"):
-		card, _, _ := strings.Cut(strings.TrimPrefix(p, "/clinic/p/"), "/")
-		return "/clinic/p/" + url.PathEscape(card) + "?purpose=care"
-	case strings.HasPrefix(p, "/clinic/"):
-		return "/clinic"
-	case strings.HasPrefix(p, "/program/policy/"):
-		return "/program/policy"
-	case strings.HasPrefix(p, "/admin/"):
-		return "/admin"
-	case strings.HasPrefix(p, "/holder/"):
-		return "/holder"
-	case p == "/check", p == "/verify", p == "/holder", p == "/program/simulate", p == "/signin":
-		return p
+	if back == "" {
+		return "/"
 	}
-	return "/"
+	return strings.ReplaceAll(back, "{card}", url.PathEscape(r.PathValue("card")))
 }

@@ -1,4 +1,4 @@
-package server
+package api
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/httpx"
 )
 
 // maxBodyBytes bounds every JSON request body.
@@ -132,8 +133,8 @@ func fieldOr(f, def string) string {
 	return f
 }
 
-// encode writes v as JSON with the given status.
-func encode(w http.ResponseWriter, status int, v any) {
+// Encode writes v as JSON with the given status.
+func Encode(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -150,36 +151,10 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// statusOf maps an application error code to an HTTP status.
-func statusOf(code string) int {
-	switch code {
-	case registry.EINVALID, registry.EIDEMPOTENCY:
-		return http.StatusUnprocessableEntity
-	case registry.EMALFORMED:
-		return http.StatusBadRequest
-	case registry.ENOTFOUND:
-		return http.StatusNotFound
-	case registry.ECONFLICT:
-		return http.StatusConflict
-	case registry.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case registry.EFORBIDDEN:
-		return http.StatusForbidden
-	case registry.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case registry.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case registry.EUNSUPPORTED:
-		return http.StatusUnsupportedMediaType
-	case registry.ESEALED, registry.EUNAVAILABLE, registry.ESTALESCHEMA:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// writeError writes err in the API's error shape. Internal errors are logged
-// with the request ID and shown only as a generic message.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// Error writes err in the API's error shape, with the status its code maps
+// to (httpx.StatusOf). Internal errors are logged with the request ID and
+// shown only as "Internal error." with that ID to quote, never their detail.
+func (h *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := registry.ErrorCode(err)
 	var body errorBody
 	body.Error.Code = code
@@ -188,8 +163,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == registry.EINTERNAL {
 		// The detail goes to the log under the request ID; the caller gets
 		// the ID to quote, never the detail.
-		id := requestID(r.Context())
-		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+		id := httpx.RequestID(r.Context())
+		h.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", id), slog.String("route", r.Pattern), slog.String("error", err.Error()))
 		body.Error.Message = "Internal error. Reference: " + id
 		body.Error.Field = ""
@@ -197,13 +172,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == registry.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="haven"`)
 	}
-	status := statusOf(code)
+	status := httpx.StatusOf(code)
 	if code == registry.EUNSUPPORTED && body.Error.Field != "Content-Type" {
 		status = http.StatusUnprocessableEntity // understood, but Haven does not do it
 	}
-	encode(w, status, body)
-}
-
-func fieldErr(field, format string, args ...any) error {
-	return registry.FieldErrorf(registry.EINVALID, field, format, args...)
+	Encode(w, status, body)
 }

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"fmt"
@@ -15,13 +15,15 @@ import (
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/httpx"
 	"github.com/haven-registry/haven/internal/stats"
 )
 
 // Program pages: the policy explorer, simulation, the coverage dashboard,
 // tokens and sites, and the audit log. None of them shows a person.
 
-func (a *webApp) programHome(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// ProgramHome lists the policy packs loaded.
+func (a *App) ProgramHome(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	var packs []*policy.Pack
 	if a.svc.Policy() != nil {
 		packs = a.svc.Policy().Packs()
@@ -159,7 +161,7 @@ type explainData struct {
 }
 
 // dateValue reads a YYYY-MM-DD value, defaulting to today.
-func (a *webApp) dateValue(v, field string) (string, error) {
+func (a *App) dateValue(v, field string) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return registry.DateOf(a.svc.Now()).String(), nil
@@ -170,7 +172,7 @@ func (a *webApp) dateValue(v, field string) (string, error) {
 	return v, nil
 }
 
-func (a *webApp) policyData(r *http.Request, packName, date, service string) (policyPageData, error) {
+func (a *App) policyData(r *http.Request, packName, date, service string) (policyPageData, error) {
 	p, err := a.packFor(packName)
 	if err != nil {
 		return policyPageData{}, err
@@ -205,9 +207,9 @@ func (a *webApp) policyData(r *http.Request, packName, date, service string) (po
 	return d, nil
 }
 
-// policyExplorer shows the packs, the jurisdiction tree of one, and which
+// PolicyExplorer shows the packs, the jurisdiction tree of one, and which
 // rule decides each residence status in each place on a date.
-func (a *webApp) policyExplorer(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) PolicyExplorer(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	q := r.URL.Query()
 	d, err := a.policyData(r, q.Get("pack"), q.Get("date"), q.Get("service"))
 	if err != nil {
@@ -216,9 +218,9 @@ func (a *webApp) policyExplorer(w http.ResponseWriter, r *http.Request, c *pageC
 	return a.render(w, r, c, http.StatusOK, "policy", "policy.title", d)
 }
 
-// policyExplain shows the chain and the rule that decide one status ×
+// PolicyExplain shows the chain and the rule that decide one status ×
 // place × date, with every rule evaluated on the way.
-func (a *webApp) policyExplain(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) PolicyExplain(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	f := r.PostFormValue
 	d, err := a.policyData(r, f("pack"), f("date"), f("service"))
 	if err != nil {
@@ -252,9 +254,9 @@ type diffPageData struct {
 	Compared bool
 }
 
-// policyDiff lists every status × place × date whose outcome differs
+// PolicyDiff lists every status × place × date whose outcome differs
 // between two packs.
-func (a *webApp) policyDiff(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) PolicyDiff(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	if a.svc.Policy() == nil {
 		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
@@ -292,7 +294,8 @@ type simulatePageData struct {
 	Err       *formErr
 }
 
-func (a *webApp) simulateForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// SimulateForm shows the form to upload a population CSV for simulation.
+func (a *App) SimulateForm(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	if a.svc.Policy() == nil {
 		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
@@ -301,10 +304,10 @@ func (a *webApp) simulateForm(w http.ResponseWriter, r *http.Request, c *pageCtx
 		AsOf: registry.DateOf(a.svc.Now()).String(), FlagAbove: "0.2"})
 }
 
-// simulate runs an uploaded population CSV through a pack and shows who is
+// Simulate runs an uploaded population CSV through a pack and shows who is
 // left out, as a table and an SVG chart. The CSV holds aggregate counts,
 // never people, and is not kept.
-func (a *webApp) simulate(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) Simulate(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	if a.svc.Policy() == nil {
 		return registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
@@ -390,19 +393,19 @@ func withoutZeroRows(t stats.Table) (stats.Table, int) {
 	return out, dropped
 }
 
-// coverage shows the suppressed aggregate tables (the same release as the
+// Coverage shows the suppressed aggregate tables (the same release as the
 // API's) with a chart of each, and the gap report.
-func (a *webApp) coverage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) Coverage(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	today := registry.DateOf(a.svc.Now())
-	to, err := dateParam(r, "to", today)
+	to, err := httpx.DateParam(r, "to", today)
 	if err != nil {
 		return err
 	}
-	from, err := dateParam(r, "from", registry.DateOf(to.Time().AddDate(0, 0, -7*12)))
+	from, err := httpx.DateParam(r, "from", registry.DateOf(to.Time().AddDate(0, 0, -7*12)))
 	if err != nil {
 		return err
 	}
-	week, err := dateParam(r, "week", today)
+	week, err := httpx.DateParam(r, "week", today)
 	if err != nil {
 		return err
 	}
@@ -473,41 +476,57 @@ func weekChart(t stats.Table) template.URL {
 // Chart returns the chart of a coverage table, as a URL for <img>.
 func (d coveragePageData) Chart(key string) template.URL { return d.Charts[key] }
 
+// tokenRow is a token as the admin page lists it, without its hash.
+type tokenRow struct {
+	ID        string
+	Role      registry.Role
+	Sites     []string
+	CreatedAt time.Time
+}
+
+// newToken is a token just made, with its secret, shown this once.
+type newToken struct {
+	ID    string
+	Token string
+	Role  registry.Role
+	Sites []string
+}
+
 type adminPageData struct {
-	Tokens   []tokenInfo
+	Tokens   []tokenRow
 	Revoked  string
-	Sites    []siteResponse
+	Sites    []registry.Site
 	Roles    []registry.Role
-	NewToken *tokenResponse
+	NewToken *newToken
 	NewSite  string
 	Err      *formErr
 	Site     clinic.SiteInput
 }
 
-func (a *webApp) adminPage(w http.ResponseWriter, r *http.Request, c *pageCtx, status int, d adminPageData) error {
+func (a *App) adminPage(w http.ResponseWriter, r *http.Request, c *PageCtx, status int, d adminPageData) error {
 	sites, err := a.svc.ListSites(r.Context(), c.actor(r))
 	if err != nil {
 		return err
 	}
-	for _, s := range sites {
-		d.Sites = append(d.Sites, siteOut(s))
-	}
+	d.Sites = sites
 	toks, err := a.svc.ListTokens(r.Context(), c.actor(r))
 	if err != nil {
 		return err
 	}
 	for _, t := range toks {
-		d.Tokens = append(d.Tokens, tokenInfo{ID: t.ID, Role: t.Role, Sites: t.Sites, CreatedAt: t.CreatedAt})
+		d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Role: t.Role, Sites: t.Sites, CreatedAt: t.CreatedAt})
 	}
 	d.Roles = []registry.Role{registry.RoleVaccinator, registry.RoleAnalyst, registry.RoleAuditor, registry.RoleAdmin}
 	return a.render(w, r, c, status, "admin", "admin.title", d)
 }
 
-func (a *webApp) adminHome(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// AdminHome lists the sites and tokens, with the forms to make more.
+func (a *App) AdminHome(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	return a.adminPage(w, r, c, http.StatusOK, adminPageData{})
 }
 
-func (a *webApp) createSite(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// CreateSite creates a site and shows the admin page again.
+func (a *App) CreateSite(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	in := clinic.SiteInput{Code: strings.TrimSpace(r.PostFormValue("code")), Name: r.PostFormValue("name"),
 		Jurisdiction: strings.TrimSpace(r.PostFormValue("jurisdiction")), Services: r.PostForm["services"]}
 	site, err := a.svc.CreateSite(r.Context(), c.actor(r), in, "")
@@ -520,9 +539,9 @@ func (a *webApp) createSite(w http.ResponseWriter, r *http.Request, c *pageCtx) 
 	return a.adminPage(w, r, c, http.StatusOK, adminPageData{NewSite: site.Site.Code})
 }
 
-// createToken makes a token and shows its secret once; only its hash is
+// CreateToken makes a token and shows its secret once; only its hash is
 // stored.
-func (a *webApp) createToken(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) CreateToken(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	var sites []string
 	for _, s := range r.PostForm["sites"] {
 		if s = strings.TrimSpace(s); s != "" {
@@ -536,17 +555,19 @@ func (a *webApp) createToken(w http.ResponseWriter, r *http.Request, c *pageCtx)
 		}
 		return a.adminPage(w, r, c, failed(w, err), adminPageData{Err: toFormErr(err)})
 	}
-	return a.adminPage(w, r, c, http.StatusCreated, adminPageData{NewToken: &tokenResponse{ID: t.Token.ID, Token: t.Secret,
+	return a.adminPage(w, r, c, http.StatusCreated, adminPageData{NewToken: &newToken{ID: t.Token.ID, Token: t.Secret,
 		Role: t.Token.Role, Sites: t.Token.Sites}})
 }
 
-// revokeToken deletes a token; the admin's own token cannot be revoked
+// RevokeToken deletes a token; the admin's own token cannot be revoked
 // from its own session, so an administrator cannot lock themselves out by
 // a slip.
-func (a *webApp) revokeToken(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) RevokeToken(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	id := r.PostFormValue("id")
-	err := fieldErr("id", "You cannot revoke the token you are signed in with.")
-	if id != c.sess.tok.ID {
+	var err error
+	if id == c.sess.tok.ID {
+		err = registry.FieldErrorf(registry.EINVALID, "id", "You cannot revoke the token you are signed in with.")
+	} else {
 		err = a.svc.RevokeToken(r.Context(), c.actor(r), id)
 	}
 	if err != nil {
@@ -567,15 +588,15 @@ type auditPageData struct {
 	Verified bool
 }
 
-// auditPage pages through the access log and, on request, verifies the
+// AuditPage pages through the access log and, on request, verifies the
 // whole chain against the signed checkpoints.
-func (a *webApp) auditPage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) AuditPage(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	const limit = 100
 	d := auditPageData{From: 1}
 	if v := r.URL.Query().Get("from_seq"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n == 0 {
-			return fieldErr("from_seq", "from_seq must be a positive whole number.")
+			return registry.FieldErrorf(registry.EINVALID, "from_seq", "from_seq must be a positive whole number.")
 		}
 		d.From = n
 	}
@@ -612,7 +633,7 @@ var outcomeColours = map[policy.Outcome]string{
 // simChart draws one bar per jurisdiction, split by outcome as shares of
 // its population, with the share left out beside it, in the page's
 // language. The SVG uses presentation attributes only.
-func simChart(sim *policy.Simulation, c *pageCtx) template.URL {
+func simChart(sim *policy.Simulation, c *PageCtx) template.URL {
 	const (
 		width, labelW, barW, rowH, top = 640, 190, 300, 26, 40
 	)

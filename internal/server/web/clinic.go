@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/schedule"
+	"github.com/haven-registry/haven/internal/server/httpx"
 )
 
 // The clinic flow: find or register, check eligibility, record a dose or a
@@ -55,7 +56,7 @@ type clinicForms struct {
 	Sources  []registry.Source
 }
 
-func (a *webApp) sitesOf(ctx context.Context, tok *registry.Token) []siteOption {
+func (a *App) sitesOf(ctx context.Context, tok *registry.Token) []siteOption {
 	var out []siteOption
 	for _, code := range tok.Sites {
 		site, err := a.svc.FindSite(ctx, code)
@@ -67,7 +68,7 @@ func (a *webApp) sitesOf(ctx context.Context, tok *registry.Token) []siteOption 
 	return out
 }
 
-func (a *webApp) products(c *pageCtx) []productOption {
+func (a *App) products(c *PageCtx) []productOption {
 	var out []productOption
 	for _, p := range a.svc.Catalog().Products() {
 		out = append(out, productOption{ID: p.ID, Name: p.Name(c.loc.catalog)})
@@ -79,7 +80,7 @@ func (a *webApp) products(c *pageCtx) []productOption {
 // newIdemKey is the Idempotency-Key of one rendered form.
 func newIdemKey() string { return "web-" + randomToken(18) }
 
-func (a *webApp) forms(r *http.Request, c *pageCtx, card registry.CardCode) clinicForms {
+func (a *App) forms(r *http.Request, c *PageCtx, card registry.CardCode) clinicForms {
 	today := registry.DateOf(a.svc.Now()).String()
 	sites := a.sitesOf(r.Context(), c.sess.tok)
 	f := clinicForms{Card: string(card), Sites: sites, Products: a.products(c),
@@ -110,7 +111,7 @@ type clinicHomeData struct {
 	Find   string
 }
 
-func (a *webApp) clinicHomePage(w http.ResponseWriter, r *http.Request, c *pageCtx, status int, d clinicHomeData) error {
+func (a *App) clinicHomePage(w http.ResponseWriter, r *http.Request, c *PageCtx, status int, d clinicHomeData) error {
 	d.Purposes = clinic.Purposes
 	d.Langs = a.locales.list
 	if d.CardLang == "" {
@@ -123,7 +124,9 @@ func (a *webApp) clinicHomePage(w http.ResponseWriter, r *http.Request, c *pageC
 	return a.render(w, r, c, status, "clinic", "clinic.title", d)
 }
 
-func (a *webApp) clinicHome(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// ClinicHome is the clinic's first page: find a person by card, or register
+// one.
+func (a *App) ClinicHome(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	return a.clinicHomePage(w, r, c, http.StatusOK, clinicHomeData{})
 }
 
@@ -132,7 +135,8 @@ func personURL(code registry.CardCode, purpose string) string {
 	return "/clinic/p/" + url.PathEscape(string(code)) + "?purpose=" + url.QueryEscape(purpose)
 }
 
-func (a *webApp) clinicFind(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// ClinicFind opens the person page of a card for the purpose given.
+func (a *App) ClinicFind(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	code, err := registry.ParseCardCode(r.PostFormValue("card"))
 	if err == nil && !slices.Contains(clinic.Purposes, r.PostFormValue("purpose")) {
 		err = registry.FieldErrorf(registry.EINVALID, "purpose", "Say why you are looking up this record.")
@@ -160,7 +164,10 @@ func personFromForm(r *http.Request) clinic.PersonInput {
 		BirthDateEstimated: f("birth_date_estimated") == "on", Sex: f("sex"), Phone: f("phone")}
 }
 
-func (a *webApp) clinicRegister(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// ClinicRegister registers a person once per form (its Idempotency-Key),
+// keeps the holder secret in the session for printing the card, and opens
+// the new person's page.
+func (a *App) ClinicRegister(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	in := personFromForm(r)
 	key, err := formIdem(r)
 	if err != nil {
@@ -218,7 +225,7 @@ type personView struct {
 	Schedule     string
 }
 
-func (a *webApp) viewOf(rec *registry.Record, f *clinic.Forecast, c *pageCtx) personView {
+func (a *App) viewOf(rec *registry.Record, f *clinic.Forecast, c *PageCtx) personView {
 	d := rec.Person.Demographics
 	v := personView{Card: string(rec.Person.CardCode), GivenName: d.GivenName, FamilyName: d.FamilyName, BirthDate: d.BirthDate,
 		Estimated: d.BirthDateEstimated, Sex: d.Sex, Phone: d.Phone}
@@ -252,15 +259,17 @@ type personPageData struct {
 }
 
 // overview reads the page's person for purpose, with the forecast.
-func (a *webApp) overview(r *http.Request, c *pageCtx, purpose string) (*clinic.Overview, error) {
-	code, err := cardFrom(r)
+func (a *App) overview(r *http.Request, c *PageCtx, purpose string) (*clinic.Overview, error) {
+	code, err := httpx.CardFrom(r)
 	if err != nil {
 		return nil, err
 	}
 	return a.svc.Overview(r.Context(), c.actor(r), code, purpose, nil)
 }
 
-func (a *webApp) personPage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// PersonPage shows a person's record for the purpose in the query, with the
+// forecast, the eligibility form and the forms to record a dose or a test.
+func (a *App) PersonPage(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	purpose := r.URL.Query().Get("purpose")
 	o, err := a.overview(r, c, purpose)
 	if err != nil {
@@ -306,11 +315,11 @@ func doseFromForm(r *http.Request) (clinic.VaccinationInput, doseForm) {
 	return req, form
 }
 
-// recordDose is the dose form's target. Without confirm=1 it validates and
+// RecordDose is the dose form's target. Without confirm=1 it validates and
 // shows the confirm step; with it, it records the dose once per
 // Idempotency-Key and sends the browser to the saved page.
-func (a *webApp) recordDose(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	code, err := cardFrom(r)
+func (a *App) RecordDose(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
+	code, err := httpx.CardFrom(r)
 	if err != nil {
 		return err
 	}
@@ -380,10 +389,10 @@ func testFromForm(r *http.Request) (clinic.TestInput, testForm) {
 	return clinic.TestInput{Kind: form.Kind, Result: form.Result, Date: form.Date, Site: form.Site}, form
 }
 
-// recordTest is recordDose for tests: a confirm step, then one write per
+// RecordTest is RecordDose for tests: a confirm step, then one write per
 // Idempotency-Key.
-func (a *webApp) recordTest(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	code, err := cardFrom(r)
+func (a *App) RecordTest(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
+	code, err := httpx.CardFrom(r)
 	if err != nil {
 		return err
 	}
@@ -431,7 +440,7 @@ type cardView struct {
 // T translates key into the card's language.
 func (v cardView) T(key string, args ...any) string { return v.loc.text(key, args...) }
 
-func (a *webApp) cardOf(c *pageCtx, code registry.CardCode, lang, size string) (cardView, error) {
+func (a *App) cardOf(c *PageCtx, code registry.CardCode, lang, size string) (cardView, error) {
 	v := cardView{loc: c.loc, Code: string(code), Size: "a6", Lang: c.loc.Tag}
 	var nc newCard
 	if c.sess != nil {
@@ -471,7 +480,9 @@ type savedPageData struct {
 	Langs    []*locale
 }
 
-func (a *webApp) savedPage(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// SavedPage shows a dose or test just recorded, its evaluation and the card
+// ready to print.
+func (a *App) SavedPage(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	o, err := a.overview(r, c, "care")
 	if err != nil {
 		return err
@@ -507,9 +518,9 @@ func (a *webApp) savedPage(w http.ResponseWriter, r *http.Request, c *pageCtx) e
 	return a.render(w, r, c, http.StatusOK, "saved", "saved.title", d)
 }
 
-// printCard shows the card alone, for printing on A6 or a receipt printer.
-func (a *webApp) printCard(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	code, err := cardFrom(r)
+// PrintCard shows the card alone, for printing on A6 or a receipt printer.
+func (a *App) PrintCard(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
+	code, err := httpx.CardFrom(r)
 	if err != nil {
 		return err
 	}

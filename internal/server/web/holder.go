@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/httpx"
 )
 
 // The holder page: a person reads their own record with the card code and
@@ -24,14 +25,17 @@ type holderPageData struct {
 	Cert  *certPageData
 }
 
-func (a *webApp) holderForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// HolderForm shows the form where a holder enters their card code and
+// secret.
+func (a *App) HolderForm(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	return a.render(w, r, c, http.StatusOK, "holder", "holder.title", holderPageData{})
 }
 
-func (a *webApp) holderRecord(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// HolderRecord shows a holder their own record and next dose due.
+func (a *App) HolderRecord(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	cardIn := strings.TrimSpace(r.PostFormValue("card"))
 	secret := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(r.PostFormValue("secret")), " ", ""))
-	h, err := a.svc.HolderRead(r.Context(), clientAddr(r), cardIn, secret)
+	h, err := a.svc.HolderRead(r.Context(), httpx.ClientAddr(r), cardIn, secret)
 	if userError(err) || registry.ErrorCode(err) == registry.ENOTFOUND {
 		return a.render(w, r, c, failed(w, err), "holder", "holder.title", holderPageData{Err: toFormErr(err), Card: cardIn})
 	}
@@ -48,11 +52,11 @@ func (a *webApp) holderRecord(w http.ResponseWriter, r *http.Request, c *pageCtx
 	return a.render(w, r, c, http.StatusOK, "holder", "holder.title", d)
 }
 
-// holderCertificate issues a certificate for one of the holder's own
+// HolderCertificate issues a certificate for one of the holder's own
 // records. The holder is identified by the grant of the record page they
 // opened; the read is audited with the actor "holder".
-func (a *webApp) holderCertificate(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	out, err := a.svc.HolderCertificate(r.Context(), clientAddr(r), r.PostFormValue("grant"),
+func (a *App) HolderCertificate(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
+	out, err := a.svc.HolderCertificate(r.Context(), httpx.ClientAddr(r), r.PostFormValue("grant"),
 		clinic.CertificateInput{Record: r.PostFormValue("record")})
 	if err != nil {
 		return err

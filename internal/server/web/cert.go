@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"html/template"
@@ -9,6 +9,7 @@ import (
 	"github.com/haven-registry/haven/internal/cert"
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/httpx"
 )
 
 // Certificate pages: a vaccinator issues an EU DCC for one of a person's
@@ -25,8 +26,10 @@ type certPageData struct {
 	IssuedAt time.Time
 }
 
-func (a *webApp) issueCertificate(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
-	code, err := cardFrom(r)
+// IssueCertificate issues an EU DCC for one of a person's records and shows
+// it, ready to print.
+func (a *App) IssueCertificate(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
+	code, err := httpx.CardFrom(r)
 	if err != nil {
 		return err
 	}
@@ -66,13 +69,14 @@ type certTest struct {
 	Result, Date, Country string
 }
 
-func (a *webApp) verifyForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// VerifyForm shows the form to paste a certificate into.
+func (a *App) VerifyForm(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	return a.render(w, r, c, http.StatusOK, "verify", "verify.title", verifyPageData{})
 }
 
-// verify checks a pasted certificate and shows valid or invalid, every step
+// Verify checks a pasted certificate and shows valid or invalid, every step
 // that ran, and the step that failed.
-func (a *webApp) verify(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) Verify(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	text := strings.TrimSpace(r.PostFormValue("text"))
 	d := verifyPageData{Text: text}
 	res, err := a.svc.VerifyCertificate(r.Context(), c.actor(r), clinic.VerifyInput{Text: text})

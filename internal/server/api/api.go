@@ -1,6 +1,19 @@
-package server
+// Package api is Haven's JSON API: one handler per route, each of which
+// decodes its input, calls one action of the clinic service with the
+// request's actor, and encodes the result. Nothing here checks roles, site
+// scope, rate limits or purpose, or writes audit entries: the action does,
+// the same for every transport.
+//
+// The routes, with the action each calls, are listed in package server's
+// route table, whose bearer middleware admits the caller and puts the actor
+// in the request's context (httpx.ActorOf) before a handler runs. Bodies
+// are read with decodeBody (strict JSON within a size limit) and every
+// error is written by Error in the one error shape of the API:
+// {"error":{"code","message","field"}}.
+package api
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,11 +22,33 @@ import (
 	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/schedule"
+	"github.com/haven-registry/haven/internal/server/httpx"
 )
 
-// The JSON API. Every handler decodes its input, calls one action of the
-// clinic service with the request's actor, and encodes the result: nothing
-// here checks scope, limits, purpose or audits, because the action does.
+// API holds the JSON API's handlers. Create it with New.
+type API struct {
+	svc    *clinic.Service
+	logger *slog.Logger
+}
+
+// New returns the API's handlers on svc. Internal errors are logged to
+// logger (nil: discarded).
+func New(svc *clinic.Service, logger *slog.Logger) *API {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &API{svc: svc, logger: logger}
+}
+
+// handle adapts an API handler that returns an error: the handler gets the
+// request's actor, and an error is written in the API's error shape.
+func (h *API) handle(fn func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r, httpx.ActorOf(r.Context())); err != nil {
+			h.Error(w, r, err)
+		}
+	})
+}
 
 // personResponse is a person's record as the API shows it. HolderSecret
 // appears only in the response that created the person.
@@ -31,7 +66,7 @@ type personResponse struct {
 	Tests              []testResponse        `json:"tests"`
 }
 
-func (s *Server) personOut(rec *registry.Record, secret string) personResponse {
+func (h *API) personOut(rec *registry.Record, secret string) personResponse {
 	p := rec.Person
 	out := personResponse{
 		CardCode: string(p.CardCode), HolderSecret: secret, GivenName: p.Demographics.GivenName, FamilyName: p.Demographics.FamilyName,
@@ -40,7 +75,7 @@ func (s *Server) personOut(rec *registry.Record, secret string) personResponse {
 		Vaccinations: []vaccinationResponse{}, Tests: []testResponse{},
 	}
 	for _, v := range rec.Vaccinations {
-		out.Vaccinations = append(out.Vaccinations, s.vaccinationOut(v))
+		out.Vaccinations = append(out.Vaccinations, h.vaccinationOut(v))
 	}
 	for _, t := range rec.Tests {
 		out.Tests = append(out.Tests, testOut(t))
@@ -75,11 +110,11 @@ func idOrEmpty(id registry.ID) string {
 	return id.String()
 }
 
-func (s *Server) vaccinationOut(v registry.Vaccination) vaccinationResponse {
+func (h *API) vaccinationOut(v registry.Vaccination) vaccinationResponse {
 	out := vaccinationResponse{ID: v.ID.String(), Product: v.Product, Date: v.Date, Site: v.Site, Lot: v.Lot,
 		Source: v.Source, Payment: v.Payment, RecordedAt: v.RecordedAt, Status: v.Status,
 		Replaces: idOrEmpty(v.Replaces), ReplacedBy: idOrEmpty(v.ReplacedBy)}
-	if p, ok := s.svc.Catalog().ByID(v.Product); ok {
+	if p, ok := h.svc.Catalog().ByID(v.Product); ok {
 		out.ProductName, out.CVX = p.Name("en"), p.CVXCode()
 	}
 	return out
@@ -108,42 +143,48 @@ func created(w http.ResponseWriter, replayed bool, v any) {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	encode(w, http.StatusCreated, v)
+	Encode(w, http.StatusCreated, v)
 }
 
-func (s *Server) handlePersonCreate() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// PersonCreate registers a person (clinic RegisterPerson) and answers 201 with
+// the record and, in this one answer, the holder secret.
+func (h *API) PersonCreate() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		in, err := decodeBody[clinic.PersonInput](w, r)
 		if err != nil {
 			return err
 		}
-		reg, err := s.svc.RegisterPerson(r.Context(), a, in, r.Header.Get("Idempotency-Key"))
+		reg, err := h.svc.RegisterPerson(r.Context(), a, in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			return err
 		}
-		created(w, reg.Replayed, s.personOut(&reg.Record, reg.HolderSecret))
+		created(w, reg.Replayed, h.personOut(&reg.Record, reg.HolderSecret))
 		return nil
 	})
 }
 
-func (s *Server) handlePersonGet() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		code, err := cardFrom(r)
+// PersonGet reads a person's record for the purpose named in the query
+// (clinic ReadRecord).
+func (h *API) PersonGet() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		code, err := httpx.CardFrom(r)
 		if err != nil {
 			return err
 		}
-		rec, err := s.svc.ReadRecord(r.Context(), a, code, r.URL.Query().Get("purpose"))
+		rec, err := h.svc.ReadRecord(r.Context(), a, code, r.URL.Query().Get("purpose"))
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, s.personOut(rec, ""))
+		Encode(w, http.StatusOK, h.personOut(rec, ""))
 		return nil
 	})
 }
 
-func (s *Server) handlePersonEdit() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		code, err := cardFrom(r)
+// PersonEdit changes a person's demographics (clinic EditPerson) and answers
+// with the record.
+func (h *API) PersonEdit() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		code, err := httpx.CardFrom(r)
 		if err != nil {
 			return err
 		}
@@ -151,22 +192,23 @@ func (s *Server) handlePersonEdit() http.Handler {
 		if err != nil {
 			return err
 		}
-		rec, err := s.svc.EditPerson(r.Context(), a, code, in, r.Header.Get("Idempotency-Key"))
+		rec, err := h.svc.EditPerson(r.Context(), a, code, in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, s.personOut(rec, ""))
+		Encode(w, http.StatusOK, h.personOut(rec, ""))
 		return nil
 	})
 }
 
-func (s *Server) handlePersonErase() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		code, err := cardFrom(r)
+// PersonErase erases a person (clinic ErasePerson) and answers 204.
+func (h *API) PersonErase() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		code, err := httpx.CardFrom(r)
 		if err != nil {
 			return err
 		}
-		if err := s.svc.ErasePerson(r.Context(), a, code); err != nil {
+		if err := h.svc.ErasePerson(r.Context(), a, code); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -174,9 +216,11 @@ func (s *Server) handlePersonErase() http.Handler {
 	})
 }
 
-func (s *Server) handleVaccinationCreate() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		code, err := cardFrom(r)
+// VaccinationCreate records a dose (clinic RecordVaccination) and answers 201
+// with the dose, its evaluation and any warning.
+func (h *API) VaccinationCreate() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		code, err := httpx.CardFrom(r)
 		if err != nil {
 			return err
 		}
@@ -184,20 +228,21 @@ func (s *Server) handleVaccinationCreate() http.Handler {
 		if err != nil {
 			return err
 		}
-		d, err := s.svc.RecordVaccination(r.Context(), a, code, in, r.Header.Get("Idempotency-Key"))
+		d, err := h.svc.RecordVaccination(r.Context(), a, code, in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			return err
 		}
-		out := s.vaccinationOut(d.Vaccination)
+		out := h.vaccinationOut(d.Vaccination)
 		out.Evaluation, out.Warnings = d.Evaluation, d.Warnings
 		created(w, d.Replayed, out)
 		return nil
 	})
 }
 
-func (s *Server) handleTestCreate() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		code, err := cardFrom(r)
+// TestCreate records a test (clinic RecordTest) and answers 201 with it.
+func (h *API) TestCreate() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		code, err := httpx.CardFrom(r)
 		if err != nil {
 			return err
 		}
@@ -205,7 +250,7 @@ func (s *Server) handleTestCreate() http.Handler {
 		if err != nil {
 			return err
 		}
-		t, err := s.svc.RecordTest(r.Context(), a, code, in, r.Header.Get("Idempotency-Key"))
+		t, err := h.svc.RecordTest(r.Context(), a, code, in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			return err
 		}
@@ -214,9 +259,11 @@ func (s *Server) handleTestCreate() http.Handler {
 	})
 }
 
-func (s *Server) handleEnteredInError() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		code, err := cardFrom(r)
+// EnteredInError marks a dose or a test entered in error (clinic
+// MarkEnteredInError) and answers 201 with the corrected record.
+func (h *API) EnteredInError() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		code, err := httpx.CardFrom(r)
 		if err != nil {
 			return err
 		}
@@ -228,12 +275,12 @@ func (s *Server) handleEnteredInError() http.Handler {
 		if err != nil {
 			return registry.FieldErrorf(registry.EINVALID, "id", "Malformed record ID.")
 		}
-		c, err := s.svc.MarkEnteredInError(r.Context(), a, code, id, in, r.Header.Get("Idempotency-Key"))
+		c, err := h.svc.MarkEnteredInError(r.Context(), a, code, id, in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			return err
 		}
 		if c.Vaccination != nil {
-			created(w, c.Replayed, s.vaccinationOut(*c.Vaccination))
+			created(w, c.Replayed, h.vaccinationOut(*c.Vaccination))
 		} else {
 			created(w, c.Replayed, testOut(*c.Test))
 		}
@@ -261,18 +308,20 @@ type flaggedResponse struct {
 	Reason string        `json:"reason"`
 }
 
-func (s *Server) handleForecast() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		code, err := cardFrom(r)
+// Forecast forecasts a person's next doses (clinic ForecastPerson) as of the
+// as_of query date, with the schedule and observations the query names.
+func (h *API) Forecast() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		code, err := httpx.CardFrom(r)
 		if err != nil {
 			return err
 		}
 		q := r.URL.Query()
-		asOf, err := dateParam(r, "as_of", registry.Date{})
+		asOf, err := httpx.DateParam(r, "as_of", registry.Date{})
 		if err != nil {
 			return err
 		}
-		f, err := s.svc.ForecastPerson(r.Context(), a, code, clinic.ForecastInput{Schedule: q.Get("schedule"), AsOf: asOf,
+		f, err := h.svc.ForecastPerson(r.Context(), a, code, clinic.ForecastInput{Schedule: q.Get("schedule"), AsOf: asOf,
 			Observations: q["observation"]})
 		if err != nil {
 			return err
@@ -282,7 +331,7 @@ func (s *Server) handleForecast() http.Handler {
 		for _, x := range f.Flagged {
 			out.Flagged = append(out.Flagged, flaggedResponse{Record: x.Record.String(), Date: x.Date, Reason: x.Reason})
 		}
-		encode(w, http.StatusOK, out)
+		Encode(w, http.StatusOK, out)
 		return nil
 	})
 }
@@ -297,9 +346,11 @@ type certificateResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (s *Server) handleCertificateIssue() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		code, err := cardFrom(r)
+// CertificateIssue issues an EU DCC for one of a person's records (clinic
+// IssueCertificate) and answers 201 with it and its QR code.
+func (h *API) CertificateIssue() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		code, err := httpx.CardFrom(r)
 		if err != nil {
 			return err
 		}
@@ -307,44 +358,46 @@ func (s *Server) handleCertificateIssue() http.Handler {
 		if err != nil {
 			return err
 		}
-		c, err := s.svc.IssueCertificate(r.Context(), a, code, in)
+		c, err := h.svc.IssueCertificate(r.Context(), a, code, in)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusCreated, certificateResponse{Format: "hcert", HC1: c.HC1, QRSVG: string(c.QRSVG), QRPNG: c.QRPNG,
+		Encode(w, http.StatusCreated, certificateResponse{Format: "hcert", HC1: c.HC1, QRSVG: string(c.QRSVG), QRPNG: c.QRPNG,
 			IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt})
 		return nil
 	})
 }
 
-func (s *Server) handleCertificateVerify() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// CertificateVerify checks a certificate against the trust list (clinic
+// VerifyCertificate). Nothing about it is kept.
+func (h *API) CertificateVerify() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		in, err := decodeBody[clinic.VerifyInput](w, r)
 		if err != nil {
 			return err
 		}
-		res, err := s.svc.VerifyCertificate(r.Context(), a, in)
+		res, err := h.svc.VerifyCertificate(r.Context(), a, in)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, res)
+		Encode(w, http.StatusOK, res)
 		return nil
 	})
 }
 
-// handleEligibility decides one eligibility question. The facts in the body
-// are used for this one decision and then forgotten.
-func (s *Server) handleEligibility() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// Eligibility decides one eligibility question (clinic Decide). The facts
+// in the body are used for this one decision and then forgotten.
+func (h *API) Eligibility() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		in, err := decodeBody[policy.EligibilityRequest](w, r)
 		if err != nil {
 			return err
 		}
-		d, err := s.svc.Decide(r.Context(), a, in)
+		d, err := h.svc.Decide(r.Context(), a, in)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, d)
+		Encode(w, http.StatusOK, d)
 		return nil
 	})
 }
@@ -365,13 +418,14 @@ func siteOut(s registry.Site) siteResponse {
 	return siteResponse{Code: s.Code, Name: s.Name, Jurisdiction: s.Jurisdiction, Services: services, CreatedAt: s.CreatedAt}
 }
 
-func (s *Server) handleSiteCreate() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// SiteCreate creates a site (clinic CreateSite) and answers 201 with it.
+func (h *API) SiteCreate() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		in, err := decodeBody[clinic.SiteInput](w, r)
 		if err != nil {
 			return err
 		}
-		c, err := s.svc.CreateSite(r.Context(), a, in, r.Header.Get("Idempotency-Key"))
+		c, err := h.svc.CreateSite(r.Context(), a, in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			return err
 		}
@@ -380,9 +434,10 @@ func (s *Server) handleSiteCreate() http.Handler {
 	})
 }
 
-func (s *Server) handleSiteList() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		sites, err := s.svc.ListSites(r.Context(), a)
+// SiteList lists the sites (clinic ListSites).
+func (h *API) SiteList() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		sites, err := h.svc.ListSites(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -390,7 +445,7 @@ func (s *Server) handleSiteList() http.Handler {
 		for _, site := range sites {
 			out = append(out, siteOut(site))
 		}
-		encode(w, http.StatusOK, map[string]any{"sites": out})
+		Encode(w, http.StatusOK, map[string]any{"sites": out})
 		return nil
 	})
 }
@@ -402,17 +457,19 @@ type tokenResponse struct {
 	Sites []string      `json:"sites,omitempty"`
 }
 
-func (s *Server) handleTokenCreate() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// TokenCreate makes a token (clinic CreateToken) and answers 201 with its
+// secret, shown this once.
+func (h *API) TokenCreate() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		in, err := decodeBody[clinic.TokenInput](w, r)
 		if err != nil {
 			return err
 		}
-		t, err := s.svc.CreateToken(r.Context(), a, in)
+		t, err := h.svc.CreateToken(r.Context(), a, in)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusCreated, tokenResponse{ID: t.Token.ID, Token: t.Secret, Role: t.Token.Role, Sites: t.Token.Sites})
+		Encode(w, http.StatusCreated, tokenResponse{ID: t.Token.ID, Token: t.Secret, Role: t.Token.Role, Sites: t.Token.Sites})
 		return nil
 	})
 }
@@ -425,9 +482,10 @@ type tokenInfo struct {
 	CreatedAt time.Time     `json:"created_at"`
 }
 
-func (s *Server) handleTokenList() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		toks, err := s.svc.ListTokens(r.Context(), a)
+// TokenList lists the tokens without their secrets (clinic ListTokens).
+func (h *API) TokenList() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		toks, err := h.svc.ListTokens(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -435,14 +493,15 @@ func (s *Server) handleTokenList() http.Handler {
 		for _, t := range toks {
 			out = append(out, tokenInfo{ID: t.ID, Role: t.Role, Sites: t.Sites, CreatedAt: t.CreatedAt})
 		}
-		encode(w, http.StatusOK, map[string]any{"tokens": out})
+		Encode(w, http.StatusOK, map[string]any{"tokens": out})
 		return nil
 	})
 }
 
-func (s *Server) handleTokenRevoke() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		if err := s.svc.RevokeToken(r.Context(), a, r.PathValue("id")); err != nil {
+// TokenRevoke revokes a token (clinic RevokeToken) and answers 204.
+func (h *API) TokenRevoke() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		if err := h.svc.RevokeToken(r.Context(), a, r.PathValue("id")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -460,9 +519,11 @@ type productResponse struct {
 	ICD11  string            `json:"icd11,omitempty"`
 }
 
-func (s *Server) handleProductList() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		products, err := s.svc.Products(r.Context(), a)
+// ProductList lists the catalogue's products with their codes (clinic
+// Products).
+func (h *API) ProductList() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		products, err := h.svc.Products(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -471,7 +532,7 @@ func (s *Server) handleProductList() http.Handler {
 			out = append(out, productResponse{ID: p.ID, Names: p.Names, CVX: p.CVXCode(), MVX: p.MVX,
 				DCCMP: p.DCCProduct, SNOMED: p.SNOMED, ICD11: p.ICD11})
 		}
-		encode(w, http.StatusOK, map[string]any{"products": out})
+		Encode(w, http.StatusOK, map[string]any{"products": out})
 		return nil
 	})
 }
@@ -484,17 +545,19 @@ type holderRequest struct {
 	HolderSecret string `json:"holder_secret"`
 }
 
-func (s *Server) handleHolderRecord() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// HolderRecord lets a person read their own record with their card code and
+// holder secret (clinic HolderRead).
+func (h *API) HolderRecord() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		in, err := decodeBody[holderRequest](w, r)
 		if err != nil {
 			return err
 		}
-		h, err := s.svc.HolderRead(r.Context(), a.Addr, in.CardCode, in.HolderSecret)
+		held, err := h.svc.HolderRead(r.Context(), a.Addr, in.CardCode, in.HolderSecret)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, s.personOut(h.Record, ""))
+		Encode(w, http.StatusOK, h.personOut(held.Record, ""))
 		return nil
 	})
 }
@@ -503,16 +566,17 @@ type sealRequest struct {
 	Shred bool `json:"shred"` // also destroy the key file, for good
 }
 
-func (s *Server) handleSeal() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// Seal seals the vault (clinic Seal), and with "shred" destroys its key file.
+func (h *API) Seal() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		in, err := decodeBody[sealRequest](w, r)
 		if err != nil {
 			return err
 		}
-		if err := s.svc.Seal(r.Context(), a, in.Shred); err != nil {
+		if err := h.svc.Seal(r.Context(), a, in.Shred); err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, map[string]any{"sealed": true, "shredded": in.Shred})
+		Encode(w, http.StatusOK, map[string]any{"sealed": true, "shredded": in.Shred})
 		return nil
 	})
 }
@@ -521,8 +585,9 @@ type unlockRequest struct {
 	Passphrase string `json:"passphrase"`
 }
 
-func (s *Server) handleUnlock() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// Unlock unseals the vault with a passphrase (clinic Unlock).
+func (h *API) Unlock() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		in, err := decodeBody[unlockRequest](w, r)
 		if err != nil {
 			return err
@@ -531,24 +596,24 @@ func (s *Server) handleUnlock() http.Handler {
 		if in.Passphrase != "" {
 			pass = []byte(in.Passphrase)
 		}
-		err = s.svc.Unlock(r.Context(), a, pass)
+		err = h.svc.Unlock(r.Context(), a, pass)
 		clear(pass)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, map[string]any{"sealed": false})
+		Encode(w, http.StatusOK, map[string]any{"sealed": false})
 		return nil
 	})
 }
 
-// handleCoverage returns the suppressed coverage tables.
-func (s *Server) handleCoverage() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		to, err := dateParam(r, "to", registry.DateOf(s.svc.Now()))
+// Coverage returns the suppressed coverage tables (clinic Coverage).
+func (h *API) Coverage() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		to, err := httpx.DateParam(r, "to", registry.DateOf(h.svc.Now()))
 		if err != nil {
 			return err
 		}
-		from, err := dateParam(r, "from", registry.DateOf(to.Time().AddDate(0, 0, -7*12)))
+		from, err := httpx.DateParam(r, "from", registry.DateOf(to.Time().AddDate(0, 0, -7*12)))
 		if err != nil {
 			return err
 		}
@@ -558,34 +623,34 @@ func (s *Server) handleCoverage() http.Handler {
 				return registry.FieldErrorf(registry.EINVALID, "k", "k must be a whole number.")
 			}
 		}
-		cov, err := s.svc.Coverage(r.Context(), a, from, to, k)
+		cov, err := h.svc.Coverage(r.Context(), a, from, to, k)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, cov)
+		Encode(w, http.StatusOK, cov)
 		return nil
 	})
 }
 
-// handleGaps returns the sites and jurisdictions whose doses lag in a week.
-func (s *Server) handleGaps() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		week, err := dateParam(r, "week", registry.DateOf(s.svc.Now()))
+// Gaps returns the sites and jurisdictions whose doses lag in a week.
+func (h *API) Gaps() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		week, err := httpx.DateParam(r, "week", registry.DateOf(h.svc.Now()))
 		if err != nil {
 			return err
 		}
-		rep, err := s.svc.Gaps(r.Context(), a, week)
+		rep, err := h.svc.Gaps(r.Context(), a, week)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, rep)
+		Encode(w, http.StatusOK, rep)
 		return nil
 	})
 }
 
-// handleAuditList pages through the access log.
-func (s *Server) handleAuditList() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+// AuditList pages through the access log (clinic AuditEntries).
+func (h *API) AuditList() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
 		from, limit := uint64(1), 100
 		q := r.URL.Query()
 		if v := q.Get("from_seq"); v != "" {
@@ -602,41 +667,23 @@ func (s *Server) handleAuditList() http.Handler {
 			}
 			limit = n
 		}
-		entries, err := s.svc.AuditEntries(r.Context(), a, from, limit)
+		entries, err := h.svc.AuditEntries(r.Context(), a, from, limit)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, map[string]any{"entries": entries})
+		Encode(w, http.StatusOK, map[string]any{"entries": entries})
 		return nil
 	})
 }
 
-// handleAuditVerify checks the whole chain against the stored checkpoints.
-func (s *Server) handleAuditVerify() http.Handler {
-	return s.api(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		rep, err := s.svc.VerifyAudit(r.Context(), a)
+// AuditVerify checks the whole chain against the stored checkpoints.
+func (h *API) AuditVerify() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		rep, err := h.svc.VerifyAudit(r.Context(), a)
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, rep)
+		Encode(w, http.StatusOK, rep)
 		return nil
 	})
-}
-
-// cardFrom reads the {card} path value.
-func cardFrom(r *http.Request) (registry.CardCode, error) {
-	return registry.ParseCardCode(r.PathValue("card"))
-}
-
-// dateParam reads an optional YYYY-MM-DD query parameter.
-func dateParam(r *http.Request, name string, def registry.Date) (registry.Date, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
-	}
-	d, err := registry.ParseDate(v)
-	if err != nil {
-		return d, registry.FieldErrorf(registry.EINVALID, name, "%v.", err)
-	}
-	return d, nil
 }

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"encoding/json"
@@ -72,7 +72,7 @@ func jurisdictionTree(p *policy.Pack) []jurOption {
 // Indent is the prefix that shows a jurisdiction's depth in a list.
 func (j jurOption) Indent() string { return strings.Repeat("\u00a0\u00a0", j.Depth) }
 
-func (a *webApp) packFor(name string) (*policy.Pack, error) {
+func (a *App) packFor(name string) (*policy.Pack, error) {
 	if a.svc.Policy() == nil {
 		return nil, registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
@@ -96,7 +96,7 @@ func packNames(e *policy.Engine) []string {
 
 // newCheckForm is an empty facts form: the place defaults to the
 // vaccinator's first site's jurisdiction, the date to today.
-func (a *webApp) newCheckForm(r *http.Request, c *pageCtx, card string) (eligibilityForm, error) {
+func (a *App) newCheckForm(r *http.Request, c *PageCtx, card string) (eligibilityForm, error) {
 	p, err := a.packFor("")
 	if err != nil {
 		return eligibilityForm{}, err
@@ -129,7 +129,9 @@ func factFields(p *policy.Pack, values map[string]string) []factField {
 	return out
 }
 
-func (a *webApp) checkForm(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+// CheckForm shows an empty eligibility form; a vaccinator's carries the
+// card of the person it is for.
+func (a *App) CheckForm(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	card := ""
 	if c.sess.tok.Role == registry.RoleVaccinator {
 		if code, err := registry.ParseCardCode(r.URL.Query().Get("card")); err == nil {
@@ -193,9 +195,9 @@ func factsFromForm(r *http.Request, p *policy.Pack) (map[string]any, map[string]
 	return facts, values, nil
 }
 
-// check decides one eligibility question. Nothing of the facts is kept:
+// Check decides one eligibility question. Nothing of the facts is kept:
 // they live in this request only.
-func (a *webApp) check(w http.ResponseWriter, r *http.Request, c *pageCtx) error {
+func (a *App) Check(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	p, err := a.packFor(r.PostFormValue("pack"))
 	if err != nil {
 		return err
@@ -239,7 +241,7 @@ func (a *webApp) check(w http.ResponseWriter, r *http.Request, c *pageCtx) error
 
 // Jur names a jurisdiction in the page's language, falling back to the
 // pack's name for it.
-func (c *pageCtx) Jur(code string) string {
+func (c *PageCtx) Jur(code string) string {
 	if c.loc.has("jur." + code) {
 		return c.loc.text("jur." + code)
 	}
@@ -255,7 +257,7 @@ func (c *pageCtx) Jur(code string) string {
 
 // Fact labels a fact: the catalogue's label, or the pack's description of a
 // fact the catalogue does not know.
-func (c *pageCtx) Fact(f factField) string {
+func (c *PageCtx) Fact(f factField) string {
 	if c.loc.has("fact." + f.Name) {
 		return c.loc.text("fact." + f.Name)
 	}

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"net/http/httptest"
@@ -83,20 +83,28 @@ func TestSafeNext(t *testing.T) {
 	}
 }
 
+// TestReturnPath: a GET page comes back to itself, less lang; a form's
+// target comes back to the page its route names (the back column of
+// package server's route table), with the card filled in.
 func TestReturnPath(t *testing.T) {
-	tests := []struct{ method, target, want string }{
-		{"GET", "/clinic/p/7KQM-X4TD-9HCA?purpose=care&lang=ko", "/clinic/p/7KQM-X4TD-9HCA?purpose=care"},
-		{"GET", "/check", "/check"},
-		{"POST", "/clinic/p/7KQM-X4TD-9HCA/dose", "/clinic/p/7KQM-X4TD-9HCA?purpose=care"},
-		{"POST", "/clinic/register", "/clinic"},
-		{"POST", "/check", "/check"},
-		{"POST", "/program/policy/explain", "/program/policy"},
-		{"POST", "/admin/tokens", "/admin"},
-		{"POST", "/holder/certificate", "/holder"},
-		{"POST", "/signout", "/"},
+	tests := []struct{ method, target, card, back, want string }{
+		{"GET", "/clinic/p/7KQM-X4TD-9HCA?purpose=care&lang=ko", "7KQM-X4TD-9HCA", "", "/clinic/p/7KQM-X4TD-9HCA?purpose=care"},
+		{"GET", "/check", "", "", "/check"},
+		{"POST", "/clinic/p/7KQM-X4TD-9HCA/dose", "7KQM-X4TD-9HCA", "/clinic/p/{card}?purpose=care", "/clinic/p/7KQM-X4TD-9HCA?purpose=care"},
+		{"POST", "/clinic/p/7KQM%2FX4TD/dose", "7KQM/X4TD", "/clinic/p/{card}?purpose=care", "/clinic/p/7KQM%2FX4TD?purpose=care"},
+		{"POST", "/clinic/register", "", "/clinic", "/clinic"},
+		{"POST", "/check", "", "/check", "/check"},
+		{"POST", "/program/policy/explain", "", "/program/policy", "/program/policy"},
+		{"POST", "/admin/tokens", "", "/admin", "/admin"},
+		{"POST", "/holder/certificate", "", "/holder", "/holder"},
+		{"POST", "/signout", "", "", "/"},
 	}
 	for _, tt := range tests {
-		if got := returnPath(httptest.NewRequest(tt.method, tt.target, nil)); got != tt.want {
+		r := httptest.NewRequest(tt.method, tt.target, nil)
+		if tt.card != "" {
+			r.SetPathValue("card", tt.card)
+		}
+		if got := returnPath(r, tt.back); got != tt.want {
 			t.Errorf("%s %s: %q, want %q", tt.method, tt.target, got, tt.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"bytes"
@@ -9,12 +9,13 @@ import (
 	"reflect"
 
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/httpx"
 )
 
 // pageData is what the layout renders: the page context (translation and
 // formatting methods), the title key and the page's own data.
 type pageData struct {
-	*pageCtx
+	*PageCtx
 	TitleKey string
 	Data     any
 }
@@ -32,7 +33,7 @@ func (d pageData) BodyClass() string {
 type navItem struct{ Href, Key string }
 
 // Nav is the menu for the signed-in role (or for a visitor).
-func (c *pageCtx) Nav() []navItem {
+func (c *PageCtx) Nav() []navItem {
 	if c.sess == nil {
 		return []navItem{{"/holder", "nav.holder"}, {"/verify", "nav.verify"}, {"/signin", "nav.signin"}}
 	}
@@ -51,10 +52,10 @@ func (c *pageCtx) Nav() []navItem {
 }
 
 // SignedIn reports whether someone is signed in.
-func (c *pageCtx) SignedIn() bool { return c.sess != nil }
+func (c *PageCtx) SignedIn() bool { return c.sess != nil }
 
 // Role is the signed-in role, or "".
-func (c *pageCtx) Role() string {
+func (c *PageCtx) Role() string {
 	if c.sess == nil {
 		return ""
 	}
@@ -62,13 +63,13 @@ func (c *pageCtx) Role() string {
 }
 
 // LangHref is the link that switches the page to tag and comes back.
-func (c *pageCtx) LangHref(tag string) string {
+func (c *PageCtx) LangHref(tag string) string {
 	return "/lang?lang=" + url.QueryEscape(tag) + "&next=" + url.QueryEscape(c.Path)
 }
 
 // render writes page name with data. The page is rendered into a buffer
 // first, so that a template error never sends half a page.
-func (a *webApp) render(w http.ResponseWriter, r *http.Request, c *pageCtx, status int, name, titleKey string, data any) error {
+func (a *App) render(w http.ResponseWriter, r *http.Request, c *PageCtx, status int, name, titleKey string, data any) error {
 	t := a.pages[name]
 	if t == nil {
 		return registry.Errorf(registry.EINTERNAL, "No page template %q.", name)
@@ -77,7 +78,7 @@ func (a *webApp) render(w http.ResponseWriter, r *http.Request, c *pageCtx, stat
 	buf.Reset()
 	defer a.bufs.Put(buf)
 	c.errField = errFieldOf(data)
-	if err := t.Execute(buf, pageData{pageCtx: c, TitleKey: titleKey, Data: data}); err != nil {
+	if err := t.Execute(buf, pageData{PageCtx: c, TitleKey: titleKey, Data: data}); err != nil {
 		return registry.Errorf(registry.EINTERNAL, "Rendering %s: %v", name, err)
 	}
 	h := w.Header()
@@ -103,19 +104,19 @@ type errorData struct {
 // translated explanation, the field it names, and (for errors caused by the
 // request) the English detail. Internal errors are logged with the request
 // ID and never shown.
-func (a *webApp) renderError(w http.ResponseWriter, r *http.Request, c *pageCtx, err error) {
+func (a *App) renderError(w http.ResponseWriter, r *http.Request, c *PageCtx, err error) {
 	code := registry.ErrorCode(err)
 	d := errorData{Code: code, Field: registry.ErrorField(err), Status: failed(w, err)}
 	if code == registry.EINTERNAL {
-		a.s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
-			slog.String("request_id", requestID(r.Context())), slog.String("route", r.Pattern),
+		a.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("request_id", httpx.RequestID(r.Context())), slog.String("route", r.Pattern),
 			slog.String("error", err.Error()))
 	} else {
 		d.Detail = registry.ErrorMessage(err)
 	}
 	if rerr := a.render(w, r, c, d.Status, "error", "error.title", d); rerr != nil {
-		a.s.logger.LogAttrs(r.Context(), slog.LevelError, "rendering the error page",
-			slog.String("request_id", requestID(r.Context())), slog.String("error", rerr.Error()))
+		a.logger.LogAttrs(r.Context(), slog.LevelError, "rendering the error page",
+			slog.String("request_id", httpx.RequestID(r.Context())), slog.String("error", rerr.Error()))
 		http.Error(w, http.StatusText(d.Status), d.Status)
 	}
 }
@@ -130,7 +131,7 @@ const errorHeader = "Haven-Error"
 func failed(w http.ResponseWriter, err error) int {
 	code := registry.ErrorCode(err)
 	w.Header().Set(errorHeader, code)
-	return statusOf(code)
+	return httpx.StatusOf(code)
 }
 
 // formErr is a validation error to show beside a form, rather than as an
@@ -179,7 +180,7 @@ func errFieldOf(data any) string {
 // Invalid marks the input for an error field: aria-invalid, and the error
 // message as its description, so that a screen reader announces both.
 // Templates write it inside the tag: <input id="x" name="date"{{$.Invalid "date"}}>.
-func (c *pageCtx) Invalid(fields ...string) template.HTMLAttr {
+func (c *PageCtx) Invalid(fields ...string) template.HTMLAttr {
 	for _, f := range fields {
 		if f != "" && f == c.errField {
 			return ` aria-invalid="true" aria-describedby="form-error"`

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"encoding/json"
@@ -142,11 +142,11 @@ func (l *locale) text(key string, args ...any) string {
 func (l *locale) has(key string) bool { _, ok := l.msgs[key]; return ok }
 
 // T translates key for the page's language. Templates call {{$.T "key"}}.
-func (c *pageCtx) T(key string, args ...any) string { return c.loc.text(key, args...) }
+func (c *PageCtx) T(key string, args ...any) string { return c.loc.text(key, args...) }
 
 // TOr translates prefix+value when the catalogue has it, else shows value
 // as it is (a code the catalogue does not know, such as a new rule ID).
-func (c *pageCtx) TOr(prefix, value string) string {
+func (c *PageCtx) TOr(prefix, value string) string {
 	if c.loc.has(prefix + value) {
 		return c.loc.text(prefix + value)
 	}
@@ -154,13 +154,13 @@ func (c *pageCtx) TOr(prefix, value string) string {
 }
 
 // Lang is the page's language tag, for <html lang>.
-func (c *pageCtx) Lang() string { return c.loc.Tag }
+func (c *PageCtx) Lang() string { return c.loc.Tag }
 
 // Languages lists the language switcher's entries.
-func (c *pageCtx) Languages() []*locale { return c.app.locales.list }
+func (c *PageCtx) Languages() []*locale { return c.app.locales.list }
 
 // Date formats a civil date for the page's language.
-func (c *pageCtx) Date(d any) string {
+func (c *PageCtx) Date(d any) string {
 	switch v := d.(type) {
 	case registry.Date:
 		if v.IsZero() {
@@ -190,7 +190,7 @@ func (c *pageCtx) Date(d any) string {
 }
 
 // Num formats a number with the page language's digit grouping.
-func (c *pageCtx) Num(n any) string {
+func (c *PageCtx) Num(n any) string {
 	switch v := n.(type) {
 	case *int64:
 		if v == nil {
@@ -207,12 +207,12 @@ func (c *pageCtx) Num(n any) string {
 }
 
 // Percent formats a share (0–1) as a percentage.
-func (c *pageCtx) Percent(share float64) string {
+func (c *PageCtx) Percent(share float64) string {
 	return c.loc.printer.Sprintf("%.1f%%", share*100)
 }
 
 // Money formats an amount and currency, e.g. "CNY 50.00".
-func (c *pageCtx) Money(amount, currency string) string {
+func (c *PageCtx) Money(amount, currency string) string {
 	if amount == "" {
 		return ""
 	}
@@ -220,7 +220,7 @@ func (c *pageCtx) Money(amount, currency string) string {
 }
 
 // Product names a catalogue product in the page's language.
-func (c *pageCtx) Product(id string) string {
+func (c *PageCtx) Product(id string) string {
 	if p, ok := c.app.svc.Catalog().ByID(id); ok {
 		return p.Name(c.loc.catalog)
 	}
@@ -237,12 +237,12 @@ var templateFuncs = template.FuncMap{
 // withCtx hands a partial template its data together with the page's
 // translation methods: {{template "doseform" $.With .Data.Forms}}.
 type withCtx struct {
-	*pageCtx
+	*PageCtx
 	V any
 }
 
 // With pairs v with the page context for a partial template.
-func (c *pageCtx) With(v any) withCtx { return withCtx{c, v} }
+func (c *PageCtx) With(v any) withCtx { return withCtx{c, v} }
 
 // scheduleReasonKeys maps the CDC wording of dose evaluation reasons (see
 // package schedule) to catalogue keys.
@@ -260,7 +260,7 @@ var scheduleReasonKeys = map[string]string{
 
 // Reasons translates a schedule reason string ("; "-separated CDC
 // wording). A reason the catalogue does not know is shown as it is.
-func (c *pageCtx) Reasons(s string) []string {
+func (c *PageCtx) Reasons(s string) []string {
 	if s == "" {
 		return nil
 	}
