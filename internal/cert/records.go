@@ -34,10 +34,12 @@ func PersonFromRegistry(p registry.Person) Person {
 		bd = registry.PartialDate{Year: bd.Year}
 	}
 	return Person{
-		CardCode:   string(p.CardCode),
-		FamilyName: d.FamilyName,
-		GivenName:  d.GivenName,
-		BirthDate:  bd.String(),
+		CardCode:       string(p.CardCode),
+		FamilyName:     d.FamilyName,
+		GivenName:      d.GivenName,
+		FamilyNameICAO: d.FamilyNameICAO,
+		GivenNameICAO:  d.GivenNameICAO,
+		BirthDate:      bd.String(),
 	}
 }
 

@@ -217,3 +217,43 @@ func TestCertificateTellsTheTruth(t *testing.T) {
 		t.Fatalf("valid dose after a too-soon one: %+v, %v; want 2 of 2", d, err)
 	}
 }
+
+// TestMachineReadableNames: names are kept as written, with machine-readable
+// forms suggested from them, which the clinic may correct; an edit of a name
+// suggests its form again unless the clinic gives one.
+func TestMachineReadableNames(t *testing.T) {
+	svc, _, _ := newService(t)
+	ctx := context.Background()
+	kim := "KIM"
+	reg, err := svc.RegisterPerson(ctx, vaccinator, clinic.PersonInput{FamilyName: "김", GivenName: "민준"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := reg.Record.Person.Demographics
+	if d.FamilyName != "김" || d.FamilyNameICAO != "GIM" || d.GivenNameICAO != "MINJUN" {
+		t.Fatalf("registered %+v; want the Hangul kept and GIM MINJUN suggested", d)
+	}
+	card := reg.Record.Person.CardCode
+	rec, err := svc.EditPerson(ctx, vaccinator, card, clinic.PersonEdit{FamilyNameICAO: &kim}, "")
+	if err != nil || rec.Person.Demographics.FamilyNameICAO != "KIM" || rec.Person.Demographics.GivenNameICAO != "MINJUN" {
+		t.Fatalf("correct the surname's form: %+v, %v", rec, err)
+	}
+	wang, xiaoming := "王", "小明"
+	rec, err = svc.EditPerson(ctx, vaccinator, card, clinic.PersonEdit{FamilyName: &wang, GivenName: &xiaoming}, "")
+	if err != nil || rec.Person.Demographics.FamilyNameICAO != "WANG" || rec.Person.Demographics.GivenNameICAO != "XIAOMING" {
+		t.Fatalf("rename in Hanzi: %+v, %v", rec, err)
+	}
+	bad := "Kim-1"
+	if _, err := svc.EditPerson(ctx, vaccinator, card, clinic.PersonEdit{FamilyNameICAO: &bad}, ""); registry.ErrorField(err) != "family_name_icao" {
+		t.Fatalf("a form with a digit: %v", err)
+	}
+	// A script Haven cannot transliterate still registers; the form is
+	// empty until the clinic types one.
+	reg, err = svc.RegisterPerson(ctx, vaccinator, clinic.PersonInput{FamilyName: "สมชาย"}, "")
+	if err != nil || reg.Record.Person.Demographics.FamilyNameICAO != "" {
+		t.Fatalf("Thai name: %+v, %v", reg, err)
+	}
+	if f := clinic.SuggestNames("สมชาย", "이"); f.Family.Problem == "" || f.Given.ICAO != "I" {
+		t.Fatalf("suggestions %+v", f)
+	}
+}

@@ -10,12 +10,17 @@ import (
 // PersonInput is what a clinic may record about a person. Every field is
 // optional: Haven registers people who have no documents.
 type PersonInput struct {
-	GivenName          string `json:"given_name"`
-	FamilyName         string `json:"family_name"`
-	BirthDate          string `json:"birth_date"` // YYYY, YYYY-MM or YYYY-MM-DD
-	BirthDateEstimated bool   `json:"birth_date_estimated"`
-	Sex                string `json:"sex"`
-	Phone              string `json:"phone"`
+	GivenName  string `json:"given_name"`
+	FamilyName string `json:"family_name"`
+	// GivenNameICAO and FamilyNameICAO are the machine-readable forms of the
+	// names that certificates carry; when absent they are suggested from the
+	// names as written (see SuggestNames).
+	GivenNameICAO      *string `json:"given_name_icao"`
+	FamilyNameICAO     *string `json:"family_name_icao"`
+	BirthDate          string  `json:"birth_date"` // YYYY, YYYY-MM or YYYY-MM-DD
+	BirthDateEstimated bool    `json:"birth_date_estimated"`
+	Sex                string  `json:"sex"`
+	Phone              string  `json:"phone"`
 }
 
 // demographics validates in against today and returns the demographics, or
@@ -56,6 +61,16 @@ func (in PersonInput) demographics(today registry.Date) (registry.Demographics, 
 	return d, nil
 }
 
+// demographicsAfter is demographics, with the machine-readable names filled
+// in: as given, kept from prev while the name is unchanged, or suggested.
+func (in PersonInput) demographicsAfter(today registry.Date, prev registry.Demographics) (registry.Demographics, error) {
+	d, err := in.demographics(today)
+	if err != nil {
+		return d, err
+	}
+	return withICAO(d, prev, in.FamilyNameICAO, in.GivenNameICAO)
+}
+
 // Registered is the result of registering a person. HolderSecret is set only
 // in the answer to the request that created the person, never in a replay:
 // it is printed on the card once and not shown again.
@@ -80,7 +95,7 @@ func (s *Service) RegisterPerson(ctx context.Context, a Actor, in PersonInput, i
 	if err := s.begin(a, ActPersonCreate); err != nil {
 		return nil, err
 	}
-	demo, err := in.demographics(s.Today())
+	demo, err := in.demographicsAfter(s.Today(), registry.Demographics{})
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +215,8 @@ func (s *Service) open(rec *registry.SealedRecord) (*registry.Record, error) {
 type PersonEdit struct {
 	GivenName          *string `json:"given_name"`
 	FamilyName         *string `json:"family_name"`
+	GivenNameICAO      *string `json:"given_name_icao"`
+	FamilyNameICAO     *string `json:"family_name_icao"`
 	BirthDate          *string `json:"birth_date"`
 	BirthDateEstimated *bool   `json:"birth_date_estimated"`
 	Sex                *string `json:"sex"`
@@ -227,7 +244,8 @@ func (s *Service) EditPerson(ctx context.Context, a Actor, card registry.CardCod
 	}
 	d := rec.Person.Demographics
 	in := PersonInput{GivenName: d.GivenName, FamilyName: d.FamilyName, BirthDate: d.BirthDate.String(),
-		BirthDateEstimated: d.BirthDateEstimated, Sex: string(d.Sex), Phone: d.Phone}
+		BirthDateEstimated: d.BirthDateEstimated, Sex: string(d.Sex), Phone: d.Phone,
+		FamilyNameICAO: edit.FamilyNameICAO, GivenNameICAO: edit.GivenNameICAO}
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = *src
@@ -244,7 +262,7 @@ func (s *Service) EditPerson(ctx context.Context, a Actor, card registry.CardCod
 	if edit.BirthDate != nil && *edit.BirthDate == "" && edit.BirthDateEstimated == nil {
 		in.BirthDateEstimated = false
 	}
-	demo, err := in.demographics(s.Today())
+	demo, err := in.demographicsAfter(s.Today(), d)
 	if err != nil {
 		return nil, err
 	}

@@ -51,8 +51,13 @@ type Person struct {
 // Demographics are the optional identifying fields of a person. Every one may
 // be empty: Haven registers people who have no documents at all.
 type Demographics struct {
-	GivenName          string      `json:"given_name,omitempty"`
-	FamilyName         string      `json:"family_name,omitempty"`
+	GivenName  string `json:"given_name,omitempty"`
+	FamilyName string `json:"family_name,omitempty"`
+	// GivenNameICAO and FamilyNameICAO are the machine-readable forms of the
+	// names (ICAO 9303: A-Z and "<"), as certificates carry them. Haven
+	// suggests them from the names as written; the clinic may correct them.
+	GivenNameICAO      string      `json:"given_name_icao,omitempty"`
+	FamilyNameICAO     string      `json:"family_name_icao,omitempty"`
 	BirthDate          PartialDate `json:"-"`
 	BirthDateEstimated bool        `json:"birth_date_estimated,omitempty"`
 	Sex                Sex         `json:"sex,omitempty"`

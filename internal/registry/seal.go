@@ -30,6 +30,8 @@ type Vault interface {
 type sealedFields struct {
 	GivenName          string `json:"g,omitempty"`
 	FamilyName         string `json:"f,omitempty"`
+	GivenNameICAO      string `json:"gi,omitempty"`
+	FamilyNameICAO     string `json:"fi,omitempty"`
 	BirthDate          string `json:"b,omitempty"`
 	BirthDateEstimated bool   `json:"e,omitempty"`
 	Sex                Sex    `json:"s,omitempty"`
@@ -80,7 +82,8 @@ func ResealPerson(v Vault, sp SealedPerson, p Person) (SealedPerson, error) {
 func fieldsOf(p Person) sealedFields {
 	d := p.Demographics
 	return sealedFields{
-		GivenName: d.GivenName, FamilyName: d.FamilyName, BirthDate: d.BirthDate.String(),
+		GivenName: d.GivenName, FamilyName: d.FamilyName, GivenNameICAO: d.GivenNameICAO, FamilyNameICAO: d.FamilyNameICAO,
+		BirthDate:          d.BirthDate.String(),
 		BirthDateEstimated: d.BirthDateEstimated, Sex: d.Sex, Phone: d.Phone, HolderSecret: p.HolderSecret,
 	}
 }
@@ -103,6 +106,7 @@ func OpenPerson(v Vault, sp SealedPerson) (Person, error) {
 		return Person{}, fmt.Errorf("open person: %w", err)
 	}
 	p.Demographics = Demographics{GivenName: f.GivenName, FamilyName: f.FamilyName,
+		GivenNameICAO: f.GivenNameICAO, FamilyNameICAO: f.FamilyNameICAO,
 		BirthDateEstimated: f.BirthDateEstimated, Sex: f.Sex, Phone: f.Phone}
 	if f.BirthDate != "" {
 		if p.Demographics.BirthDate, err = ParsePartialDate(f.BirthDate); err != nil {

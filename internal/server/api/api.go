@@ -57,6 +57,8 @@ type personResponse struct {
 	HolderSecret       string                `json:"holder_secret,omitempty"`
 	GivenName          string                `json:"given_name,omitempty"`
 	FamilyName         string                `json:"family_name,omitempty"`
+	GivenNameICAO      string                `json:"given_name_icao,omitempty"`
+	FamilyNameICAO     string                `json:"family_name_icao,omitempty"`
 	BirthDate          string                `json:"birth_date,omitempty"`
 	BirthDateEstimated bool                  `json:"birth_date_estimated,omitempty"`
 	Sex                registry.Sex          `json:"sex,omitempty"`
@@ -70,6 +72,7 @@ func (h *API) personOut(rec *registry.Record, secret string) personResponse {
 	p := rec.Person
 	out := personResponse{
 		CardCode: string(p.CardCode), HolderSecret: secret, GivenName: p.Demographics.GivenName, FamilyName: p.Demographics.FamilyName,
+		GivenNameICAO: p.Demographics.GivenNameICAO, FamilyNameICAO: p.Demographics.FamilyNameICAO,
 		BirthDate: p.Demographics.BirthDate.String(), BirthDateEstimated: p.Demographics.BirthDateEstimated,
 		Sex: p.Demographics.Sex, Phone: p.Demographics.Phone, CreatedAt: p.CreatedAt,
 		Vaccinations: []vaccinationResponse{}, Tests: []testResponse{},
