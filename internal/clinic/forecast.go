@@ -18,7 +18,40 @@ import (
 type ForecastInput struct {
 	Schedule     string
 	AsOf         registry.Date
-	Observations []string
+	Observations []Observation
+}
+
+// Observation is a CDSi observation known at a visit: a code the schedule's
+// supporting data uses (see Observations), and for some (the onset of a
+// pregnancy, 170) the date it began.
+type Observation struct {
+	Code string
+	Date registry.Date
+}
+
+// ParseObservation reads an observation as "CODE" or "CODE:YYYY-MM-DD".
+func ParseObservation(s string) (Observation, error) {
+	code, date, dated := strings.Cut(strings.TrimSpace(s), ":")
+	o := Observation{Code: code}
+	if dated {
+		d, err := registry.ParseDate(date)
+		if err != nil {
+			return o, fieldErr("observations", "Observation %s: %v.", code, err)
+		}
+		o.Date = d
+	}
+	return o, nil
+}
+
+// Observations lists the observations the server's schedule uses, with
+// their official English titles and which need a date, for a form to offer.
+// It reads nothing of any person.
+func (s *Service) Observations() []schedule.ObservationInfo {
+	sch, err := s.scheduleFor("")
+	if err != nil {
+		return nil
+	}
+	return sch.Observations()
 }
 
 // Flagged is a recorded dose that the forecast had to leave out, and why.
@@ -63,7 +96,7 @@ func (s *Service) ForecastPerson(ctx context.Context, a Actor, card registry.Car
 	if err != nil {
 		return nil, err
 	}
-	obs, err := s.observations(in.Observations)
+	obs, err := observations(sch, in.Observations)
 	if err != nil {
 		return nil, err
 	}
@@ -85,15 +118,53 @@ func (s *Service) ForecastPerson(ctx context.Context, a Actor, card registry.Car
 	return f, nil
 }
 
-// observations validates observation codes: CDSi codes are three digits.
-func (s *Service) observations(codes []string) ([]schedule.Observation, error) {
+// maxObservations bounds the observations of one forecast.
+const maxObservations = 32
+
+// observations validates a visit's observations against the schedule: each
+// must be a code its supporting data uses, given once, with a date where it
+// needs one (the onset of a pregnancy). They are used for one answer only.
+func observations(sch *schedule.Schedule, in []Observation) ([]schedule.Observation, error) {
+	if len(in) > maxObservations {
+		return nil, fieldErr("observations", "At most %d observations.", maxObservations)
+	}
 	var out []schedule.Observation
-	for i, c := range codes {
-		c = strings.TrimSpace(c)
-		if len(c) == 0 || len(c) > 4 || strings.Trim(c, "0123456789") != "" {
-			return nil, fieldErr("observations", "Observation %d must be a CDSi observation code such as 055.", i)
+	seen := map[string]bool{}
+	var needs []schedule.ObservationInfo
+	for _, o := range in {
+		info, ok := sch.Observation(o.Code)
+		if !ok {
+			return nil, fieldErr("observations", "The %s schedule does not use the observation %q.", sch.Name(), o.Code)
 		}
-		out = append(out, schedule.Observation{Code: c})
+		if seen[info.Code] {
+			return nil, fieldErr("observations", "The observation %s is given twice.", info.Code)
+		}
+		seen[info.Code] = true
+		if info.Dated && o.Date.IsZero() {
+			return nil, fieldErr("observations", "The observation %s (%s) needs the date it began, as %s:YYYY-MM-DD.", info.Code, info.Title, info.Code)
+		}
+		if len(info.Needs) > 0 {
+			needs = append(needs, info)
+		}
+		ob := schedule.Observation{Code: info.Code}
+		if !o.Date.IsZero() {
+			ob.Date = o.Date.Time()
+		}
+		out = append(out, ob)
+	}
+	// Some observations mean nothing without a dated one beside them: a
+	// pregnancy's dose is timed from its onset.
+	for _, info := range needs {
+		for _, need := range info.Needs {
+			if !seen[need] {
+				title := need
+				if n, ok := sch.Observation(need); ok {
+					title = n.Title
+				}
+				return nil, fieldErr("observations", "The observation %s (%s) needs %s (%s) with its date, as %s:YYYY-MM-DD.",
+					info.Code, info.Title, need, title, need)
+			}
+		}
 	}
 	return out, nil
 }
@@ -247,14 +318,18 @@ type Overview struct {
 // with the server's schedule and the visit's observations (used for this
 // answer only). The forecast never fails the read: Forecast.Unavailable says
 // why there is none.
-func (s *Service) Overview(ctx context.Context, a Actor, card registry.CardCode, purpose string, observations []string) (*Overview, error) {
+func (s *Service) Overview(ctx context.Context, a Actor, card registry.CardCode, purpose string, visit []Observation) (*Overview, error) {
 	if err := s.begin(a, ActPersonRead); err != nil {
 		return nil, err
 	}
 	if err := checkPurpose(purpose); err != nil {
 		return nil, err
 	}
-	obs, err := s.observations(observations)
+	sch, err := s.scheduleFor("")
+	if err != nil {
+		return nil, err
+	}
+	obs, err := observations(sch, visit)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ type testEnv struct {
 	logs                                *syncBuffer
 	admin, vaccinator, analyst, auditor string
 	now                                 time.Time
+	dbPath                              string // the SQLite file, for tests that search it
 }
 
 // syncBuffer collects log output written by server goroutines.
@@ -90,11 +91,14 @@ type migratable interface {
 // newTestEnv runs the server on SQLite.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "haven.db"))
+	path := filepath.Join(t.TempDir(), "haven.db")
+	db, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newTestEnvOn(t, db)
+	e := newTestEnvOn(t, db)
+	e.dbPath = path
+	return e
 }
 
 // newTestEnvOn runs the server on db, which it migrates and closes.

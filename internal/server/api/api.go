@@ -324,8 +324,15 @@ func (h *API) Forecast() http.Handler {
 		if err != nil {
 			return err
 		}
-		f, err := h.svc.ForecastPerson(r.Context(), a, code, clinic.ForecastInput{Schedule: q.Get("schedule"), AsOf: asOf,
-			Observations: q["observation"]})
+		in := clinic.ForecastInput{Schedule: q.Get("schedule"), AsOf: asOf}
+		for _, v := range q["observation"] {
+			o, err := clinic.ParseObservation(v)
+			if err != nil {
+				return err
+			}
+			in.Observations = append(in.Observations, o)
+		}
+		f, err := h.svc.ForecastPerson(r.Context(), a, code, in)
 		if err != nil {
 			return err
 		}
