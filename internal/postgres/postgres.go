@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -31,10 +33,27 @@ func Migrations() fs.FS {
 var dialect = sqlstore.Dialect{Name: "postgres", DollarParams: true,
 	IsUniqueViolation:     func(err error) bool { return pgCode(err) == "23505" },
 	IsForeignKeyViolation: func(err error) bool { return pgCode(err) == "23503" },
+	IsUnavailable:         isUnavailable,
 	AuditLock:             "SELECT pg_advisory_xact_lock(7448210901)", // "haven audit"
 	// Vacuum removes the dead row versions, which held the wrapped key, that a
 	// delete leaves behind.
 	PostErase: []string{"VACUUM persons, idempotency"}}
+
+// isUnavailable reports a failure that may pass: the connection is lost or
+// refused (SQLSTATE class 08, a dial error), the server is out of disk,
+// memory or connections (class 53), shutting down or starting (57P01-03),
+// or failing at the system level (class 58: I/O).
+func isUnavailable(err error) bool {
+	code := pgCode(err)
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"), strings.HasPrefix(code, "58"),
+		code == "57P01", code == "57P02", code == "57P03":
+		return true
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err)
+}
 
 func pgCode(err error) string {
 	var e *pgconn.PgError

@@ -2,12 +2,15 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/sqlite"
 )
 
 // These tests pin the defects that the layer of actions fixed. Each failed
@@ -248,30 +251,54 @@ func TestEventDates(t *testing.T) {
 	}
 }
 
+// failingStore answers every record read with a fault that is not an
+// application error: the kind of detail that must stay in the log.
+type failingStore struct{ *sqlite.DB }
+
+func (failingStore) FindRecord(context.Context, registry.CardCode) (*registry.SealedRecord, error) {
+	return nil, errors.New("sqlite: page 7 of /srv/haven/haven.db: checksum mismatch")
+}
+
 // TestInternalErrorsShowAReference: a fault inside Haven answers "Internal
 // error." with the request ID to quote; the detail goes to the log only.
 func TestInternalErrorsShowAReference(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "haven.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEnvOn(t, failingStore{db})
+	p := e.register(`{}`)
+	res := e.do("GET", "/api/v1/persons/"+p.CardCode+"?purpose=care", e.vaccinator, "")
+	var body struct{ Error struct{ Code, Message, Field string } }
+	res.decode(t, &body)
+	id := res.header.Get("X-Request-Id")
+	if res.status != http.StatusInternalServerError || body.Error.Code != registry.EINTERNAL || id == "" ||
+		body.Error.Message != "Internal error. Reference: "+id || body.Error.Field != "" {
+		t.Fatalf("internal error: %d %s (request %s)", res.status, res.body, id)
+	}
+	if strings.Contains(string(res.body), "checksum") || strings.Contains(string(res.body), "/srv") {
+		t.Fatalf("the answer shows internal detail: %s", res.body)
+	}
+	if logs := string(e.logs.Bytes()); !strings.Contains(logs, id) || !strings.Contains(logs, "checksum mismatch") {
+		t.Fatal("the log has no entry with the detail under the reference")
+	}
+}
+
+// TestStorageFailuresAreUnavailable: when the database cannot serve, writes
+// answer 503 unavailable with Retry-After (a client retries them), not 500,
+// and /readyz says so.
+func TestStorageFailuresAreUnavailable(t *testing.T) {
 	e := newTestEnv(t)
 	p := e.register(`{}`)
-	e.store.Close() // every read now fails inside the store
-	res := e.do("GET", "/api/v1/persons/"+p.CardCode+"?purpose=care", e.vaccinator, "")
-	var body struct {
-		Error struct{ Code, Message string }
+	if res := e.do("GET", "/readyz", "", ""); res.status != http.StatusOK {
+		t.Fatalf("readyz: %d %s", res.status, res.body)
 	}
-	res.decode(t, &body)
-	if body.Error.Code != registry.EINTERNAL && body.Error.Code != registry.EUNAVAILABLE {
-		t.Fatalf("read from a closed store: %d %s", res.status, res.body)
+	e.store.Close()
+	res := e.do("POST", "/api/v1/persons/"+p.CardCode+"/tests", e.vaccinator, `{"kind":"pcr","result":"negative","date":"2021-09-01","site":"YB-1"}`)
+	if res.status != http.StatusServiceUnavailable || !strings.Contains(string(res.body), `"code":"unavailable"`) || res.header.Get("Retry-After") == "" {
+		t.Fatalf("write to a closed store: %d %v %s", res.status, res.header, res.body)
 	}
-	if body.Error.Code == registry.EINTERNAL {
-		id := res.header.Get("X-Request-Id")
-		if id == "" || body.Error.Message != "Internal error. Reference: "+id {
-			t.Fatalf("internal error message %q (request %s)", body.Error.Message, id)
-		}
-		if !strings.Contains(string(e.logs.Bytes()), id) {
-			t.Fatal("the log has no entry under the reference")
-		}
-	}
-	if strings.Contains(string(res.body), "sql") || strings.Contains(string(res.body), "closed") {
-		t.Fatalf("the answer shows internal detail: %s", res.body)
+	if res := e.do("GET", "/readyz", "", ""); res.status != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with a closed store: %d %s", res.status, res.body)
 	}
 }

@@ -34,7 +34,7 @@ func Migrations() fs.FS {
 	return sub
 }
 
-var dialect = sqlstore.Dialect{Name: "sqlite", IsUniqueViolation: isUniqueViolation,
+var dialect = sqlstore.Dialect{Name: "sqlite", IsUniqueViolation: isUniqueViolation, IsUnavailable: isUnavailable,
 	IsForeignKeyViolation: func(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
 	// secure_delete (set on every connection) zeroes deleted content in the
 	// database file; truncating the WAL drops the page images written
@@ -52,6 +52,18 @@ func sqliteCode(err error) int {
 func isUniqueViolation(err error) bool {
 	c := sqliteCode(err)
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// isUnavailable reports a storage failure that may pass: a full disk, an I/O
+// error, a file that cannot be opened or is read-only, no memory, or a lock
+// held too long.
+func isUnavailable(err error) bool {
+	switch sqliteCode(err) & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }
 
 // DB is a Haven store on one SQLite file.

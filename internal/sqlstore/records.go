@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/haven-registry/haven/internal/registry"
 )
@@ -68,7 +70,24 @@ func (s *Store) wrap(op string, err error) error {
 	if s.dialect.IsUniqueViolation(err) {
 		return &registry.Error{Code: registry.ECONFLICT, Message: "The record already exists.", Err: err}
 	}
+	if unavailable(s.dialect, err) {
+		return &registry.Error{Code: registry.EUNAVAILABLE, Message: "The database cannot be reached or cannot write now; try again shortly.",
+			Err: fmt.Errorf("%s: %s: %w", s.dialect.Name, op, err)}
+	}
 	return fmt.Errorf("%s: %s: %w", s.dialect.Name, op, err)
+}
+
+// unavailable reports whether err is a storage failure that may pass: the
+// dialect's own (full disk, I/O error, lost connection), a connection
+// database/sql gave up on, a closed database, or a deadline.
+func unavailable(d Dialect, err error) bool {
+	switch {
+	case d.IsUnavailable != nil && d.IsUnavailable(err),
+		errors.Is(err, sql.ErrConnDone), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return strings.Contains(err.Error(), "sql: database is closed")
 }
 
 type querier interface {

@@ -31,6 +31,10 @@ type Dialect struct {
 	IsUniqueViolation func(error) bool
 	// IsForeignKeyViolation reports whether err is a foreign-key violation.
 	IsForeignKeyViolation func(error) bool
+	// IsUnavailable reports whether err means the database cannot serve
+	// now but may soon (full disk, I/O error, lost connection, too busy):
+	// such failures answer EUNAVAILABLE, which clients retry.
+	IsUnavailable func(error) bool
 	// AuditLock, when set, is run before reading the head of the audit log
 	// in a write transaction, to serialise appends across connections and
 	// processes (PostgreSQL: an advisory transaction lock). SQLite needs

@@ -169,8 +169,13 @@ func (h *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error.Message = "Internal error. Reference: " + id
 		body.Error.Field = ""
 	}
-	if code == registry.EUNAUTHORIZED {
+	switch code {
+	case registry.EUNAUTHORIZED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="haven"`)
+	case registry.EUNAVAILABLE:
+		w.Header().Set("Retry-After", "5")
+	case registry.ERATELIMITED:
+		w.Header().Set("Retry-After", "30")
 	}
 	status := httpx.StatusOf(code)
 	if code == registry.EUNSUPPORTED && body.Error.Field != "Content-Type" {
