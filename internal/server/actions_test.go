@@ -269,7 +269,9 @@ func TestInternalErrorsShowAReference(t *testing.T) {
 	e := newTestEnvOn(t, failingStore{db})
 	p := e.register(`{}`)
 	res := e.do("GET", "/api/v1/persons/"+p.CardCode+"?purpose=care", e.vaccinator, "")
-	var body struct{ Error struct{ Code, Message, Field string } }
+	var body struct {
+		Error struct{ Code, Message, Field string }
+	}
 	res.decode(t, &body)
 	id := res.header.Get("X-Request-Id")
 	if res.status != http.StatusInternalServerError || body.Error.Code != registry.EINTERNAL || id == "" ||

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/haven-registry/haven/internal/clinic"
@@ -34,22 +35,28 @@ type Deps struct {
 	// SecureCookies marks session cookies Secure even when the request
 	// reached Haven without TLS: set it behind a proxy that terminates TLS.
 	SecureCookies bool
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (for rate limits and lockouts); a request from any other peer
+	// is taken to come from that peer, whatever its headers say.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves Haven's HTTP API and web pages. Create it with New.
 type Server struct {
-	logger        *slog.Logger
-	svc           *clinic.Service
-	metrics       *metrics
-	api           *api.API
-	web           *web.App
-	handler       http.Handler
-	secureCookies bool
+	logger         *slog.Logger
+	svc            *clinic.Service
+	metrics        *metrics
+	api            *api.API
+	web            *web.App
+	handler        http.Handler
+	secureCookies  bool
+	trustedProxies []netip.Prefix
 }
 
 // New returns a Server wired to deps.
 func New(deps Deps) *Server {
-	s := &Server{logger: deps.Logger, svc: deps.Service, metrics: newMetrics(), secureCookies: deps.SecureCookies}
+	s := &Server{logger: deps.Logger, svc: deps.Service, metrics: newMetrics(), secureCookies: deps.SecureCookies,
+		trustedProxies: deps.TrustedProxies}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,6 +110,7 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
 		ctx := httpx.WithRequestID(r.Context(), id)
+		ctx = httpx.WithClientAddr(ctx, httpx.ClientOf(r, s.trustedProxies))
 		// The route and the token are noted by the handler (authorize, or
 		// the page wrapper) so that the log line can name them.
 		note := &httpx.Note{}

@@ -101,8 +101,9 @@ func newTestEnv(t *testing.T) *testEnv {
 	return e
 }
 
-// newTestEnvOn runs the server on db, which it migrates and closes.
-func newTestEnvOn(t *testing.T, db migratable) *testEnv {
+// newTestEnvOn runs the server on db, which it migrates and closes; each
+// configure function may change the server's dependencies first.
+func newTestEnvOn(t *testing.T, db migratable, configure ...func(*server.Deps)) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := db.Migrate(ctx, time.Now()); err != nil {
@@ -112,6 +113,9 @@ func newTestEnvOn(t *testing.T, db migratable) *testEnv {
 	e := &testEnv{t: t, store: db, now: now, logs: &syncBuffer{}}
 	deps, v := testDeps(t, db, e.logs, func() time.Time { return now })
 	e.vault = v
+	for _, f := range configure {
+		f(&deps)
+	}
 	srv := server.New(deps)
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })

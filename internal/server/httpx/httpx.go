@@ -16,6 +16,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
@@ -28,6 +30,7 @@ const (
 	keyNote
 	keyActor
 	keySecure
+	keyClient
 )
 
 // WithRequestID returns ctx carrying the request's ID, which the answer's
@@ -86,14 +89,70 @@ func CookieSecure(r *http.Request) bool {
 	return r.TLS != nil || r.Context().Value(keySecure) != nil
 }
 
-// ClientAddr is the request's peer address, used only in memory for rate
-// limits; it is never logged or stored.
+// ClientAddr is the request's client address, used only in memory for rate
+// limits; it is never logged or stored. It is the one the server's
+// middleware found (see ClientOf), or else the TCP peer.
 func ClientAddr(r *http.Request) string {
+	if a, ok := r.Context().Value(keyClient).(string); ok {
+		return a
+	}
+	return peerOf(r)
+}
+
+// WithClientAddr notes the request's client address for ClientAddr.
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, keyClient, addr)
+}
+
+func peerOf(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// ClientOf returns the address of the client that sent r. When the TCP
+// peer is one of the trusted proxies, the client is the nearest address in
+// X-Forwarded-For that is not itself a trusted proxy (read from the right,
+// so that a client cannot forge its way past the proxy); otherwise the peer
+// itself, whatever the headers say.
+func ClientOf(r *http.Request, trusted []netip.Prefix) string {
+	peer := peerOf(r)
+	if len(trusted) == 0 || !inAny(peer, trusted) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	var addrs []string
+	for _, h := range hops {
+		for _, a := range strings.Split(h, ",") {
+			addrs = append(addrs, strings.TrimSpace(a))
+		}
+	}
+	for i := len(addrs) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(addrs[i])
+		if err != nil {
+			return peer // a malformed hop: trust nothing beyond the proxy
+		}
+		if !inAny(ip.String(), trusted) {
+			return ip.Unmap().String()
+		}
+	}
+	return peer
+}
+
+func inAny(addr string, prefixes []netip.Prefix) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range prefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // StatusOf maps an application error code to an HTTP status. A code it does
