@@ -115,17 +115,25 @@ func (s *Signer) Sign(e Entry, now time.Time) (Checkpoint, error) {
 // by KeyID. Returns EINVALID naming the checkpoint when no key matches or
 // the signature is bad.
 func (c Checkpoint) Verify(keys ...ed25519.PublicKey) error {
+	_, err := c.verify(keys)
+	return err
+}
+
+// verify is Verify that also says whether one of keys has the checkpoint's
+// KeyID: a checkpoint signed by an unknown key proves nothing, one that
+// fails under a known key is a forgery.
+func (c Checkpoint) verify(keys []ed25519.PublicKey) (known bool, err error) {
 	field := fmt.Sprintf("checkpoint[seq=%d]", c.Seq)
 	for _, k := range keys {
 		if KeyID(k) != c.KeyID {
 			continue
 		}
 		if ed25519.Verify(k, c.SignedMessage(), c.Signature) {
-			return nil
+			return true, nil
 		}
-		return registry.FieldErrorf(registry.EINVALID, field, "signature does not verify")
+		return true, registry.FieldErrorf(registry.EINVALID, field, "signature does not verify")
 	}
-	return registry.FieldErrorf(registry.EINVALID, field, "signed by unknown key %q", c.KeyID)
+	return false, registry.FieldErrorf(registry.EINVALID, field, "signed by unknown key %q", c.KeyID)
 }
 
 // MarshalCheckpoints writes checkpoints as JSON Lines, one per line: the

@@ -15,40 +15,58 @@
 // inserting or reordering entries breaks the chain at the first bad entry.
 // Times are stored and hashed in UTC at microsecond precision.
 //
-// A bare chain cannot show that entries were cut off its end, or that
-// everything after some point was rewritten and re-hashed: anyone can
-// compute SHA-256. Signed checkpoints close that gap: every Every entries
-// (and on demand) the Log signs {origin, seq, hash, time} with Ed25519.
-// Checkpoints export as JSON Lines for an outside party (a partner
-// organisation) to keep; Verify checks the log against the copies it is
-// given. Forged entries appended after the last checkpoint cannot be told
-// from real ones until the next checkpoint is signed and kept elsewhere.
+// # Keyed chain
+//
+// Anyone can compute SHA-256, so someone with the database could delete an
+// entry and recompute every hash after it. From its first chain-key entry
+// (action EpochAction, subject "chain:" ‖ key ID) on, a log is keyed: each
+// entry also carries MAC = HMAC-SHA-256(chain key, "haven-audit-mac/v1\x00" ‖
+// hash). The chain key lives outside the database, so recomputing the chain
+// needs it; VerifyLog, given the key, names the first entry whose MAC fails.
+// Entries before the first chain-key entry (logs written before keying
+// existed) stay a plain hash chain and still verify; the first keyed entry's
+// MAC covers them too, since its hash commits to everything before it.
+//
+// A new chain key (after the key ring is shredded and renewed) starts a new
+// epoch with another chain-key entry, keyed under the new key, so that the
+// new key vouches for the whole log before it. Entries of operator commands
+// that do not hold the key (RoleOperator) may lack a MAC: the next keyed
+// entry or signed checkpoint covers them.
+//
+// # Checkpoints
+//
+// A chain, keyed or not, cannot show that entries were cut off its end.
+// Signed checkpoints close that gap: the server signs {origin, seq, hash,
+// time} with Ed25519 every few seconds while the log grows. Checkpoints
+// export as JSON Lines for an outside party to keep; Verify checks the log
+// against the copies it is given (Options.External), and catches a log that
+// ends before one of them, or a checkpoint table that lost them.
 //
 // # API
 //
 //	type Record{Actor, Role, Action, Purpose, Subject string}  .Validate() error
-//	type Entry{Seq, Time, Record, PrevHash, Hash}              .ComputeHash() Hash
+//	type Entry{Seq, Time, Record, PrevHash, Hash, MAC}         .ComputeHash() Hash
 //	type Hash [32]byte                                         hex in text and JSON
-//	Next(last *Entry, r Record, now time.Time) (Entry, error)  pure: the entry after last (nil: first)
+//	Next(last *Entry, r Record, now time.Time) (Entry, error)  pure: the entry after last (nil: first), without MAC
+//	NewChainKey(secret) (*ChainKey, error)                     .ID() / Seal(*Entry) / Signed(*Entry) / Sum(Hash) / Is(secret)
+//	EpochRecord(*ChainKey) Record / EpochKeyID(*Entry) (string, bool)
 //	type Store interface{ Append(ctx, Entry) error; Last(ctx) (Entry, error); Scan(ctx, fromSeq, fn) error }
 //	type CheckpointStore interface{ SaveCheckpoint(ctx, Checkpoint) error; Checkpoints(ctx) ([]Checkpoint, error) }
-//	type Mem                                                   in-memory Store and CheckpointStore
-//	type Log{Store, Signer, Checkpoints, Every}                serialised append with periodic checkpoints
-//	(*Log).Append(ctx, Record, now) (Entry, error)
-//	(*Log).Checkpoint(ctx, now) (Checkpoint, error)            sign the head now
 //	NewSigner(origin string, crypto.Signer) (*Signer, error)   Ed25519 only
 //	(*Signer).Sign(Entry, now) (Checkpoint, error) / PublicKey() ed25519.PublicKey
 //	type Checkpoint{Origin, Seq, Hash, Time, KeyID, Signature} .Verify(keys...) error / SignedMessage() []byte
 //	MarshalCheckpoints(w, []Checkpoint) error / ParseCheckpoints([]byte) ([]Checkpoint, error)
 //	KeyID(pub) string / EncodePublicKey(pub) string / ParsePublicKey(s) (ed25519.PublicKey, error)
-//	Verify(ctx, Store, []Checkpoint, keys ...ed25519.PublicKey) (Report, error)
-//	type Report{OK, Entries, LastSeq, LastHash, Checkpoints, Problem *Problem}
+//	VerifyLog(ctx, Store, Options) (Report, error)             Options{Checkpoints, External, Keys, ChainKeys, Generations}
+//	Verify(ctx, Store, []Checkpoint, keys ...ed25519.PublicKey) (Report, error)  VerifyLog without chain keys
+//	type Report{OK, Entries, LastSeq, LastHash, Checkpoints, Problem *Problem, External, Skipped, KeyedFrom, MACs, Unsealed, Epochs, Warnings}
 //	type Problem{Seq, Kind, Detail}; Kind is one of KindChanged, KindDeleted,
-//	KindInserted, KindReordered, KindTruncated, KindRewritten
+//	KindInserted, KindReordered, KindTruncated, KindRewritten, KindUnkeyed,
+//	KindUnknownKey, KindCheckpointsDeleted
 //
 // Errors are registry errors: EINVALID naming the field for a bad record,
-// ECONFLICT from a store for a duplicate Seq (Log retries), ENOTFOUND for an
-// empty log, and EINVALID naming "audit[seq=N]" when Verify finds tampering.
+// ECONFLICT from a store for a duplicate Seq, ENOTFOUND for an empty log,
+// and EINVALID naming "audit[seq=N]" when Verify finds tampering.
 //
 // # Privacy
 //

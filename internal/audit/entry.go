@@ -51,14 +51,21 @@ type Record struct {
 }
 
 // Entry is one link of the audit chain. Hash is SHA-256 over a canonical,
-// length-prefixed encoding of every other field, PrevHash included, so a
-// change anywhere breaks the chain from that point on.
+// length-prefixed encoding of every other field but MAC, PrevHash included,
+// so a change anywhere breaks the chain from that point on. MAC keys the
+// chain: anyone can recompute SHA-256, but only the holder of the chain key
+// can recompute MAC (see ChainKey).
 type Entry struct {
 	Seq      uint64    `json:"seq"`  // 1, 2, 3, … without gaps
 	Time     time.Time `json:"time"` // UTC, microsecond precision
 	Record             // actor, role, action, purpose, subject
 	PrevHash Hash      `json:"prev_hash"` // Hash of entry Seq-1; zero for Seq 1
 	Hash     Hash      `json:"hash"`
+	// MAC is HMAC-SHA-256 of Hash under the chain key of the entry's epoch,
+	// or nil for an entry appended without that key: every entry before the
+	// log's first chain-key entry, and entries of operator commands that do
+	// not hold the key.
+	MAC *Hash `json:"mac,omitempty"`
 }
 
 func validField(name, s string, required bool) error {

@@ -13,10 +13,26 @@ import (
 // fields are overwritten before the row is deleted, and the dialect's
 // PostErase statements (SQLite: truncate the WAL; PostgreSQL: vacuum) then
 // remove the old page images, so the key does not survive in free space.
+//
+// Old copies of the row may still survive elsewhere (PostgreSQL's heap and
+// WAL keep dead tuples; replicas and backups keep theirs), so in the same
+// transaction the erasure asks for the key epoch of the person's data key
+// to be retired (key_epochs.retire). Erasure is complete only once the
+// vault has destroyed that epoch's key: vault.Rotator.AfterErase does it at
+// once, and a running Rotator within its Poll. See
+// docs/adr/0004-epoch-keys.md.
 func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w registry.Write) error {
 	_, err := s.create(ctx, "erase person", w, func(tx *sql.Tx) error {
-		var id []byte
-		err := s.txQueryRow(ctx, tx, `SELECT id FROM persons WHERE card_code = ?`, string(code)).Scan(&id)
+		// On PostgreSQL the row is locked as it is read, so that the key
+		// epoch marked below is the one the key is under when the row goes:
+		// a rotator rewrapping the row meanwhile finishes first, or finds
+		// it gone. (SQLite has one writer.)
+		q := `SELECT id, wrapped_key FROM persons WHERE card_code = ?`
+		if s.dialect.Name == "postgres" {
+			q += ` FOR UPDATE`
+		}
+		var id, wrapped []byte
+		err := s.txQueryRow(ctx, tx, q, string(code)).Scan(&id, &wrapped)
 		if errors.Is(err, sql.ErrNoRows) {
 			return registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
 		}
@@ -58,6 +74,9 @@ func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w regis
 			}
 		}
 		if err := s.forgetIdempotency(ctx, tx, string(code)); err != nil {
+			return err
+		}
+		if err := s.markEpochForRetire(ctx, tx, wrapped); err != nil {
 			return err
 		}
 		// The person's key and fields are cleared before the row is

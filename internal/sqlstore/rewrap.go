@@ -8,7 +8,10 @@ import (
 // RewrapKeys replaces every stored wrapped data key with rewrap(key), in one
 // transaction, and returns how many it rewrote. It is the middle step of a
 // key-encryption-key rotation: vault.Rotate, then RewrapKeys with
-// vault.Rewrap, then vault.Retire. If rewrap fails, nothing is changed.
+// vault.Rewrap (which moves every key to fresh epochs), then vault.Retire.
+// If rewrap fails, nothing is changed. The key_epochs trigger registers the
+// new epochs as the rows are rewritten. Erasure retires one epoch at a time
+// instead, in batches (see epoch.go).
 func (s *Store) RewrapKeys(ctx context.Context, rewrap func(wrapped []byte) ([]byte, error)) (int, error) {
 	n := 0
 	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {

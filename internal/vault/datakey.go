@@ -21,17 +21,17 @@ const (
 // identifying fields with XChaCha20-Poly1305. A DataKey stops working (with
 // ESEALED) once its vault is sealed; call Destroy when done with it.
 type DataKey struct {
-	v     *Vault
-	epoch uint64
-	key   [KeySize]byte
-	dead  bool
+	v    *Vault
+	gen  uint64
+	key  [KeySize]byte
+	dead bool
 }
 
 func (k *DataKey) aead() (aeadCipher, error) {
 	if k == nil || k.dead {
 		return nil, registry.Errorf(registry.EINTERNAL, "vault: data key was destroyed")
 	}
-	if k.v.epoch.Load() != k.epoch {
+	if k.v.sealGen.Load() != k.gen {
 		return nil, registry.Errorf(registry.ESEALED, "vault is sealed")
 	}
 	a, err := chacha20poly1305.NewX(k.key[:])

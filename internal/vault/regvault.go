@@ -62,12 +62,7 @@ func (v *Vault) Decrypt(wrapped, aad, ciphertext []byte) ([]byte, error) {
 }
 
 func (v *Vault) oneShot(wrapped []byte) (aeadCipher, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if v.sealed {
-		return nil, registry.Errorf(registry.ESEALED, "vault is sealed")
-	}
-	k, err := v.unwrapLocked(wrapped, adWrap)
+	k, _, err := v.unwrapKey(wrapped)
 	if err != nil {
 		return nil, err
 	}

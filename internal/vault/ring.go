@@ -19,11 +19,13 @@ import (
 const ringFormat = "haven-kek/1"
 
 // maxRingFile bounds how much of a key-ring file is read: a ring holds a few
-// small entries, so anything larger is not a ring.
-const maxRingFile = 64 << 10
+// KEK entries and at most maxEpochs epoch keys of about 180 bytes each, so
+// anything larger is not a ring.
+const maxRingFile = 8 << 20
 
-// ringFile is the on-disk key ring: the key-encryption keys by version, and
-// the audit pseudonym root key wrapped under the current KEK.
+// ringFile is the on-disk key ring: the key-encryption keys by version, the
+// audit pseudonym root key wrapped under the current KEK, and the epoch keys
+// (each wrapped under a KEK) with the one new data keys go to.
 //
 // An entry holds either a clear key (file mode: the file itself is the
 // secret and must be mode 0600) or argon2id parameters plus a verifier
@@ -34,6 +36,11 @@ type ringFile struct {
 	Current      uint8       `json:"current"`
 	KEKs         []ringEntry `json:"keks"`
 	PseudonymKey []byte      `json:"pseudonym_key"` // wrapped under a KEK of this ring
+	Epochs       []ringEpoch `json:"epochs,omitempty"`
+	Intake       string      `json:"intake,omitempty"` // epoch ID of the intake
+	// AfterShred marks a ring made in place of a shredded one: keys from
+	// before epochs that do not authenticate are reported destroyed.
+	AfterShred bool `json:"after_shred,omitempty"`
 }
 
 type ringEntry struct {
@@ -119,6 +126,27 @@ func parseRing(data []byte) (*ringFile, error) {
 	}
 	if len(r.PseudonymKey) != wrappedSize || !seen[r.PseudonymKey[0]] {
 		return nil, registry.FieldErrorf(registry.EINVALID, "keyring.pseudonym_key", "pseudonym key must be a key wrapped under a KEK of the ring")
+	}
+	if len(r.Epochs) > maxEpochs {
+		return nil, registry.FieldErrorf(registry.EINVALID, "keyring.epochs", "key ring holds more than %d epochs", maxEpochs)
+	}
+	epochs := map[string]bool{}
+	for i, e := range r.Epochs {
+		f := fmt.Sprintf("keyring.epochs[%d]", i)
+		id, err := ParseEpochID(e.ID)
+		if err != nil || id.String() != e.ID {
+			return nil, registry.FieldErrorf(registry.EINVALID, f+".id", "epoch ID must be 16 lower-case hex digits, not all zero")
+		}
+		if epochs[e.ID] {
+			return nil, registry.FieldErrorf(registry.EINVALID, f+".id", "duplicate epoch %s", e.ID)
+		}
+		epochs[e.ID] = true
+		if len(e.Key) != wrappedSize || !seen[e.Key[0]] {
+			return nil, registry.FieldErrorf(registry.EINVALID, f+".key", "epoch key must be a key wrapped under a KEK of the ring")
+		}
+	}
+	if r.Intake != "" && !epochs[r.Intake] {
+		return nil, registry.FieldErrorf(registry.EINVALID, "keyring.intake", "intake %q is not an epoch of the ring", r.Intake)
 	}
 	return &r, nil
 }
@@ -210,15 +238,61 @@ func writePrivate(path string, data []byte, exclusive bool) error {
 			return &registry.Error{Code: registry.EUNAVAILABLE, Field: path, Message: "cannot create key file", Err: err}
 		}
 		os.Remove(tmp)
-	} else if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return &registry.Error{Code: registry.EUNAVAILABLE, Field: path, Message: "cannot replace key file", Err: err}
+	} else {
+		// The old ring may hold keys that are being destroyed (a retired
+		// KEK, an epoch key after an erasure): once the new file is in
+		// place, overwrite the old one's blocks through a handle opened
+		// before the rename, rather than just letting them go free.
+		old, _ := os.OpenFile(path, os.O_WRONLY, 0)
+		if err := os.Rename(tmp, path); err != nil {
+			if old != nil {
+				old.Close()
+			}
+			os.Remove(tmp)
+			return &registry.Error{Code: registry.EUNAVAILABLE, Field: path, Message: "cannot replace key file", Err: err}
+		}
+		if old != nil {
+			overwrite(old)
+			old.Close()
+		}
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync() // best effort: make the rename durable
 		d.Close()
 	}
 	return nil
+}
+
+// overwrite writes random bytes, then zeros, over the whole of an open
+// file, syncing after each pass.
+func overwrite(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := info.Size()
+	buf := make([]byte, 4096)
+	for pass := 0; pass < 2 && err == nil; pass++ {
+		if _, err = f.Seek(0, io.SeekStart); err != nil {
+			break
+		}
+		for left := size; left > 0 && err == nil; {
+			n := min(left, int64(len(buf)))
+			if pass == 0 {
+				_, err = rand.Read(buf[:n])
+			} else {
+				clear(buf)
+			}
+			if err == nil {
+				_, err = f.WriteAt(buf[:n], size-left)
+			}
+			left -= n
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+	}
+	return err
 }
 
 // shredFile overwrites a file in place with random bytes, syncs, then
@@ -232,31 +306,7 @@ func shredFile(path string) error {
 		}
 		return &registry.Error{Code: registry.EUNAVAILABLE, Field: path, Message: "cannot open key file to shred", Err: err}
 	}
-	info, err := f.Stat()
-	if err == nil {
-		size := info.Size()
-		buf := make([]byte, 4096)
-		for pass := 0; pass < 2 && err == nil; pass++ {
-			if _, err = f.Seek(0, io.SeekStart); err != nil {
-				break
-			}
-			for left := size; left > 0 && err == nil; {
-				n := min(left, int64(len(buf)))
-				if pass == 0 {
-					_, err = rand.Read(buf[:n])
-				} else {
-					clear(buf)
-				}
-				if err == nil {
-					_, err = f.Write(buf[:n])
-				}
-				left -= n
-			}
-			if err == nil {
-				err = f.Sync()
-			}
-		}
-	}
+	err = overwrite(f)
 	f.Close()
 	if err != nil {
 		return &registry.Error{Code: registry.EUNAVAILABLE, Field: path, Message: "cannot overwrite key file", Err: err}

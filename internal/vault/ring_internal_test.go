@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,4 +45,49 @@ func FuzzParseRing(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A data key wrapped directly under a KEK, as before epochs, still opens;
+// Rewrap moves it under an epoch, and once its KEK is retired the old copy
+// reads as destroyed.
+func TestLegacyWrappedKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	v, err := Create(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key [KeySize]byte
+	key[0] = 7
+	v.mu.RLock()
+	legacy, err := v.wrapLocked(key[:], adWrap)
+	v.mu.RUnlock()
+	if err != nil || len(legacy) != LegacyWrappedKeySize {
+		t.Fatalf("legacy wrap: %d bytes, %v", len(legacy), err)
+	}
+	ct, err := v.Encrypt(legacy, []byte("aad"), []byte("Mirela"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ver, err := WrappedVersion(legacy); err != nil || ver != 1 {
+		t.Fatalf("WrappedVersion(legacy) = %d, %v", ver, err)
+	}
+	if _, err := v.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := v.Rewrap(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := WrappedEpoch(moved); !ok {
+		t.Fatal("Rewrap left the key under a KEK")
+	}
+	if err := v.Retire(); err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := v.Decrypt(moved, []byte("aad"), ct); err != nil || string(pt) != "Mirela" {
+		t.Fatalf("after the move: %q, %v", pt, err)
+	}
+	if _, err := v.Decrypt(legacy, []byte("aad"), ct); !errors.Is(err, ErrKeyDestroyed) {
+		t.Fatalf("the legacy copy after its KEK was retired: %v", err)
+	}
 }

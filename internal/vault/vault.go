@@ -11,9 +11,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -55,6 +58,16 @@ type Options struct {
 	// KDF sets the argon2id cost of new passphrase entries; the salt is always
 	// fresh. Zero means DefaultKDF.
 	KDF KDFParams
+	// EpochSize is how many data keys go to one epoch before new persons
+	// go to a fresh one. Zero means DefaultEpochSize.
+	EpochSize int
+	// Now is the clock that dates new epochs (for scheduled rotation). Nil
+	// means time.Now.
+	Now func() time.Time
+	// AfterShred lets Create and CreateWithPassphrase make a new ring where
+	// one was shredded (see Shred). Without it they refuse: a new master
+	// key is never written in place of a shredded one by accident.
+	AfterShred bool
 }
 
 // Vault holds the key-encryption keys (KEKs) and wraps, unwraps and rewraps
@@ -63,22 +76,49 @@ type Options struct {
 // A Vault is either unsealed (its current KEK is in memory) or sealed; a
 // sealed Vault fails every operation that needs a key with ESEALED.
 type Vault struct {
-	mu     sync.RWMutex
-	path   string // key-ring file; "" for an ephemeral vault
-	rand   io.Reader
-	kdf    KDFParams
-	ring   *ringFile                // public structure of the ring; clear keys are zeroed out of it
-	keks   map[uint8]*[KeySize]byte // loaded KEKs by version
-	pseudo *[KeySize]byte           // HMAC key for pseudonyms; nil when sealed
-	derive *[KeySize]byte           // root of DeriveKey; nil when sealed
-	sealed bool
-	epoch  atomic.Uint64 // bumped by Seal: data keys from an older epoch refuse to work
+	mu         sync.RWMutex
+	path       string // key-ring file; "" for an ephemeral vault
+	rand       io.Reader
+	kdf        KDFParams
+	now        func() time.Time
+	epochSize  int
+	afterShred bool                     // Options.AfterShred
+	ring       *ringFile                // public structure of the ring; clear keys are zeroed out of it
+	keks       map[uint8]*[KeySize]byte // loaded KEKs by version
+	pseudo     *[KeySize]byte           // HMAC key for pseudonyms; nil when sealed
+	derive     *[KeySize]byte           // root of DeriveKey; nil when sealed
+	sealed     bool
+	sealGen    atomic.Uint64 // bumped by Seal: data keys handed out before refuse to work
+
+	epochs     map[EpochID]*epochKey // loaded epoch keys
+	unopened   map[EpochID]bool      // epochs in the ring whose KEK is not loaded
+	intake     EpochID               // the epoch new data keys are wrapped under
+	intakeUsed atomic.Int64          // data keys this process wrapped under intake
+	stamp      fileStamp             // the ring file as last read or written
+
+	renewMu   sync.Mutex       // guards the three below (Rotate, Rewrap, Retire)
+	renewFrom map[EpochID]bool // epochs that Retire destroys
+	renewTo   EpochID          // the epoch Rewrap wraps under
+	renewUsed int
+}
+
+// fileStamp identifies one version of the ring file (see stampOf).
+type fileStamp struct {
+	dev, ino    uint64
+	size, mtime int64
 }
 
 func newVault(path string, opts Options) *Vault {
-	v := &Vault{path: path, rand: opts.Rand, kdf: opts.KDF, keks: map[uint8]*[KeySize]byte{}, sealed: true}
+	v := &Vault{path: path, rand: opts.Rand, kdf: opts.KDF, now: opts.Now, epochSize: opts.EpochSize, afterShred: opts.AfterShred,
+		keks: map[uint8]*[KeySize]byte{}, epochs: map[EpochID]*epochKey{}, unopened: map[EpochID]bool{}, sealed: true}
 	if v.rand == nil {
 		v.rand = rand.Reader
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.epochSize <= 0 {
+		v.epochSize = DefaultEpochSize
 	}
 	if v.kdf.Time == 0 {
 		v.kdf = DefaultKDF
@@ -102,12 +142,19 @@ func NewEphemeral(opts Options) (*Vault, error) {
 // clear, with mode 0600, and returns the unsealed vault. It fails with
 // ECONFLICT if path exists. This is the first-run path when
 // HAVEN_MASTER_KEY_FILE is not set: path is then a file in the data folder.
+//
+// Where a ring was shredded (see Shred) it refuses with ECONFLICT wrapping
+// ErrShredded unless opts.AfterShred is set: the new ring then opens none of
+// the old wrapped keys, which read as destroyed (ErrKeyDestroyed).
 func Create(path string, opts Options) (*Vault, error) {
+	if err := checkShredded(path, opts); err != nil {
+		return nil, err
+	}
 	v := newVault(path, opts)
 	if err := v.initRing(nil); err != nil {
 		return nil, err
 	}
-	if err := v.save(true); err != nil {
+	if err := v.saveNew(); err != nil {
 		v.Seal()
 		return nil, err
 	}
@@ -122,17 +169,40 @@ func CreateWithPassphrase(path string, passphrase []byte, opts Options) (*Vault,
 	if len(passphrase) == 0 {
 		return nil, registry.FieldErrorf(registry.EINVALID, "passphrase", "passphrase is empty")
 	}
+	if err := checkShredded(path, opts); err != nil {
+		return nil, err
+	}
 	v := newVault(path, opts)
 	if err := v.initRing(passphrase); err != nil {
 		return nil, err
 	}
 	if path != "" {
-		if err := v.save(true); err != nil {
+		if err := v.saveNew(); err != nil {
 			v.Seal()
 			return nil, err
 		}
 	}
 	return v, nil
+}
+
+// saveNew writes a new ring file (failing if one exists) and, for a ring
+// made after a shred, removes the shred marker.
+func (v *Vault) saveNew() error {
+	if v.path == "" {
+		return nil
+	}
+	unlock, err := lockRing(v.path, true)
+	if err != nil {
+		return &registry.Error{Code: registry.EUNAVAILABLE, Field: v.path, Message: "cannot lock the key ring", Err: err}
+	}
+	defer unlock()
+	if err := v.save(true); err != nil {
+		return err
+	}
+	if v.afterShred {
+		os.Remove(v.path + shredMarkerSuffix)
+	}
+	return nil
 }
 
 // Open reads the key ring at path. Clear KEKs are loaded at once; if the
@@ -166,7 +236,7 @@ func (v *Vault) initRing(passphrase []byte) error {
 		return err
 	}
 	e.Key = nil // clear keys live only in v.keks; save fills them in
-	v.ring = &ringFile{Format: ringFormat, Current: 1, KEKs: []ringEntry{e}}
+	v.ring = &ringFile{Format: ringFormat, Current: 1, KEKs: []ringEntry{e}, AfterShred: v.afterShred}
 	v.keks[1] = kek
 	v.sealed = false
 	var root [KeySize]byte
@@ -178,7 +248,8 @@ func (v *Vault) initRing(passphrase []byte) error {
 		return err
 	}
 	v.setPseudo(root[:])
-	return nil
+	_, err = v.newEpochLocked(true)
+	return err
 }
 
 // newEntry makes a ring entry of the given version and its KEK.
@@ -217,16 +288,25 @@ func verifier(kek *[KeySize]byte) []byte {
 }
 
 // load (re)reads the ring file and loads every clear KEK and every
-// passphrase-derived KEK that passphrase opens. Called with v.mu held for
-// writing (or before v is shared).
-func (v *Vault) load(passphrase []byte) error {
-	data, err := readPrivate(v.path, maxRingFile)
+// passphrase-derived KEK that passphrase opens, then the epoch keys. The
+// file is authoritative for epochs: one that another process destroyed is
+// dropped (and zeroed) here. Called with v.mu held for writing (or before v
+// is shared); lock says whether to take the ring's shared lock (not when the
+// caller holds the exclusive one).
+func (v *Vault) load(passphrase []byte) error { return v.loadRing(passphrase, true) }
+
+func (v *Vault) loadRing(passphrase []byte, lock bool) error {
+	data, stamp, err := v.readRing(lock)
 	if err != nil {
 		return err
 	}
 	defer clear(data)
 	if raw, ok := bareKey(data); ok {
-		return v.loadBare(raw)
+		if err := v.loadBare(raw); err != nil {
+			return err
+		}
+		v.stamp = stamp
+		return nil
 	}
 	r, err := parseRing(data)
 	if err != nil {
@@ -261,19 +341,166 @@ func (v *Vault) load(passphrase []byte) error {
 	}
 	v.ring = r
 	if tried > 0 && opened == 0 && v.keks[r.Current] == nil {
+		v.sealed = true
 		return registry.FieldErrorf(registry.EUNAUTHORIZED, "passphrase", "the passphrase opens no key of the ring")
 	}
 	if v.keks[r.Current] == nil {
+		v.sealed = true
 		return registry.Errorf(registry.ESEALED, "vault is sealed: the current key (version %d) needs its passphrase", r.Current)
 	}
 	root, err := v.unwrapLocked(r.PseudonymKey, adPseudoKey)
 	if err != nil {
 		return registry.FieldErrorf(registry.ErrorCode(err), v.path+": pseudonym_key", "%s", registry.ErrorMessage(err))
 	}
+	if err := v.loadEpochs(r); err != nil {
+		clear(root[:])
+		return err
+	}
 	v.setPseudo(root[:])
 	clear(root[:])
 	v.sealed = false
+	v.stamp = stamp
 	return nil
+}
+
+// loadEpochs replaces the loaded epoch keys with those of r, keeping the
+// ones already in memory (no need to unwrap them again) and zeroing those
+// that r no longer holds.
+func (v *Vault) loadEpochs(r *ringFile) error {
+	keep := make(map[EpochID]*epochKey, len(r.Epochs))
+	unopened := map[EpochID]bool{}
+	var fresh []*epochKey
+	for i, re := range r.Epochs {
+		id, _ := ParseEpochID(re.ID) // checked by parseRing
+		if ek := v.epochs[id]; ek != nil {
+			keep[id] = ek
+			continue
+		}
+		if _, ok := v.keks[re.Key[0]]; !ok {
+			unopened[id] = true
+			continue
+		}
+		k, err := v.unwrapLocked(re.Key, adEpochKey+re.ID)
+		if err != nil {
+			for _, ek := range fresh {
+				clear(ek.key[:])
+			}
+			return registry.FieldErrorf(registry.ErrorCode(err), fmt.Sprintf("%s: epochs[%d]", v.path, i), "%s", registry.ErrorMessage(err))
+		}
+		ek := &epochKey{key: *k, created: time.Unix(re.Created, 0).UTC()}
+		clear(k[:])
+		keep[id] = ek
+		fresh = append(fresh, ek)
+	}
+	for id := range v.epochs {
+		if keep[id] == nil {
+			v.dropEpochLocked(id)
+		}
+	}
+	v.epochs, v.unopened = keep, unopened
+	intake := EpochID{}
+	if r.Intake != "" {
+		intake, _ = ParseEpochID(r.Intake)
+	}
+	if keep[intake] == nil {
+		intake = EpochID{}
+	}
+	if intake != v.intake {
+		v.intake = intake
+		v.intakeUsed.Store(0)
+	}
+	return nil
+}
+
+// readRing reads the ring file (under its shared lock if lock is set) and
+// returns its bytes and stamp.
+func (v *Vault) readRing(lock bool) ([]byte, fileStamp, error) {
+	if lock {
+		unlock, err := lockRing(v.path, false)
+		if err != nil {
+			return nil, fileStamp{}, &registry.Error{Code: registry.EUNAVAILABLE, Field: v.path, Message: "cannot lock the key ring", Err: err}
+		}
+		defer unlock()
+	}
+	data, err := readPrivate(v.path, maxRingFile)
+	if err != nil {
+		return nil, fileStamp{}, err
+	}
+	fi, err := os.Stat(v.path)
+	if err != nil {
+		clear(data)
+		return nil, fileStamp{}, &registry.Error{Code: registry.EUNAVAILABLE, Field: v.path, Message: "cannot stat file", Err: err}
+	}
+	return data, stampOf(fi), nil
+}
+
+// withRing runs fn with v.mu held for writing and, for a ring file, its
+// exclusive lock, after reloading the ring so that fn sees every change
+// other processes made. If fn reports a change, the ring is saved. If fn
+// or the save fails, the ring is reloaded, undoing fn's changes in memory.
+func (v *Vault) withRing(fn func() (changed bool, err error)) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.path == "" {
+		_, err := fn()
+		return err
+	}
+	if v.sealed {
+		return registry.Errorf(registry.ESEALED, "vault is sealed")
+	}
+	unlock, err := lockRing(v.path, true)
+	if err != nil {
+		return &registry.Error{Code: registry.EUNAVAILABLE, Field: v.path, Message: "cannot lock the key ring", Err: err}
+	}
+	defer unlock()
+	if err := v.loadRing(nil, false); err != nil {
+		return err
+	}
+	changed, err := fn()
+	if err == nil && changed {
+		err = v.save(false)
+	}
+	if err != nil {
+		v.loadRing(nil, false)
+	}
+	return err
+}
+
+// Refresh reloads the ring if the file changed since it was last read: new
+// epochs another process made are loaded, and destroyed ones dropped from
+// memory. If the file is gone and a shred marker is beside it (another
+// process shredded the ring), the vault seals itself. The Rotator calls it
+// on every pass, which bounds how long a process keeps a key that another
+// one destroyed.
+func (v *Vault) Refresh() error { return v.refreshIfChanged() }
+
+func (v *Vault) refreshIfChanged() error {
+	if v.path == "" {
+		return nil
+	}
+	fi, err := os.Stat(v.path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if _, shredded := Shredded(v.path); shredded {
+				v.Seal()
+				return registry.Errorf(registry.ESEALED, "vault is sealed: the key ring was shredded")
+			}
+		}
+		return &registry.Error{Code: registry.EUNAVAILABLE, Field: v.path, Message: "cannot stat the key ring", Err: err}
+	}
+	st := stampOf(fi)
+	v.mu.RLock()
+	skip := v.sealed || st == v.stamp
+	v.mu.RUnlock()
+	if skip {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.sealed {
+		return nil
+	}
+	return v.loadRing(nil, true)
 }
 
 // bareKey recognises a key file that holds just a 32-byte KEK: raw, or in
@@ -320,7 +547,9 @@ func (v *Vault) loadBare(kek *[KeySize]byte) error {
 		return err
 	}
 	v.setPseudo(root)
-	return nil
+	// A bare key file holds no epochs: the first one made turns the file
+	// into a ring (as the first Rotate does).
+	return v.loadEpochs(v.ring)
 }
 
 // save writes the ring (with clear KEKs filled in from memory) to v.path.
@@ -340,13 +569,36 @@ func (v *Vault) save(exclusive bool) error {
 		}
 		out.KEKs[i] = e
 	}
+	out.Epochs, out.Intake = nil, ""
+	for _, ep := range v.ring.Epochs {
+		if id, _ := ParseEpochID(ep.ID); v.unopened[id] {
+			out.Epochs = append(out.Epochs, ep) // kept as found: this process cannot open it
+		}
+	}
+	for _, info := range v.epochsLocked() {
+		w, err := v.wrapLocked(v.epochs[info.ID].key[:], adEpochKey+info.ID.String())
+		if err != nil {
+			return err
+		}
+		out.Epochs = append(out.Epochs, ringEpoch{ID: info.ID.String(), Created: info.Created.Unix(), Key: w})
+	}
+	if !v.intake.IsZero() {
+		out.Intake = v.intake.String()
+	}
 	data, err := json.MarshalIndent(&out, "", "  ")
 	if err != nil {
 		return registry.Errorf(registry.EINTERNAL, "vault: encode ring: %v", err)
 	}
 	data = append(data, '\n')
 	defer clear(data)
-	return writePrivate(v.path, data, exclusive)
+	if err := writePrivate(v.path, data, exclusive); err != nil {
+		return err
+	}
+	v.ring.Epochs, v.ring.Intake = out.Epochs, out.Intake
+	if fi, err := os.Stat(v.path); err == nil {
+		v.stamp = stampOf(fi)
+	}
+	return nil
 }
 
 // setPseudo derives the pseudonym key and the DeriveKey root from the
@@ -427,16 +679,26 @@ func (v *Vault) sealLocked() {
 		clear(v.derive[:])
 		v.derive = nil
 	}
+	for id := range v.epochs {
+		v.dropEpochLocked(id)
+	}
+	clear(v.unopened)
+	v.intake = EpochID{}
+	v.stamp = fileStamp{}
 	v.sealed = true
-	v.epoch.Add(1)
+	v.sealGen.Add(1)
 }
 
 // Shred seals the vault, then overwrites the key-ring file with random bytes
-// and zeros and removes it. Afterwards nothing the vault wrapped can ever be
-// decrypted, by anyone, unless a copy of the ring exists elsewhere: this is
-// the emergency seal for a clinic that expects to be raided. On flash storage
-// and copy-on-write or journaling file systems old blocks may survive the
-// overwrite; keep the ring on a tmpfs or an encrypted volume if that matters.
+// and zeros and removes it, leaving a shred marker beside it (see
+// ShredRing). Afterwards nothing the vault wrapped can ever be decrypted, by
+// anyone, unless a copy of the ring exists elsewhere: this is the emergency
+// seal for a clinic that expects to be raided. It needs no key, so it works
+// on a sealed vault too (a passphrase ring never unlocked, or one sealed
+// earlier). Other processes that share the ring seal themselves at their
+// next Refresh. On flash storage and copy-on-write or journaling file
+// systems old blocks may survive the overwrite; keep the ring on a tmpfs or
+// an encrypted volume if that matters.
 func (v *Vault) Shred() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -444,7 +706,7 @@ func (v *Vault) Shred() error {
 	if v.path == "" {
 		return nil
 	}
-	return shredFile(v.path)
+	return ShredRing(v.path)
 }
 
 // wrapLocked seals key under the current KEK: version ‖ nonce ‖ AEAD(key)
@@ -495,80 +757,119 @@ func wrapAD(ad string, version byte) []byte {
 }
 
 // GenerateDataKey makes a fresh random data key for one person and returns it
-// with its wrapped form (WrappedKeySize bytes: KEK version, nonce,
-// XChaCha20-Poly1305 ciphertext). Store the wrapped form beside the person;
-// destroying it is erasure. Fails with ESEALED when sealed.
+// with its wrapped form (WrappedKeySize bytes: 0x00, the intake epoch's ID,
+// nonce, XChaCha20-Poly1305 ciphertext). Store the wrapped form beside the
+// person; erasure destroys it, and the Rotator destroys the epoch key that
+// wrapped it. It first reloads the ring if another process changed it (a
+// stat per call), so that every process wraps under the shared intake.
+// Fails with ESEALED when sealed.
 func (v *Vault) GenerateDataKey() (*DataKey, []byte, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	dk := &DataKey{v: v, epoch: v.epoch.Load()}
-	if _, err := io.ReadFull(v.rand, dk.key[:]); err != nil {
-		return nil, nil, registry.Errorf(registry.EINTERNAL, "vault: no randomness: %v", err)
+	v.refreshIfChanged()
+	for range 3 {
+		v.mu.RLock()
+		if v.sealed {
+			v.mu.RUnlock()
+			return nil, nil, registry.Errorf(registry.ESEALED, "vault is sealed")
+		}
+		id := v.intake
+		if !id.IsZero() && v.epochs[id] != nil && v.intakeUsed.Load() < int64(v.epochSize) {
+			dk := &DataKey{v: v, gen: v.sealGen.Load()}
+			_, err := io.ReadFull(v.rand, dk.key[:])
+			var w []byte
+			if err == nil {
+				w, err = v.wrapEpochLocked(id, dk.key[:])
+			} else {
+				err = registry.Errorf(registry.EINTERNAL, "vault: no randomness: %v", err)
+			}
+			v.mu.RUnlock()
+			if err != nil {
+				dk.Destroy()
+				return nil, nil, err
+			}
+			v.intakeUsed.Add(1)
+			return dk, w, nil
+		}
+		v.mu.RUnlock()
+		// No intake yet, or this process filled it: move on to a fresh one
+		// (unless another process just did).
+		if _, err := v.NewIntake(id); err != nil {
+			return nil, nil, err
+		}
 	}
-	w, err := v.wrapLocked(dk.key[:], adWrap)
-	if err != nil {
-		dk.Destroy()
-		return nil, nil, err
-	}
-	return dk, w, nil
+	return nil, nil, registry.Errorf(registry.EUNAVAILABLE, "vault: no intake epoch could be made")
 }
 
-// WrappedKeySize is the length of a wrapped data key.
-const WrappedKeySize = wrappedSize
-
-// Unwrap opens a wrapped data key. It fails with ESEALED when sealed,
-// EMALFORMED when wrapped has the wrong length, and EINTERNAL wrapping
-// ErrAuth when it does not authenticate.
+// Unwrap opens a wrapped data key, under the epoch key (or, for a key from
+// before epochs, the KEK) it names. It fails with ESEALED when sealed,
+// EMALFORMED when wrapped has the wrong length, ENOTFOUND wrapping
+// ErrKeyDestroyed when the key that wrapped it was destroyed, and EINTERNAL
+// wrapping ErrAuth when it does not authenticate.
 func (v *Vault) Unwrap(wrapped []byte) (*DataKey, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if v.sealed {
-		return nil, registry.Errorf(registry.ESEALED, "vault is sealed")
-	}
-	k, err := v.unwrapLocked(wrapped, adWrap)
+	k, gen, err := v.unwrapKey(wrapped)
 	if err != nil {
 		return nil, err
 	}
-	dk := &DataKey{v: v, epoch: v.epoch.Load(), key: *k}
+	dk := &DataKey{v: v, gen: gen, key: *k}
 	clear(k[:])
 	return dk, nil
 }
 
-// WrappedVersion returns the KEK version a wrapped data key (or the key
-// inside an encrypted blob) is wrapped under, so a rotation can find the
-// rows it has not yet rewrapped. It needs no key.
+// WrappedVersion returns the KEK version a data key from before epochs (or
+// the key inside an encrypted blob) is wrapped under, and 0 for a data key
+// wrapped under an epoch key (which no KEK rotation touches). It needs no
+// key.
 func WrappedVersion(wrapped []byte) (uint8, error) {
-	if len(wrapped) != wrappedSize {
-		return 0, registry.FieldErrorf(registry.EMALFORMED, "wrapped_key", "wrapped key is %d bytes, want %d", len(wrapped), wrappedSize)
+	if _, ok := WrappedEpoch(wrapped); ok {
+		return 0, nil
+	}
+	if len(wrapped) != wrappedSize || wrapped[0] == epochMarker {
+		return 0, registry.FieldErrorf(registry.EMALFORMED, "wrapped_key", "wrapped key is %d bytes, want %d", len(wrapped), WrappedKeySize)
 	}
 	return wrapped[0], nil
 }
 
-// Rewrap opens a wrapped data key under whichever loaded KEK it names and
-// wraps it again under the current KEK. The data key itself, and so every
-// field encrypted under it, is unchanged. Run it over every wrapped key
-// (in a transaction) after Rotate, then call Retire.
+// Rewrap opens a wrapped data key (of either format, under any loaded key)
+// and wraps it again under a fresh epoch made for the purpose, filled up to
+// the epoch size before the next is made. The data key itself, and so every
+// field encrypted under it, is unchanged. After Rotate, run it over every
+// wrapped key (in a transaction), then call Retire: the epochs and KEKs that
+// wrapped the old copies are then destroyed.
 func (v *Vault) Rewrap(wrapped []byte) ([]byte, error) {
+	k, _, err := v.unwrapKey(wrapped)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(k[:])
+	v.renewMu.Lock()
+	defer v.renewMu.Unlock()
+	if v.renewTo.IsZero() || v.renewUsed >= v.epochSize || !v.HasEpoch(v.renewTo) {
+		id, err := v.NewEpoch()
+		if err != nil {
+			return nil, err
+		}
+		v.renewTo, v.renewUsed = id, 0
+	}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.sealed {
 		return nil, registry.Errorf(registry.ESEALED, "vault is sealed")
 	}
-	k, err := v.unwrapLocked(wrapped, adWrap)
-	if err != nil {
-		return nil, err
+	w, err := v.wrapEpochLocked(v.renewTo, k[:])
+	if err == nil {
+		v.renewUsed++
 	}
-	defer clear(k[:])
-	return v.wrapLocked(k[:], adWrap)
+	return w, err
 }
 
-// Rotate adds a new random KEK (file mode) as the current version and
-// rewraps the pseudonym root key under it. The ring file is rewritten
-// holding both the old and the new KEKs, so a crash in the middle of a
-// rotation loses nothing. New data keys are wrapped under the new KEK at
-// once. Then Rewrap every stored wrapped key and call Retire. It fails with
-// ECONFLICT if the next version number (after 255 comes 1) is still in the
-// ring, that is if an earlier rotation was never retired.
+// Rotate adds a new random KEK (file mode) as the current version, rewraps
+// the pseudonym root key under it, and moves new persons to a fresh intake
+// epoch. The ring file is rewritten holding both the old and the new KEKs
+// (and every epoch key, now wrapped under the new KEK), so a crash in the
+// middle of a rotation loses nothing. Then Rewrap every stored wrapped key
+// and call Retire, which destroys the old KEKs and every epoch that existed
+// before Rotate. It fails with ECONFLICT if the next version number (after
+// 255 comes 1) is still in the ring, that is if an earlier rotation was
+// never retired.
 func (v *Vault) Rotate() (uint8, error) {
 	return v.rotate(nil)
 }
@@ -586,71 +887,87 @@ func (v *Vault) RotatePassphrase(passphrase []byte) (uint8, error) {
 }
 
 func (v *Vault) rotate(passphrase []byte) (uint8, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.sealed {
-		return 0, registry.Errorf(registry.ESEALED, "vault is sealed")
-	}
-	next := v.ring.Current%255 + 1
-	for _, e := range v.ring.KEKs {
-		if e.Version == next {
-			return 0, registry.Errorf(registry.ECONFLICT, "key version %d is still in the ring; finish the previous rotation with Retire first", next)
+	v.renewMu.Lock()
+	defer v.renewMu.Unlock()
+	var next uint8
+	err := v.withRing(func() (bool, error) {
+		if v.sealed {
+			return false, registry.Errorf(registry.ESEALED, "vault is sealed")
 		}
-	}
-	root, err := v.unwrapLocked(v.ring.PseudonymKey, adPseudoKey)
+		next = v.ring.Current%255 + 1
+		for _, e := range v.ring.KEKs {
+			if e.Version == next {
+				return false, registry.Errorf(registry.ECONFLICT, "key version %d is still in the ring; finish the previous rotation with Retire first", next)
+			}
+		}
+		root, err := v.unwrapLocked(v.ring.PseudonymKey, adPseudoKey)
+		if err != nil {
+			return false, err
+		}
+		defer clear(root[:])
+		e, kek, err := v.newEntry(next, passphrase)
+		if err != nil {
+			return false, err
+		}
+		e.Key = nil
+		r := *v.ring
+		r.Current, r.KEKs = next, append([]ringEntry{e}, v.ring.KEKs...)
+		v.ring = &r
+		v.keks[next] = kek
+		if v.ring.PseudonymKey, err = v.wrapLocked(root[:], adPseudoKey); err != nil {
+			return false, err
+		}
+		from := map[EpochID]bool{}
+		for id := range v.epochs {
+			from[id] = true
+		}
+		if _, err := v.newEpochLocked(true); err != nil {
+			return false, err
+		}
+		v.renewFrom, v.renewTo, v.renewUsed = from, EpochID{}, 0
+		return true, nil
+	})
 	if err != nil {
-		return 0, err
-	}
-	defer clear(root[:])
-	e, kek, err := v.newEntry(next, passphrase)
-	if err != nil {
-		return 0, err
-	}
-	e.Key = nil
-	old := *v.ring
-	v.ring = &ringFile{Format: old.Format, Current: next, KEKs: append([]ringEntry{e}, old.KEKs...)}
-	v.keks[next] = kek
-	if v.ring.PseudonymKey, err = v.wrapLocked(root[:], adPseudoKey); err == nil {
-		err = v.save(false)
-	}
-	if err != nil {
-		v.ring = &old
-		clear(kek[:])
-		delete(v.keks, next)
 		return 0, err
 	}
 	return next, nil
 }
 
 // Retire removes every KEK but the current one from memory (zeroed) and from
-// the ring file. Call it only after every wrapped key and blob has been
-// rewrapped: anything still wrapped under a retired version is lost, which
-// is also how a rotation makes old backups of wrapped keys useless.
+// the ring file, and destroys the epoch keys that existed before Rotate.
+// Call it only after every wrapped key and blob has been rewrapped: anything
+// still wrapped under a retired key is lost, which is also how a rotation
+// makes old copies of wrapped keys (backups, old page images) useless.
 func (v *Vault) Retire() error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.sealed {
-		return registry.Errorf(registry.ESEALED, "vault is sealed")
-	}
-	old := *v.ring
-	keep := []ringEntry{}
-	for _, e := range old.KEKs {
-		if e.Version == old.Current {
-			keep = append(keep, e)
+	v.renewMu.Lock()
+	defer v.renewMu.Unlock()
+	return v.withRing(func() (bool, error) {
+		if v.sealed {
+			return false, registry.Errorf(registry.ESEALED, "vault is sealed")
 		}
-	}
-	v.ring = &ringFile{Format: old.Format, Current: old.Current, KEKs: keep, PseudonymKey: old.PseudonymKey}
-	if err := v.save(false); err != nil {
-		v.ring = &old
-		return err
-	}
-	for ver, k := range v.keks {
-		if ver != old.Current {
-			clear(k[:])
-			delete(v.keks, ver)
+		r := *v.ring
+		r.KEKs = nil
+		for _, e := range v.ring.KEKs {
+			if e.Version == v.ring.Current {
+				r.KEKs = append(r.KEKs, e)
+			}
 		}
-	}
-	return nil
+		v.ring = &r
+		for ver, k := range v.keks {
+			if ver != r.Current {
+				clear(k[:])
+				delete(v.keks, ver)
+			}
+		}
+		for id := range v.renewFrom {
+			if v.intake == id {
+				v.intake = EpochID{}
+			}
+			v.dropEpochLocked(id)
+		}
+		v.renewFrom = nil
+		return true, nil
+	})
 }
 
 // Pseudonym returns the stable audit pseudonym of an internal person ID:

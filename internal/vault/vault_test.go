@@ -100,8 +100,11 @@ func TestFieldRoundTrip(t *testing.T) {
 	if len(p.wrapped) != vault.WrappedKeySize {
 		t.Errorf("wrapped key is %d bytes, want %d", len(p.wrapped), vault.WrappedKeySize)
 	}
-	if ver, err := vault.WrappedVersion(p.wrapped); err != nil || ver != 1 {
-		t.Errorf("WrappedVersion = %d, %v; want 1", ver, err)
+	if id, ok := vault.WrappedEpoch(p.wrapped); !ok || id != v.Intake() {
+		t.Errorf("WrappedEpoch = %s, %v; want the intake %s", id, ok, v.Intake())
+	}
+	if ver, err := vault.WrappedVersion(p.wrapped); err != nil || ver != 0 {
+		t.Errorf("WrappedVersion = %d, %v; want 0 (under an epoch, not a KEK)", ver, err)
 	}
 }
 
@@ -421,15 +424,83 @@ func TestShred(t *testing.T) {
 	_, err = v.Unwrap(p.wrapped)
 	wantCode(t, err, registry.ESEALED)
 	wantCode(t, v.Unlock(nil), registry.ENOTFOUND)
-	// A new ring at the same place opens nothing of the old data.
-	n, err := vault.Create(path, vault.Options{})
+	if _, ok := vault.Shredded(path); !ok {
+		t.Fatal("no shred marker beside the shredded ring")
+	}
+	// No new master key is written in place of the shredded one unless
+	// asked for.
+	for _, create := range []func() (*vault.Vault, error){
+		func() (*vault.Vault, error) { return vault.Create(path, vault.Options{}) },
+		func() (*vault.Vault, error) { return vault.CreateWithPassphrase(path, []byte("pass"), cheap) },
+		func() (*vault.Vault, error) { v, _, err := vault.OpenOrCreate(path, vault.Options{}); return v, err },
+	} {
+		_, err := create()
+		wantCode(t, err, registry.ECONFLICT)
+		if !errors.Is(err, vault.ErrShredded) {
+			t.Fatalf("error %v does not wrap ErrShredded", err)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Fatal("a refused Create wrote a ring")
+		}
+	}
+	// A new ring at the same place, asked for, opens nothing of the old
+	// data, and says so: the old keys are destroyed, not corrupt.
+	n, err := vault.Create(path, vault.Options{AfterShred: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = n.Unwrap(p.wrapped)
-	if err == nil {
-		t.Fatal("a new KEK unwrapped a key of the shredded ring")
+	if _, ok := vault.Shredded(path); ok {
+		t.Fatal("the shred marker survived the new ring")
 	}
+	_, err = n.Unwrap(p.wrapped)
+	wantCode(t, err, registry.ENOTFOUND)
+	if !errors.Is(err, vault.ErrKeyDestroyed) {
+		t.Fatalf("Unwrap of a shredded ring's key = %v, want ErrKeyDestroyed", err)
+	}
+}
+
+// Shred needs no key: it works on a sealed vault, and ShredRing on a ring
+// nobody opened (a stopped server, a passphrase nobody typed).
+func TestShredWhileSealed(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "master.key")
+	v, err := vault.CreateWithPassphrase(path, []byte("pass"), cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := store(t, v, "id-a", sample)
+	s, err := vault.Open(path, cheap)
+	if err != nil || !s.Sealed() {
+		t.Fatalf("Open = sealed %v, %v", s.Sealed(), err)
+	}
+	if err := s.Shred(); err != nil {
+		t.Fatalf("Shred of a sealed vault: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("ring survived")
+	}
+	// The other process that still holds the keys notices and seals.
+	if err := v.Refresh(); registry.ErrorCode(err) != registry.ESEALED || !v.Sealed() {
+		t.Fatalf("Refresh after another process shredded = %v, sealed %v", err, v.Sealed())
+	}
+	_, err = v.Unwrap(p.wrapped)
+	wantCode(t, err, registry.ESEALED)
+
+	other := filepath.Join(dir, "other.key")
+	if _, err := vault.Create(other, vault.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := vault.ShredRing(other); err != nil {
+		t.Fatal(err)
+	}
+	if err := vault.ShredRing(other); err != nil {
+		t.Fatalf("second ShredRing: %v", err)
+	}
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Fatal("ShredRing left the ring")
+	}
+	_, err = vault.Open(other, vault.Options{})
+	wantCode(t, err, registry.ENOTFOUND)
 }
 
 func TestRotation(t *testing.T) {
@@ -456,9 +527,14 @@ func TestRotation(t *testing.T) {
 	if v.KeyVersion() != 3 {
 		t.Fatalf("KeyVersion = %d, want 3", v.KeyVersion())
 	}
+	before := map[vault.EpochID]bool{}
+	for _, p := range old {
+		id, _ := vault.WrappedEpoch(p.wrapped)
+		before[id] = true
+	}
 	fresh := store(t, v, "id-c", sample)
-	if ver, _ := vault.WrappedVersion(fresh.wrapped); ver != 3 {
-		t.Fatalf("new key wrapped under %d, want 3", ver)
+	if id, _ := vault.WrappedEpoch(fresh.wrapped); before[id] {
+		t.Fatalf("a key made after Rotate is under an epoch from before it")
 	}
 
 	// A crash now loses nothing: a reopened ring holds every version.
@@ -475,10 +551,11 @@ func TestRotation(t *testing.T) {
 		if old[i].wrapped, err = v.Rewrap(old[i].wrapped); err != nil {
 			t.Fatal(err)
 		}
-		if ver, _ := vault.WrappedVersion(old[i].wrapped); ver != 3 {
-			t.Fatalf("rewrapped under %d", ver)
+		if id, ok := vault.WrappedEpoch(old[i].wrapped); !ok || before[id] {
+			t.Fatalf("rewrapped under epoch %s, one from before the rotation", id)
 		}
 	}
+	orig := store(t, v, "id-e", sample)        // under the new intake
 	stale := store(t, crashed, "id-d", sample) // made by another process, under 3 too
 	if blob, err = v.RewrapBlob(blob); err != nil {
 		t.Fatal(err)
@@ -493,10 +570,13 @@ func TestRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range append(old, fresh, stale) {
+	for _, p := range append(old, fresh, stale, orig) {
 		if got := read(t, reopened, p); got["phone"] != sample["phone"] {
 			t.Fatalf("after retire, %s phone = %q", p.id, got["phone"])
 		}
+	}
+	if len(reopened.Epochs()) != 2 {
+		t.Fatalf("after retire the ring holds %d epochs, want the intake and the rewrap target", len(reopened.Epochs()))
 	}
 	pt, err := reopened.DecryptBlob("signing-key", blob)
 	if err != nil || string(pt) != "-----BEGIN PRIVATE KEY-----" {
@@ -521,7 +601,10 @@ func TestRetireDropsOldKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = v.Unwrap(left.wrapped)
-	wantCode(t, err, registry.EINTERNAL)
+	wantCode(t, err, registry.ENOTFOUND)
+	if !errors.Is(err, vault.ErrKeyDestroyed) {
+		t.Fatalf("Unwrap under a retired epoch = %v, want ErrKeyDestroyed", err)
+	}
 	r, err := vault.Open(path, vault.Options{})
 	if err != nil {
 		t.Fatal(err)
