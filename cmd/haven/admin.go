@@ -11,6 +11,7 @@ import (
 	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/vault"
 )
 
 // migrateCommand implements "haven migrate": apply pending schema migrations.
@@ -116,16 +117,24 @@ func tokenAdmin(ctx context.Context, env *commandEnv, args []string) error {
 }
 
 // operatorService is the clinic service for a command run on the server's
-// own machine. v may be nil for commands that touch no person.
-func operatorService(env *commandEnv, db registry.Store, v registry.Vault) *clinic.Service {
-	return clinic.New(clinic.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Now: env.Now})
+// own machine. v may be nil for commands that touch no person; with one, an
+// erasure retires the erased person's key epoch before the command ends.
+func operatorService(env *commandEnv, db registry.Store, v *vault.Vault) *clinic.Service {
+	deps := clinic.Deps{Store: db, Catalog: catalog.Default(), Now: env.Now}
+	if v != nil {
+		deps.Vault = v
+		if es, ok := db.(vault.EpochStore); ok {
+			deps.AfterErase = func(ctx context.Context) error { return vault.AfterErase(ctx, v, es) }
+		}
+	}
+	return clinic.New(deps)
 }
 
 // flagError turns an application error that names an input field into one
-// that names the command-line flag it came from.
+// that names the command-line flag it came from, keeping its code.
 func flagError(err error, flags map[string]string) error {
 	if f, ok := flags[registry.ErrorField(err)]; ok {
-		return fmt.Errorf("%s: %s", f, registry.ErrorMessage(err))
+		return &registry.Error{Code: registry.ErrorCode(err), Field: f, Message: registry.ErrorMessage(err)}
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/schedule"
 )
 
@@ -20,6 +22,8 @@ const forecastUsage = `usage: haven forecast [--schedule cdc|who|cn] [--as-of YY
 
 FILE holds {"birth_date","sex","assessment_date","doses":[{"date","cvx","mvx"}],"observations":[{"code","date"}]};
 "-" reads standard input. --as-of overrides assessment_date; without either the current date is used.
+birth_date may be partial (YYYY or YYYY-MM, read as its first possible day) and "birth_date_estimated":true
+may mark it as a guess, as for a person in the API; doses may be empty (no history yet).
 observations are CDSi codes (007 pregnant, with 170 onset of pregnancy and its date; 055 health care personnel…).
 A vaccine group has one forecast per series group (for example a pregnancy's Tdap dose beside the routine
 Td/Tdap path); the first of a group is the one to read when showing one per group.
@@ -71,7 +75,7 @@ func forecastCommand(ctx context.Context, env *commandEnv, args []string) error 
 	if err != nil {
 		return err
 	}
-	p, asOf, err := schedule.ParseInput(in)
+	p, asOf, birth, err := parseForecastInput(in)
 	closeIn()
 	if err != nil {
 		return fmt.Errorf("forecast: %s: %w", src, err)
@@ -94,9 +98,79 @@ func forecastCommand(ctx context.Context, env *commandEnv, args []string) error 
 	case *asFHIR:
 		return writeJSON(env.Stdout, res.FHIR(asOf, schedule.FHIROptions{Authority: "CDSi schedule " + name}))
 	case *asJSON:
-		return writeJSON(env.Stdout, res)
+		return writeJSON(env.Stdout, struct {
+			forecastBirth
+			schedule.Result
+		}{birth, res})
 	}
-	return writeForecastText(env.Stdout, name, asOf, res)
+	return writeForecastText(env.Stdout, name, asOf, birth, res)
+}
+
+// forecastBirth says how a forecast read the birth date, as the API's
+// forecast does: "exact", or "earliest" for a partial date (YYYY or
+// YYYY-MM) read as its first possible day, which never makes a person
+// younger than they are.
+type forecastBirth struct {
+	Used      string `json:"birth_date_used"`
+	Reading   string `json:"birth_date_reading"`
+	Estimated bool   `json:"birth_date_estimated"`
+	given     string // the birth date as written
+}
+
+// parseForecastInput reads the forecast input of design.md as the API takes
+// a person: birth_date may be partial, birth_date_estimated may mark it as
+// a guess, and the history may be empty. Otherwise it validates as
+// schedule.ParseInput does (unknown fields, trailing data and documents
+// over schedule.MaxInputBytes are refused; errors name their field).
+func parseForecastInput(r io.Reader) (schedule.Patient, time.Time, forecastBirth, error) {
+	var birth forecastBirth
+	b, err := io.ReadAll(io.LimitReader(r, schedule.MaxInputBytes+1))
+	if err != nil {
+		return schedule.Patient{}, time.Time{}, birth, registry.Errorf(registry.EINVALID, "read forecast input: %v", err)
+	}
+	if len(b) > schedule.MaxInputBytes {
+		return schedule.Patient{}, time.Time{}, birth, registry.Errorf(registry.ETOOLARGE, "forecast input is larger than %d bytes", schedule.MaxInputBytes)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return schedule.Patient{}, time.Time{}, birth, registry.Errorf(registry.EINVALID, "empty input: no patient")
+	}
+	var in struct {
+		schedule.Input
+		BirthDateEstimated bool `json:"birth_date_estimated"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return schedule.Patient{}, time.Time{}, birth, registry.Errorf(registry.EMALFORMED, "forecast input: %v", err)
+	}
+	if dec.More() {
+		return schedule.Patient{}, time.Time{}, birth, registry.Errorf(registry.EMALFORMED, "forecast input: trailing data after the JSON object")
+	}
+	birth.given = strings.TrimSpace(in.BirthDate)
+	if birth.given == "" {
+		return schedule.Patient{}, time.Time{}, birth, registry.FieldErrorf(registry.EINVALID, "birth_date", "date is required")
+	}
+	pd, err := registry.ParsePartialDate(birth.given)
+	if err != nil {
+		return schedule.Patient{}, time.Time{}, birth, registry.FieldErrorf(registry.EINVALID, "birth_date", "%v", err)
+	}
+	birth.Used, birth.Reading, birth.Estimated = pd.Earliest().String(), "exact", in.BirthDateEstimated
+	if pd.Day == 0 {
+		birth.Reading = "earliest"
+	}
+	in.BirthDate = birth.Used
+	empty := len(in.Doses) == 0
+	if empty {
+		// Input.Patient insists on a dose (ParseInput's rule); the
+		// schedule forecasts a person with none, as the API does. A
+		// stand-in dose on the birth date lets Patient check the rest.
+		in.Doses = []schedule.InputDose{{Date: birth.Used, CVX: "none"}}
+	}
+	p, asOf, err := in.Patient()
+	if empty {
+		p.Doses = nil
+	}
+	return p, asOf, birth, err
 }
 
 func openInput(env *commandEnv, arg string) (io.Reader, string, func(), error) {
@@ -116,9 +190,19 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func writeForecastText(w io.Writer, name string, asOf time.Time, res schedule.Result) error {
+func writeForecastText(w io.Writer, name string, asOf time.Time, birth forecastBirth, res schedule.Result) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Schedule %s, assessed %s\n\nDOSE\tCVX\tANTIGEN\tSTATUS\tREASON\n", name, schedule.DateOf(asOf))
+	fmt.Fprintf(tw, "Schedule %s, assessed %s", name, schedule.DateOf(asOf))
+	if birth.Reading != "exact" || birth.Estimated {
+		fmt.Fprintf(tw, "; birth date %s", birth.given)
+		if birth.Estimated {
+			fmt.Fprint(tw, " (estimated)")
+		}
+		if birth.Reading == "earliest" {
+			fmt.Fprintf(tw, " read as %s", birth.Used)
+		}
+	}
+	fmt.Fprint(tw, "\n\nDOSE\tCVX\tANTIGEN\tSTATUS\tREASON\n")
 	for _, e := range res.Evaluations {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Date, e.CVX, e.Antigen, e.Status, e.Reason)
 	}

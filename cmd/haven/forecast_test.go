@@ -162,7 +162,6 @@ func TestForecastCommandErrors(t *testing.T) {
 		{"fail/unknown cvx", []string{"-"}, `{"birth_date":"2000-01-01","assessment_date":"2025-01-01","doses":[{"date":"2020-01-01","cvx":"208"},{"date":"2021-01-01","cvx":"77777"}]}`, "doses[1].cvx"},
 		{"fail/dose before birth", []string{"-"}, `{"birth_date":"2000-01-01","doses":[{"date":"1999-01-01","cvx":"208"}]}`, "doses[0].date"},
 		{"fail/impossible date", []string{"-"}, `{"birth_date":"2000-01-01","doses":[{"date":"2021-02-29","cvx":"208"}]}`, "doses[0].date"},
-		{"fail/empty history", []string{"-"}, `{"birth_date":"2000-01-01","doses":[]}`, "doses"},
 		{"fail/empty input", []string{"-"}, ``, "empty input"},
 		{"fail/unknown schedule", []string{"--schedule", "mars", "-"}, forecastInput, "mars"},
 		{"fail/bad as-of", []string{"--as-of", "2025-02-30", "-"}, forecastInput, "--as-of"},

@@ -7,7 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,18 +21,20 @@ import (
 const policyUsage = `usage: haven policy <command> [flags]
 
 commands:
-  check     --pack DIR --jurisdiction CODE --service vaccination|testing --as-of YYYY-MM-DD --facts JSON [--explain] [--json]
-  test      --pack DIR [--json]
-  diff      --from DIR --to DIR [--as-of YYYY-MM-DD] [--service S] [--json]
-  simulate  --pack DIR --population CSV --as-of YYYY-MM-DD [--service S] [--flag-above 0.2] [--svg FILE] [--png FILE] [--json]
+  check     --jurisdiction CODE --facts JSON [--pack PACK] [--service S] [--as-of YYYY-MM-DD] [--explain] [--json]
+  test      --pack PACK [--json]
+  diff      --from PACK --to PACK [--as-of YYYY-MM-DD] [--service S] [--json]
+  simulate  --population CSV [--pack PACK] [--as-of YYYY-MM-DD] [--service S] [--flag-above 0.2] [--svg FILE] [--png FILE] [--json]
 
-Without --pack, check and simulate use the default bundled pack. Facts are never written anywhere.`
+PACK is a bundled pack by name (2021-09, inclusive, inclusive-paid) or a pack folder. Without --pack,
+check and simulate use the default bundled pack. Facts are never written anywhere.
+See haven help policy COMMAND.`
 
 // policyCommand implements "haven policy check|test|diff|simulate".
 func policyCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(env.Stderr, policyUsage)
-		return errors.New("policy: missing command (check, test, diff or simulate)")
+		return usageErrorf("policy: missing command (check, test, diff or simulate)")
 	}
 	switch args[0] {
 	case "check":
@@ -45,7 +50,7 @@ func policyCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return nil
 	}
 	fmt.Fprintln(env.Stderr, policyUsage)
-	return fmt.Errorf("policy: unknown command %q", args[0])
+	return usageErrorf("policy: unknown command %q", args[0])
 }
 
 func policyFlags(env *commandEnv, name string) *flag.FlagSet {
@@ -54,21 +59,44 @@ func policyFlags(env *commandEnv, name string) *flag.FlagSet {
 	return fs
 }
 
-// loadPolicyPack loads the pack in dir, or the default bundled pack when dir
-// is empty.
-func loadPolicyPack(dir string) (*policy.Pack, error) {
-	if dir == "" {
-		e, err := policy.NewEngine(policies.FS())
-		if err != nil {
-			return nil, fmt.Errorf("bundled packs: %w", err)
+// loadPolicyPack loads the pack that ref names: a pack folder, or else a
+// bundled pack (policies/, embedded in the binary) by its name, so that
+// --pack 2021-09 works outside the source tree too. An empty ref is the
+// default bundled pack. It also returns the file system and folder that
+// hold the pack, where its cases are.
+func loadPolicyPack(ref string) (*policy.Pack, fs.FS, string, error) {
+	if ref != "" {
+		if st, err := os.Stat(ref); err == nil && st.IsDir() {
+			p, err := policy.LoadPackDir(ref)
+			if err != nil {
+				return nil, nil, "", fmt.Errorf("pack %s: %w", ref, err)
+			}
+			return p, os.DirFS(ref), ".", nil
 		}
-		return e.Default(), nil
 	}
-	p, err := policy.LoadPackDir(dir)
+	bundled := policies.FS()
+	entries, err := fs.ReadDir(bundled, ".")
 	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w", dir, err)
+		return nil, nil, "", fmt.Errorf("bundled packs: %w", err)
 	}
-	return p, nil
+	var names []string
+	for _, d := range entries {
+		if _, err := fs.Stat(bundled, path.Join(d.Name(), "pack.yaml")); !d.IsDir() || err != nil {
+			continue
+		}
+		p, err := policy.LoadPack(bundled, d.Name())
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("bundled pack %s: %w", d.Name(), err)
+		}
+		if (ref == "" && p.Default) || (ref != "" && (ref == p.Name || ref == d.Name())) {
+			return p, bundled, d.Name(), nil
+		}
+		names = append(names, p.Name)
+	}
+	if ref == "" {
+		return nil, nil, "", errors.New("bundled packs: none is marked default")
+	}
+	return nil, nil, "", fmt.Errorf("pack %s: no such folder, and no bundled pack of that name (bundled: %s)", ref, strings.Join(names, ", "))
 }
 
 // policyAsOf parses --as-of, defaulting to today's date from the command's clock.
@@ -92,7 +120,7 @@ func writePolicyJSON(w io.Writer, v any) error {
 
 func policyCheck(env *commandEnv, args []string) error {
 	fs := policyFlags(env, "check")
-	packDir := fs.String("pack", "", "pack folder (default: the bundled default pack)")
+	packDir := fs.String("pack", "", "bundled pack name (2021-09, inclusive…) or pack folder (default: the default bundled pack)")
 	jur := fs.String("jurisdiction", "", "jurisdiction code, e.g. CN-JL")
 	service := fs.String("service", policy.ServiceVaccination, "vaccination or testing")
 	asOf := fs.String("as-of", "", "date YYYY-MM-DD (default: today)")
@@ -104,10 +132,10 @@ func policyCheck(env *commandEnv, args []string) error {
 		return err
 	}
 	if *jur == "" {
-		return errors.New("policy check: --jurisdiction is required")
+		return usageErrorf("policy check: --jurisdiction is required")
 	}
 	if *factsArg == "" {
-		return errors.New("policy check: --facts is required (a JSON object, may be {})")
+		return usageErrorf("policy check: --facts is required (a JSON object, may be {})")
 	}
 	raw := []byte(*factsArg)
 	switch {
@@ -124,7 +152,7 @@ func policyCheck(env *commandEnv, args []string) error {
 		}
 		raw = b
 	}
-	p, err := loadPolicyPack(*packDir)
+	p, _, _, err := loadPolicyPack(*packDir)
 	if err != nil {
 		return fmt.Errorf("policy check: %w", err)
 	}
@@ -195,19 +223,19 @@ func writePolicyDecision(w io.Writer, d policy.Decision) error {
 
 func policyTest(env *commandEnv, args []string) error {
 	fs := policyFlags(env, "test")
-	packDir := fs.String("pack", "", "pack folder (required)")
+	packDir := fs.String("pack", "", "bundled pack name (2021-09, inclusive…) or pack folder (required)")
 	asJSON := fs.Bool("json", false, "write the results as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *packDir == "" {
-		return errors.New("policy test: --pack is required")
+		return usageErrorf("policy test: --pack is required")
 	}
-	p, err := policy.LoadPackDir(*packDir)
+	p, packFS, dir, err := loadPolicyPack(*packDir)
 	if err != nil {
 		return fmt.Errorf("policy test: %w", err)
 	}
-	cases, err := policy.LoadCasesDir(*packDir)
+	cases, err := policy.LoadCases(packFS, dir)
 	if err != nil {
 		return fmt.Errorf("policy test: %w", err)
 	}
@@ -249,8 +277,8 @@ func policyTest(env *commandEnv, args []string) error {
 
 func policyDiff(env *commandEnv, args []string) error {
 	fs := policyFlags(env, "diff")
-	fromDir := fs.String("from", "", "pack folder to compare from (required)")
-	toDir := fs.String("to", "", "pack folder to compare to (required)")
+	fromDir := fs.String("from", "", "pack to compare from: bundled pack name or folder (required)")
+	toDir := fs.String("to", "", "pack to compare to: bundled pack name or folder (required)")
 	asOf := fs.String("as-of", "", "compare on this date only (default: every date either pack changes)")
 	service := fs.String("service", "", "vaccination or testing (default: both)")
 	asJSON := fs.Bool("json", false, "write the changes as JSON")
@@ -258,13 +286,13 @@ func policyDiff(env *commandEnv, args []string) error {
 		return err
 	}
 	if *fromDir == "" || *toDir == "" {
-		return errors.New("policy diff: --from and --to are required")
+		return usageErrorf("policy diff: --from and --to are required")
 	}
-	from, err := policy.LoadPackDir(*fromDir)
+	from, _, _, err := loadPolicyPack(*fromDir)
 	if err != nil {
 		return fmt.Errorf("policy diff: %w", err)
 	}
-	to, err := policy.LoadPackDir(*toDir)
+	to, _, _, err := loadPolicyPack(*toDir)
 	if err != nil {
 		return fmt.Errorf("policy diff: %w", err)
 	}
@@ -325,7 +353,7 @@ func policyJoinDates(ds []policy.Date) string {
 
 func policySimulate(env *commandEnv, args []string) error {
 	fs := policyFlags(env, "simulate")
-	packDir := fs.String("pack", "", "pack folder (default: the bundled default pack)")
+	packDir := fs.String("pack", "", "bundled pack name (2021-09, inclusive…) or pack folder (default: the default bundled pack)")
 	popPath := fs.String("population", "", "population CSV: jurisdiction,residence_status,count (required)")
 	asOf := fs.String("as-of", "", "date YYYY-MM-DD (default: today)")
 	service := fs.String("service", policy.ServiceVaccination, "vaccination or testing")
@@ -337,12 +365,12 @@ func policySimulate(env *commandEnv, args []string) error {
 		return err
 	}
 	if *popPath == "" {
-		return errors.New("policy simulate: --population is required")
+		return usageErrorf("policy simulate: --population is required")
 	}
 	if *flagAbove < 0 || *flagAbove > 1 {
 		return fmt.Errorf("policy simulate: --flag-above must be between 0 and 1, got %v", *flagAbove)
 	}
-	p, err := loadPolicyPack(*packDir)
+	p, _, _, err := loadPolicyPack(*packDir)
 	if err != nil {
 		return fmt.Errorf("policy simulate: %w", err)
 	}
@@ -383,10 +411,17 @@ func policySimulate(env *commandEnv, args []string) error {
 			return fmt.Errorf("policy simulate: writing %s: %w", c.path, werr)
 		}
 	}
+	shares := statusShares(sim)
 	if *asJSON {
-		return writePolicyJSON(env.Stdout, sim)
+		return writePolicyJSON(env.Stdout, struct {
+			*policy.Simulation
+			ByStatus []statusShare `json:"left_out_by_status"`
+		}{sim, shares})
 	}
 	if err := sim.WriteTable(env.Stdout); err != nil {
+		return err
+	}
+	if err := writeStatusShares(env.Stdout, shares); err != nil {
 		return err
 	}
 	if fl := sim.Flagged(); len(fl) > 0 {
@@ -398,4 +433,106 @@ func policySimulate(env *commandEnv, args []string) error {
 		}
 	}
 	return nil
+}
+
+// statusShare is how much of one residence status group of a jurisdiction a
+// simulation leaves out (not eligible or referred). A share of the whole
+// population hides a group that is left out entirely: 9,000 women refused
+// in a province of a million read as 0.9 %, but as 100 % of their group.
+type statusShare struct {
+	Jurisdiction string        `json:"jurisdiction"` // or "total"
+	Status       policy.Status `json:"status"`
+	Population   float64       `json:"population"`
+	LeftOut      float64       `json:"left_out"`
+	Share        float64       `json:"share_left_out"`
+}
+
+// statusShares totals the simulation's rows by jurisdiction and status (in
+// the simulation's order), then by status over every jurisdiction (as
+// jurisdiction "total").
+func statusShares(sim *policy.Simulation) []statusShare {
+	var out []statusShare
+	total := map[policy.Status]*statusShare{}
+	var order []policy.Status
+	for _, r := range sim.Rows {
+		n := len(out)
+		if n == 0 || out[n-1].Jurisdiction != r.Jurisdiction || out[n-1].Status != r.Status {
+			out = append(out, statusShare{Jurisdiction: r.Jurisdiction, Status: r.Status})
+			n++
+		}
+		t := total[r.Status]
+		if t == nil {
+			t = &statusShare{Jurisdiction: "total", Status: r.Status}
+			total[r.Status] = t
+			order = append(order, r.Status)
+		}
+		for _, s := range []*statusShare{&out[n-1], t} {
+			s.Population += r.Count
+			if r.Outcome.LeftOut() {
+				s.LeftOut += r.Count
+			}
+		}
+	}
+	slices.SortFunc(order, func(a, b policy.Status) int {
+		return slices.Index(policy.Statuses, a) - slices.Index(policy.Statuses, b)
+	})
+	for _, st := range order {
+		out = append(out, *total[st])
+	}
+	for i := range out {
+		if out[i].Population > 0 {
+			out[i].Share = out[i].LeftOut / out[i].Population
+		}
+	}
+	return out
+}
+
+// writeStatusShares writes the shares as a table: one line per jurisdiction
+// (and the total), one column per residence status, then the share of the
+// whole population.
+func writeStatusShares(w io.Writer, shares []statusShare) error {
+	var statuses []policy.Status
+	var places []string
+	cell := map[string]map[policy.Status]float64{}
+	whole := map[string][2]float64{} // left out, population
+	for _, s := range shares {
+		if cell[s.Jurisdiction] == nil {
+			cell[s.Jurisdiction] = map[policy.Status]float64{}
+			places = append(places, s.Jurisdiction)
+		}
+		cell[s.Jurisdiction][s.Status] = s.Share
+		if !slices.Contains(statuses, s.Status) {
+			statuses = append(statuses, s.Status)
+		}
+		t := whole[s.Jurisdiction]
+		whole[s.Jurisdiction] = [2]float64{t[0] + s.LeftOut, t[1] + s.Population}
+	}
+	slices.SortFunc(statuses, func(a, b policy.Status) int {
+		return slices.Index(policy.Statuses, a) - slices.Index(policy.Statuses, b)
+	})
+	var b strings.Builder
+	b.WriteString("\nshare left out of each residence status group, and of everyone (-: no one of that status):\n")
+	fmt.Fprintf(&b, "%-12s", "jurisdiction")
+	for _, st := range statuses {
+		fmt.Fprintf(&b, " %*s", max(len(st), 7), st)
+	}
+	fmt.Fprintf(&b, " %7s\n", "all")
+	for _, j := range places {
+		fmt.Fprintf(&b, "%-12s", j)
+		for _, st := range statuses {
+			v, ok := cell[j][st]
+			text := "-"
+			if ok {
+				text = fmt.Sprintf("%.1f%%", v*100)
+			}
+			fmt.Fprintf(&b, " %*s", max(len(st), 7), text)
+		}
+		all := 0.0
+		if t := whole[j]; t[1] > 0 {
+			all = t[0] / t[1]
+		}
+		fmt.Fprintf(&b, " %6.1f%%\n", all*100)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,11 +10,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/haven-registry/haven/internal/audit"
 	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
@@ -55,176 +50,6 @@ func eraseCommand(ctx context.Context, env *commandEnv, args []string) error {
 	return nil
 }
 
-// auditSigner returns the log's checkpoint signer. Its Ed25519 key is kept
-// in the data folder, encrypted under the vault.
-func auditSigner(env *commandEnv, v *vault.Vault) (*audit.Signer, error) {
-	path := filepath.Join(env.DataDir, "audit-signing.key")
-	blob, err := os.ReadFile(path)
-	var seed []byte
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		seed = make([]byte, ed25519.SeedSize)
-		rand.Read(seed)
-		enc, err := v.EncryptBlob("audit-signing-key", seed)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(env.DataDir, 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, enc, 0o600); err != nil {
-			return nil, fmt.Errorf("audit signing key: %w", err)
-		}
-	case err != nil:
-		return nil, fmt.Errorf("audit signing key: %w", err)
-	default:
-		if seed, err = v.DecryptBlob("audit-signing-key", blob); err != nil {
-			return nil, fmt.Errorf("audit signing key: %w", err)
-		}
-	}
-	key := ed25519.NewKeyFromSeed(seed)
-	clear(seed)
-	return audit.NewSigner("haven", key)
-}
-
-// auditStore is a database that also holds the access log.
-type auditStore interface {
-	database
-	audit.Store
-	audit.CheckpointStore
-}
-
-func openAuditStore(ctx context.Context, env *commandEnv) (auditStore, error) {
-	db, err := openReadyDatabase(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	as, ok := db.(auditStore)
-	if !ok {
-		db.Close()
-		return nil, errors.New("this database does not keep an audit log")
-	}
-	return as, nil
-}
-
-// signCheckpoint signs the head of the log, if it moved since the last
-// checkpoint, and stores the checkpoint.
-func signCheckpoint(ctx context.Context, db auditStore, signer *audit.Signer, now time.Time) (*audit.Checkpoint, error) {
-	head, err := db.Last(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cps, err := db.Checkpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if n := len(cps); n > 0 && cps[n-1].Seq == head.Seq {
-		return &cps[n-1], nil
-	}
-	cp, err := signer.Sign(head, now)
-	if err != nil {
-		return nil, err
-	}
-	return &cp, db.SaveCheckpoint(ctx, cp)
-}
-
-// auditCommand implements "haven audit verify|checkpoint|checkpoints|key".
-func auditCommand(ctx context.Context, env *commandEnv, args []string) error {
-	usage := errors.New("usage: haven audit verify [--checkpoints FILE] [--key PUB]… [--json] | checkpoint | checkpoints | key")
-	if len(args) == 0 {
-		return usage
-	}
-	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	cpFile := fs.String("checkpoints", "", "JSON Lines file of checkpoints kept by an outside party")
-	var keys siteList
-	fs.Var(&keys, "key", "checkpoint public key (base64); default: this installation's key")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	db, err := openAuditStore(ctx, env)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	switch args[0] {
-	case "verify":
-		cps, err := db.Checkpoints(ctx)
-		if err != nil {
-			return err
-		}
-		if *cpFile != "" {
-			data, err := os.ReadFile(*cpFile)
-			if err != nil {
-				return fmt.Errorf("--checkpoints: %w", err)
-			}
-			outside, err := audit.ParseCheckpoints(data)
-			if err != nil {
-				return fmt.Errorf("--checkpoints %s: %w", *cpFile, err)
-			}
-			cps = append(cps, outside...)
-		}
-		var pubs []ed25519.PublicKey
-		for _, k := range keys {
-			pub, err := audit.ParsePublicKey(k)
-			if err != nil {
-				return fmt.Errorf("--key: %w", err)
-			}
-			pubs = append(pubs, pub)
-		}
-		if len(pubs) == 0 && len(cps) > 0 {
-			v, err := openVault(env)
-			if err != nil {
-				return err
-			}
-			signer, err := auditSigner(env, v)
-			if err != nil {
-				return err
-			}
-			pubs = append(pubs, signer.PublicKey())
-		}
-		rep, verr := audit.Verify(ctx, db, cps, pubs...)
-		if *asJSON {
-			json.NewEncoder(env.Stdout).Encode(rep)
-		} else if verr == nil {
-			fmt.Fprintf(env.Stdout, "audit log OK: %d entries, %d checkpoints, head %s\n", rep.Entries, rep.Checkpoints, rep.LastHash)
-		}
-		if verr != nil {
-			if rep.Problem != nil {
-				return fmt.Errorf("audit log bad at entry %d (%s): %s", rep.Problem.Seq, rep.Problem.Kind, rep.Problem.Detail)
-			}
-			return verr
-		}
-		return nil
-	case "checkpoint", "key":
-		v, err := openVault(env)
-		if err != nil {
-			return err
-		}
-		signer, err := auditSigner(env, v)
-		if err != nil {
-			return err
-		}
-		if args[0] == "key" {
-			fmt.Fprintln(env.Stdout, audit.EncodePublicKey(signer.PublicKey()))
-			return nil
-		}
-		cp, err := signCheckpoint(ctx, db, signer, env.Now())
-		if err != nil {
-			return err
-		}
-		return audit.MarshalCheckpoints(env.Stdout, []audit.Checkpoint{*cp})
-	case "checkpoints":
-		cps, err := db.Checkpoints(ctx)
-		if err != nil {
-			return err
-		}
-		return audit.MarshalCheckpoints(env.Stdout, cps)
-	}
-	return usage
-}
-
 // statsCommand implements "haven stats": the suppressed coverage tables, or
 // with --gaps the gap report, as text, CSV or JSON.
 func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
@@ -243,11 +68,11 @@ func statsCommand(ctx context.Context, env *commandEnv, args []string) error {
 	}
 	f, err := registry.ParseDate(*from)
 	if err != nil {
-		return fmt.Errorf("--from: %w", err)
+		return registry.FieldErrorf(registry.EINVALID, "--from", "%v.", err)
 	}
 	t, err := registry.ParseDate(*to)
 	if err != nil {
-		return fmt.Errorf("--to: %w", err)
+		return registry.FieldErrorf(registry.EINVALID, "--to", "%v.", err)
 	}
 	db, err := openReadyDatabase(ctx, env)
 	if err != nil {
@@ -347,7 +172,7 @@ func unlockCommand(ctx context.Context, env *commandEnv, args []string) error {
 		pass = string(p)
 	} else if len(args) == 0 || args[0] != "--no-passphrase" {
 		fmt.Fprint(env.Stderr, "passphrase: ")
-		line, err := readLine(env.Stdin)
+		line, err := readPassphrase(ctx, env.Stdin, env.Stderr)
 		if err != nil {
 			return fmt.Errorf("passphrase: %w", err)
 		}

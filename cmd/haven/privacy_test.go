@@ -80,7 +80,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		{"fail/inserted", []string{
 			`UPDATE audit_log SET seq = seq + 10 WHERE seq >= 3`,
 			`UPDATE audit_log SET seq = seq - 9 WHERE seq >= 13`,
-			`INSERT INTO audit_log SELECT 3, at, actor, role, 'person.read', purpose, subject, prev_hash, hash FROM audit_log WHERE seq = 2`}, "entry 3"},
+			`INSERT INTO audit_log SELECT 3, at, actor, role, 'person.read', purpose, subject, prev_hash, hash, mac FROM audit_log WHERE seq = 2`}, "entry 3"},
 		{"fail/truncated-before-checkpoint", []string{`DELETE FROM audit_log WHERE seq >= 2`}, "entry 2"},
 	}
 	for _, tt := range tests {

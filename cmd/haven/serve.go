@@ -10,17 +10,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/haven-registry/haven/internal/audit"
 	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/policy"
-	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/schedule"
 	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/policies"
@@ -33,9 +32,17 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Minute, "how often to sign a checkpoint of the audit log")
+	checkpointEvery := fs.Duration("checkpoint-every", auditCheckpointEvery, "how often to sign a checkpoint of the audit log while it grows: after a crash, at most the entries of this last interval lack one (docs/threat-model.md)")
+	auditExport := fs.String("audit-export", env.Getenv("HAVEN_AUDIT_EXPORT"), auditExportHelp)
 	policyDir := fs.String("policies", env.Getenv("HAVEN_POLICIES"), "folder of policy packs (env HAVEN_POLICIES); default: the bundled packs")
 	statsEpsilon := fs.Float64("stats-epsilon", 0, "add two-sided geometric noise with this privacy parameter to the coverage tables (0: none; see docs/privacy.md)")
+	var proxies prefixList
+	fs.Var(&proxies, "trusted-proxy", "a proxy (CIDR, repeatable or comma-separated) whose X-Forwarded-For names the client, for rate limits and lockouts (env HAVEN_TRUSTED_PROXIES)")
+	if v := env.Getenv("HAVEN_TRUSTED_PROXIES"); v != "" {
+		if err := proxies.Set(v); err != nil {
+			return fmt.Errorf("HAVEN_TRUSTED_PROXIES: %w", err)
+		}
+	}
 	secureCookies := fs.Bool("secure-cookies", env.Getenv("HAVEN_SECURE_COOKIES") != "", "mark session cookies Secure even without TLS here: set it behind a TLS-terminating proxy (env HAVEN_SECURE_COOKIES)")
 	trustFile := fs.String("trust", env.Getenv("HAVEN_TRUST_LIST"), "extra trust list (JSON, kid → DSC) for verifying certificates (env HAVEN_TRUST_LIST)")
 	defaultReadLimit := 120
@@ -66,6 +73,15 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Retires the key epochs of erased persons and rotates old ones, even
+	// while sealed (it reloads the ring); see docs/adr/0004-epoch-keys.md.
+	rot := startKeyRotator(ctx, db, v, logger)
+	// Keys the access log (before anything is appended) and loads the
+	// checkpoint signer; see cmd/haven/audit.go.
+	auditLog, err := startAudit(ctx, env, db, v, *auditExport)
+	if err != nil {
+		return err
+	}
 	loopDone := make(chan struct{})
 	engine, err := loadPolicies(*policyDir)
 	if err != nil {
@@ -83,24 +99,22 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	}
 	deps := clinic.Deps{Logger: logger, Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), Policy: engine,
 		Schedule: *scheduleName, Now: env.Now, Stats: clinic.StatsNoise{Epsilon: *statsEpsilon}}
+	if rot != nil {
+		deps.AfterErase = rot.AfterErase
+	}
 	limits := clinic.ReadLimits(*readLimit)
 	deps.Limits = &limits
 	if v.Sealed() {
 		fmt.Fprintln(env.Stdout, "Haven is sealed: it serves nothing until an administrator runs haven unlock.")
-		close(loopDone)
-	} else if as, ok := db.(auditStore); ok {
-		signer, err := auditSigner(env, v)
-		if err != nil {
+	} else if *statsEpsilon != 0 {
+		if deps.Stats.Key, err = v.DeriveKey("stats-noise"); err != nil {
 			return err
 		}
-		deps.AuditKey = signer.PublicKey()
-		if *statsEpsilon != 0 {
-			if deps.Stats.Key, err = v.DeriveKey("stats-noise"); err != nil {
-				return err
-			}
-		}
+	}
+	if auditLog != nil {
+		deps.AuditKey = auditLog.publicKey()
 		go func() {
-			checkpointLoop(ctx, as, signer, env.Now, *checkpointEvery, logger)
+			checkpointLoop(ctx, auditLog, env.Now, *checkpointEvery, logger)
 			close(loopDone)
 		}()
 	} else {
@@ -112,7 +126,8 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if deps.Certs.Issuer == nil && !v.Sealed() {
 		fmt.Fprintln(env.Stdout, "No certificate signing keys yet: run haven keys init --country CC to issue certificates.")
 	}
-	srv := server.New(server.Deps{Logger: logger, Service: clinic.New(deps), SecureCookies: *secureCookies})
+	srv := server.New(server.Deps{Logger: logger, Service: clinic.New(deps), SecureCookies: *secureCookies,
+		TrustedProxies: proxies})
 
 	ln, err := net.Listen("tcp", env.Addr)
 	if err != nil {
@@ -148,6 +163,37 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	return nil
 }
 
+// prefixList is a repeatable flag of CIDR prefixes (a bare address is a
+// prefix of one address).
+type prefixList []netip.Prefix
+
+func (l *prefixList) String() string {
+	out := make([]string, len(*l))
+	for i, p := range *l {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ",")
+}
+
+func (l *prefixList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return fmt.Errorf("%q is not a CIDR prefix such as 10.0.0.0/8", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		*l = append(*l, p.Masked())
+	}
+	return nil
+}
+
 // addrPattern matches IPv4 and IPv6 addresses, with or without a port.
 var addrPattern = regexp.MustCompile(`\[?[0-9a-fA-F:]*:[0-9a-fA-F:.]+\]?(:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`)
 
@@ -175,9 +221,12 @@ func loadPolicies(dir string) (*policy.Engine, error) {
 	return engine, nil
 }
 
-// checkpointLoop signs the head of the audit log every interval, and once
-// more when ctx ends, so that outside parties can keep the checkpoints.
-func checkpointLoop(ctx context.Context, db auditStore, signer *audit.Signer, now func() time.Time, every time.Duration, logger *slog.Logger) {
+// checkpointLoop signs the head of the audit log every interval while it
+// grows, and once more when ctx ends, storing each checkpoint and exporting
+// it (see serverAudit.checkpoint), so that a crash leaves at most the
+// entries of the last interval without a signed checkpoint.
+func checkpointLoop(ctx context.Context, a *serverAudit, now func() time.Time, every time.Duration, logger *slog.Logger) {
+	defer a.close()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -185,10 +234,12 @@ func checkpointLoop(ctx context.Context, db auditStore, signer *audit.Signer, no
 		case <-t.C:
 		case <-ctx.Done():
 			// The store closes after serve returns; sign while it is open.
-			signCheckpoint(context.Background(), db, signer, now())
+			if err := a.checkpoint(context.Background(), now()); err != nil {
+				logger.Warn("audit checkpoint failed", "error", err.Error())
+			}
 			return
 		}
-		if _, err := signCheckpoint(ctx, db, signer, now()); err != nil && registry.ErrorCode(err) != registry.ENOTFOUND {
+		if err := a.checkpoint(ctx, now()); err != nil {
 			logger.Warn("audit checkpoint failed", "error", err.Error())
 		}
 	}

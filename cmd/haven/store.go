@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,16 +63,29 @@ func openReadyDatabase(ctx context.Context, env *commandEnv) (database, error) {
 	return db, nil
 }
 
+// masterKeyPath returns where the key ring is: HAVEN_MASTER_KEY_FILE if set,
+// otherwise master.key in the data folder (which it creates, mode 0700).
+func masterKeyPath(env *commandEnv) (string, error) {
+	if path := env.Getenv("HAVEN_MASTER_KEY_FILE"); path != "" {
+		return path, nil
+	}
+	if err := os.MkdirAll(env.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("data folder: %w", err)
+	}
+	return filepath.Join(env.DataDir, "master.key"), nil
+}
+
 // openVault opens the key ring: HAVEN_MASTER_KEY_FILE if set, otherwise
 // master.key in the data folder, created with mode 0600 on first run. With
 // HAVEN_PASSPHRASE_FILE the key is derived from the passphrase instead.
+//
+// Where the ring was shredded (haven seal --shred, haven shred) it fails
+// rather than make a new master key: that takes haven vault init-master
+// --after-shred, on purpose.
 func openVault(env *commandEnv) (*vault.Vault, error) {
-	path := env.Getenv("HAVEN_MASTER_KEY_FILE")
-	if path == "" {
-		if err := os.MkdirAll(env.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("data folder: %w", err)
-		}
-		path = filepath.Join(env.DataDir, "master.key")
+	path, err := masterKeyPath(env)
+	if err != nil {
+		return nil, err
 	}
 	if pf := env.Getenv("HAVEN_PASSPHRASE_FILE"); pf != "" {
 		pass, err := vault.ReadPassphraseFile(pf)
@@ -94,4 +108,23 @@ func openVault(env *commandEnv) (*vault.Vault, error) {
 	}
 	v, _, err := vault.OpenOrCreate(path, vault.Options{})
 	return v, err
+}
+
+// startKeyRotator starts, for haven serve, the background rotator of key
+// epochs (docs/adr/0004-epoch-keys.md) and returns it, or nil if the
+// database keeps no key epochs. It runs until ctx ends: every
+// vault.DefaultPoll it reloads the key ring (dropping epoch keys other
+// processes destroyed, sealing if the ring was shredded), retires the
+// epochs erasures asked for (here, in other processes, or by haven erase)
+// and those older than vault.DefaultMaxAge, and moves a full intake on.
+// After a successful ErasePerson, call AfterErase on it to finish the
+// erasure at once.
+func startKeyRotator(ctx context.Context, db database, v *vault.Vault, logger *slog.Logger) *vault.Rotator {
+	es, ok := db.(vault.EpochStore)
+	if !ok {
+		return nil
+	}
+	rot := vault.NewRotator(v, es, vault.RotatorOptions{Logger: logger})
+	go rot.Run(ctx)
+	return rot
 }
