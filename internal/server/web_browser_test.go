@@ -137,6 +137,13 @@ func (c *chrome) montage(name string) {
 
 func newChrome(t *testing.T, e *webEnv, lang string) *chrome {
 	t.Helper()
+	return newChromeSized(t, e, lang, 412, 900)
+}
+
+// newChromeSized is newChrome with a window (and viewport) of width ×
+// height CSS pixels.
+func newChromeSized(t *testing.T, e *webEnv, lang string, width, height int) *chrome {
+	t.Helper()
 	path := chromiumPath(t)
 	profile, err := os.MkdirTemp("", "haven-chromium-")
 	if err != nil {
@@ -165,13 +172,13 @@ func newChrome(t *testing.T, e *webEnv, lang string) *chrome {
 		chromedp.Flag("lang", lang),
 		chromedp.Flag("accept-lang", lang),
 		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(412, 900), // a phone
+		chromedp.WindowSize(width, height), // a phone
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
 	// Every console error fails the test: a script error, a resource the
@@ -435,7 +442,7 @@ func TestBrowserClinicFlow(t *testing.T) {
 	}
 	c.shot("10-card-receipt-ko")
 	c.keep()
-	c.montage("clinic-flow")
+	c.montage("clinic-flow-en")
 	// Printing uses the card's page size: 80 mm wide on a receipt printer,
 	// A6 (105 × 148 mm) otherwise.
 	for _, size := range []struct {

@@ -138,7 +138,8 @@ func (b *browser) get(path string) page {
 	return b.do(req)
 }
 
-// post sends a form with the CSRF token of the last page.
+// post sends a form with the CSRF token of the last page, from this
+// origin.
 func (b *browser) post(path string, form url.Values) page {
 	b.t.Helper()
 	if form.Get("csrf") == "" {
@@ -146,6 +147,7 @@ func (b *browser) post(path string, form url.Values) page {
 	}
 	req, _ := http.NewRequest("POST", b.e.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.e.srv.URL) // as a browser sends a form
 	return b.do(req)
 }
 

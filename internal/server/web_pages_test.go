@@ -76,7 +76,7 @@ func TestWebClinicFlow(t *testing.T) {
 		t.Fatalf("double submit went to %s, first to %s", again.url, first.url)
 	}
 	person := b.get("/clinic/p/" + card + "?purpose=care")
-	if n := strings.Count(person.body, "<td>CoronaVac"); n != 1 {
+	if n := strings.Count(person.body, `translate="no">CoronaVac (Sinovac)</td>`); n != 1 {
 		t.Fatalf("the record shows %d CoronaVac doses after a double submit, want 1", n)
 	}
 	// The same key with other values is refused.
@@ -110,7 +110,7 @@ func TestWebClinicFlow(t *testing.T) {
 	// A certificate for the dose verifies on the public verifier page.
 	b.get("/clinic/p/" + card + "?purpose=care")
 	certForm := b.hidden("/clinic/p/" + card + "/certificate")
-	certForm.Set("record", regexp.MustCompile(`<option value="([0-9a-f]+)">`).FindStringSubmatch(b.last.body[strings.Index(b.last.body, `id="cert-record"`):])[1])
+	certForm.Set("record", regexp.MustCompile(`<option value="([0-9a-f]+)"`).FindStringSubmatch(b.last.body[strings.Index(b.last.body, `id="cert-record"`):])[1])
 	cp := b.post("/clinic/p/"+card+"/certificate", certForm)
 	hc1 := regexp.MustCompile(`>(HC1:[^<]+)</textarea>`).FindStringSubmatch(cp.body)
 	if cp.status != 200 || hc1 == nil {
@@ -475,7 +475,7 @@ func TestWebProgramPages(t *testing.T) {
 		t.Fatalf("the new token does not open the clinic: %s", nv.last.url)
 	}
 	// The token list shows the new token; revoking it ends its use at once.
-	id := regexp.MustCompile(`Token (tk_[0-9a-f]+) made`).FindStringSubmatch(p.body)
+	id := regexp.MustCompile(`id="new-token-id">(tk_[0-9a-f]+)<`).FindStringSubmatch(p.body)
 	if id == nil || !strings.Contains(p.body, `<code>`+id[1]+`</code>`) {
 		t.Fatalf("token list lacks the new token:\n%.3000s", p.body)
 	}
@@ -508,7 +508,7 @@ func TestWebProgramPages(t *testing.T) {
 		t.Fatal("the holder page echoes the holder secret")
 	}
 	certForm := h.hidden("/holder/certificate")
-	certForm.Set("record", regexp.MustCompile(`<option value="([0-9a-f]+)">`).FindStringSubmatch(p.body)[1])
+	certForm.Set("record", regexp.MustCompile(`<option value="([0-9a-f]+)"`).FindStringSubmatch(p.body)[1])
 	p = h.post("/holder/certificate", certForm)
 	if p.status != 200 || !strings.Contains(p.body, `id="cert-qr"`) || !strings.Contains(p.body, "HC1:") {
 		t.Fatalf("holder certificate: %d\n%.3000s", p.status, p.body)

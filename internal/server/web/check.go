@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -255,13 +257,16 @@ func (c *PageCtx) Jur(code string) string {
 	return code
 }
 
-// Fact labels a fact: the catalogue's label, or the pack's description of a
-// fact the catalogue does not know.
+// Fact labels a fact: the catalogue's label, or (on an English page) the
+// pack's description of a fact the catalogue does not know.
 func (c *PageCtx) Fact(f factField) string {
 	if c.loc.has("fact." + f.Name) {
 		return c.loc.text("fact." + f.Name)
 	}
-	return f.Description
+	if c.loc.Tag == "en" && f.Description != "" {
+		return f.Description
+	}
+	return c.factLabel(f.Name)
 }
 
 // criteriaMet says whether an obtainable status's criteria are met: "yes",
@@ -274,4 +279,56 @@ func criteriaMet(b *bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// PackText is a policy pack's title or description ("title",
+// "description") in the page's language: the catalogue's translation, or
+// the pack's own English text on an English page ("" elsewhere).
+func (c *PageCtx) PackText(p *policy.Pack, what string) string {
+	if p == nil {
+		return ""
+	}
+	if k := "pack." + p.Name + "." + what; c.loc.has(k) {
+		return c.loc.text(k)
+	}
+	if c.loc.Tag != "en" {
+		return ""
+	}
+	if what == "title" {
+		return p.Title
+	}
+	return p.Description
+}
+
+// policyNoteKey is the catalogue key of a policy note: the note's text,
+// with its spacing made plain, names it (packs write notes in English and
+// give them no key of their own).
+func policyNoteKey(note string) string {
+	sum := sha256.Sum256([]byte(strings.Join(strings.Fields(note), " ")))
+	return "policynote." + hex.EncodeToString(sum[:4])
+}
+
+// PolicyNote is what a rule assumed, in the page's language: the
+// catalogue's translation of the pack's note, or the note itself on an
+// English page ("" elsewhere).
+func (c *PageCtx) PolicyNote(note string) string {
+	if note == "" {
+		return ""
+	}
+	if k := policyNoteKey(note); c.loc.has(k) {
+		return c.loc.text(k)
+	}
+	if c.loc.Tag == "en" {
+		return note
+	}
+	return ""
+}
+
+// PackName is a policy pack's short name in the page's language (the
+// bundled packs have one in the catalogue), or its own name.
+func (c *PageCtx) PackName(name string) string {
+	if c.loc.has("packname." + name) {
+		return c.loc.text("packname." + name)
+	}
+	return name
 }

@@ -106,8 +106,10 @@ type clinicHomeData struct {
 	Sexes    []registry.Sex
 	Idem     string
 	Err      *formErr
-	// Values of the register form, when it is shown again with an error.
+	// Values of the register form, when it is shown again with an error
+	// or with the machine-readable names suggested.
 	Person clinic.PersonInput
+	Names  *nameChoices
 	Find   string
 }
 
@@ -161,14 +163,20 @@ func formIdem(r *http.Request) (string, error) {
 func personFromForm(r *http.Request) clinic.PersonInput {
 	f := r.PostFormValue
 	return clinic.PersonInput{GivenName: f("given_name"), FamilyName: f("family_name"), BirthDate: strings.TrimSpace(f("birth_date")),
-		BirthDateEstimated: f("birth_date_estimated") == "on", Sex: f("sex"), Phone: f("phone")}
+		BirthDateEstimated: f("birth_date_estimated") == "on", Sex: f("sex"), Phone: f("phone"),
+		FamilyNameICAO: icaoFromForm(r, "family_name_icao"), GivenNameICAO: icaoFromForm(r, "given_name_icao")}
 }
 
 // ClinicRegister registers a person once per form (its Idempotency-Key),
 // keeps the holder secret in the session for printing the card, and opens
-// the new person's page.
+// the new person's page. With suggest=1 it registers nothing and shows the
+// form again with the machine-readable forms of the names to choose from.
 func (a *App) ClinicRegister(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	in := personFromForm(r)
+	if r.PostFormValue("suggest") == "1" {
+		return a.clinicHomePage(w, r, c, http.StatusOK, clinicHomeData{Person: in, Names: choicesFor(in.FamilyName, in.GivenName, in.FamilyNameICAO, in.GivenNameICAO),
+			Idem: r.PostFormValue("idem"), CardLang: r.PostFormValue("card_lang")})
+	}
 	key, err := formIdem(r)
 	if err != nil {
 		return err
@@ -176,7 +184,8 @@ func (a *App) ClinicRegister(w http.ResponseWriter, r *http.Request, c *PageCtx)
 	reg, err := a.svc.RegisterPerson(r.Context(), c.actor(r), in, key)
 	if userError(err) {
 		return a.clinicHomePage(w, r, c, failed(w, err), clinicHomeData{Err: toFormErr(err), Person: in,
-			Idem: r.PostFormValue("idem"), CardLang: r.PostFormValue("card_lang")})
+			Names: choicesFor(in.FamilyName, in.GivenName, in.FamilyNameICAO, in.GivenNameICAO),
+			Idem:  r.PostFormValue("idem"), CardLang: r.PostFormValue("card_lang")})
 	}
 	if err != nil {
 		return err
@@ -193,12 +202,20 @@ func (a *App) ClinicRegister(w http.ResponseWriter, r *http.Request, c *PageCtx)
 	return nil
 }
 
-// doseRow is one dose as the person page shows it.
+// doseRow is one dose as the person page shows it. Eval is how the
+// schedule evaluates it ("valid", "not_valid"…; "" when not evaluated).
 type doseRow struct {
 	ID, Product, Site, Lot, Status string
 	Date                           registry.Date
 	Source                         registry.Source
 	Payment                        registry.Payment
+	Eval                           schedule.Status
+}
+
+// Counted reports whether a certificate may be issued for the dose without
+// a clinician's override: the schedule counts it, or did not evaluate it.
+func (d doseRow) Counted() bool {
+	return d.Eval == "" || d.Eval == schedule.Valid || d.Eval == schedule.Extraneous
 }
 
 type testRow struct {
@@ -210,31 +227,42 @@ type testRow struct {
 
 // personView is a record as the clinic pages show it.
 type personView struct {
-	Card         string
-	HasSecret    bool
-	GivenName    string
-	FamilyName   string
-	BirthDate    registry.PartialDate
-	Estimated    bool
-	Sex          registry.Sex
-	Phone        string
-	Doses        []doseRow
-	Tests        []testRow
-	Forecasts    []schedule.Forecast
-	ForecastNote string // a translation key when there is no forecast
-	Schedule     string
+	Card           string
+	HasSecret      bool
+	GivenName      string
+	FamilyName     string
+	GivenNameICAO  string
+	FamilyNameICAO string
+	BirthDate      registry.PartialDate
+	Estimated      bool
+	Sex            registry.Sex
+	Phone          string
+	Doses          []doseRow
+	Tests          []testRow
+	Forecasts      []schedule.Forecast
+	ForecastNote   string // a translation key when there is no forecast
+	// Correctable marks the clinic's view, whose history offers to mark a
+	// record entered in error (the holder's does not).
+	Correctable bool
+	Schedule    string
 }
 
 func (a *App) viewOf(rec *registry.Record, f *clinic.Forecast, c *PageCtx) personView {
 	d := rec.Person.Demographics
 	v := personView{Card: string(rec.Person.CardCode), GivenName: d.GivenName, FamilyName: d.FamilyName, BirthDate: d.BirthDate,
-		Estimated: d.BirthDateEstimated, Sex: d.Sex, Phone: d.Phone}
+		Estimated: d.BirthDateEstimated, Sex: d.Sex, Phone: d.Phone, GivenNameICAO: d.GivenNameICAO, FamilyNameICAO: d.FamilyNameICAO}
 	if c.sess != nil {
 		v.HasSecret = a.sessions.cardFor(c.sess, rec.Person.CardCode).secret != ""
 	}
 	for _, x := range rec.Vaccinations {
-		v.Doses = append(v.Doses, doseRow{ID: x.ID.String(), Product: x.Product, Site: x.Site, Lot: x.Lot, Status: x.Status,
-			Date: x.Date, Source: x.Source, Payment: x.Payment})
+		row := doseRow{ID: x.ID.String(), Product: x.Product, Site: x.Site, Lot: x.Lot, Status: x.Status,
+			Date: x.Date, Source: x.Source, Payment: x.Payment}
+		if f != nil {
+			if evals := f.ByRecord[x.ID]; len(evals) > 0 {
+				row.Eval = evals[0].Status
+			}
+		}
+		v.Doses = append(v.Doses, row)
 	}
 	for _, t := range rec.Tests {
 		v.Tests = append(v.Tests, testRow{ID: t.ID.String(), Site: t.Site, Status: t.Status, Kind: t.Kind, Result: t.Result, Date: t.Date})
@@ -250,12 +278,18 @@ func (a *App) viewOf(rec *registry.Record, f *clinic.Forecast, c *PageCtx) perso
 	return v
 }
 
-// personPageData is the person page.
+// personPageData is the person page, in sections a link can open directly:
+// #person (names and details), #history, #forecast (with the visit form),
+// #record, #eligibility and #certificate.
 type personPageData struct {
 	Person  personView
+	Names   *nameChoices
 	Forms   clinicForms
 	Purpose string
 	Check   eligibilityForm
+	Visit   visitForm
+	// Err is the visit form's error, which marks its field.
+	Err *formErr
 }
 
 // overview reads the page's person for purpose, with the forecast.
@@ -267,6 +301,22 @@ func (a *App) overview(r *http.Request, c *PageCtx, purpose string) (*clinic.Ove
 	return a.svc.Overview(r.Context(), c.actor(r), code, purpose, nil)
 }
 
+// personData is the person page for a record read with purpose.
+func (a *App) personData(r *http.Request, c *PageCtx, o *clinic.Overview, purpose string) (personPageData, error) {
+	check, err := a.newCheckForm(r, c, string(o.Record.Person.CardCode))
+	if err != nil && registry.ErrorCode(err) != registry.EUNAVAILABLE {
+		return personPageData{}, err
+	}
+	v := a.viewOf(o.Record, o.Forecast, c)
+	v.Correctable = true
+	d := personPageData{Person: v, Forms: a.forms(r, c, o.Record.Person.CardCode), Purpose: purpose, Check: check,
+		Visit: newVisitForm(o.Forecast.Schedule)}
+	if v.FamilyName != "" || v.GivenName != "" {
+		d.Names = choicesFor(v.FamilyName, v.GivenName, &v.FamilyNameICAO, &v.GivenNameICAO)
+	}
+	return d, nil
+}
+
 // PersonPage shows a person's record for the purpose in the query, with the
 // forecast, the eligibility form and the forms to record a dose or a test.
 func (a *App) PersonPage(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
@@ -275,12 +325,11 @@ func (a *App) PersonPage(w http.ResponseWriter, r *http.Request, c *PageCtx) err
 	if err != nil {
 		return err
 	}
-	check, err := a.newCheckForm(r, c, string(o.Record.Person.CardCode))
-	if err != nil && registry.ErrorCode(err) != registry.EUNAVAILABLE {
+	d, err := a.personData(r, c, o, purpose)
+	if err != nil {
 		return err
 	}
-	return a.render(w, r, c, http.StatusOK, "person", "person.title", personPageData{Person: a.viewOf(o.Record, o.Forecast, c),
-		Forms: a.forms(r, c, o.Record.Person.CardCode), Purpose: purpose, Check: check})
+	return a.render(w, r, c, http.StatusOK, "person", "person.title", d)
 }
 
 // recordPageData is the confirm step of a dose or a test: the values sent,
@@ -435,10 +484,32 @@ type cardView struct {
 	QR     template.URL // data: URI of the QR code's SVG
 	Size   string       // "a6" or "receipt"
 	Lang   string
+	// Due is what the card says of the next dose: "now" (a dose is due or
+	// overdue), "from" (Next is the earliest date of the next one) or "".
+	Due  string
+	Next string
 }
 
 // T translates key into the card's language.
 func (v cardView) T(key string, args ...any) string { return v.loc.text(key, args...) }
+
+// Date formats a date (YYYY-MM-DD) in the card's language.
+func (v cardView) Date(s string) string {
+	if d, err := registry.ParseDate(s); err == nil {
+		return v.loc.dateFmt(d)
+	}
+	return s
+}
+
+// withDue notes on the card when the next dose is due.
+func (v *cardView) withDue(due dueView) {
+	switch {
+	case due.DueNow:
+		v.Due = "now"
+	case due.Next != "":
+		v.Due, v.Next = "from", due.Next
+	}
+}
 
 func (a *App) cardOf(c *PageCtx, code registry.CardCode, lang, size string) (cardView, error) {
 	v := cardView{loc: c.loc, Code: string(code), Size: "a6", Lang: c.loc.Tag}
@@ -515,6 +586,7 @@ func (a *App) SavedPage(w http.ResponseWriter, r *http.Request, c *PageCtx) erro
 	if d.Card, err = a.cardOf(c, o.Record.Person.CardCode, r.URL.Query().Get("cardlang"), r.URL.Query().Get("size")); err != nil {
 		return err
 	}
+	d.Card.withDue(c.Due(d.Person.Forecasts))
 	return a.render(w, r, c, http.StatusOK, "saved", "saved.title", d)
 }
 
@@ -529,6 +601,15 @@ func (a *App) PrintCard(w http.ResponseWriter, r *http.Request, c *PageCtx) erro
 	}
 	card, err := a.cardOf(c, code, r.URL.Query().Get("cardlang"), r.URL.Query().Get("size"))
 	if err != nil {
+		return err
+	}
+	// The next dose due is printed on the card. Without a birth date there
+	// is no forecast, and the card says nothing of it.
+	f, err := a.svc.ForecastPerson(r.Context(), c.actor(r), code, clinic.ForecastInput{})
+	switch {
+	case err == nil:
+		card.withDue(c.Due(f.Result.Forecasts))
+	case !userError(err):
 		return err
 	}
 	return a.render(w, r, c, http.StatusOK, "card", "card.title", cardPageData{card, a.locales.list})

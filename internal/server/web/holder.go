@@ -18,7 +18,8 @@ type holderPageData struct {
 	Err    *formErr
 	Card   string
 	Person *personView
-	Next   string // earliest date of the next dose due, if any
+	Next   string // earliest date of the next dose not yet due, if any
+	DueNow bool   // a dose is due now (or overdue)
 	// Grant lets the page ask for a certificate without sending the
 	// holder secret again; it is valid for a few minutes, in memory only.
 	Grant string
@@ -36,19 +37,23 @@ func (a *App) HolderRecord(w http.ResponseWriter, r *http.Request, c *PageCtx) e
 	cardIn := strings.TrimSpace(r.PostFormValue("card"))
 	secret := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(r.PostFormValue("secret")), " ", ""))
 	h, err := a.svc.HolderRead(r.Context(), httpx.ClientAddr(r), cardIn, secret)
-	if userError(err) || registry.ErrorCode(err) == registry.ENOTFOUND {
-		return a.render(w, r, c, failed(w, err), "holder", "holder.title", holderPageData{Err: toFormErr(err), Card: cardIn})
+	if userError(err) || registry.ErrorCode(err) == registry.ERATELIMITED {
+		fe := toFormErr(err)
+		switch {
+		case fe.Code == registry.ENOTFOUND:
+			fe.withKey("holder.mismatch") // the same answer whether or not the card exists
+		case fe.Code == registry.ERATELIMITED:
+			fe.withKey("holder.rate_limited")
+		}
+		return a.render(w, r, c, failed(w, err), "holder", "holder.title", holderPageData{Err: fe, Card: cardIn})
 	}
 	if err != nil {
 		return err
 	}
 	view := a.viewOf(h.Record, h.Forecast, c)
 	d := holderPageData{Person: &view, Card: string(h.Record.Person.CardCode), Grant: h.Grant}
-	for _, f := range view.Forecasts {
-		if f.Earliest != "" && (d.Next == "" || f.Earliest < d.Next) {
-			d.Next = f.Earliest
-		}
-	}
+	due := c.Due(view.Forecasts)
+	d.Next, d.DueNow = due.Next, due.DueNow
 	return a.render(w, r, c, http.StatusOK, "holder", "holder.title", d)
 }
 
@@ -58,6 +63,11 @@ func (a *App) HolderRecord(w http.ResponseWriter, r *http.Request, c *PageCtx) e
 func (a *App) HolderCertificate(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	out, err := a.svc.HolderCertificate(r.Context(), httpx.ClientAddr(r), r.PostFormValue("grant"),
 		clinic.CertificateInput{Record: r.PostFormValue("record")})
+	if registry.ErrorCode(err) == registry.EUNAUTHORIZED {
+		// The grant has expired (or was never made): open the record again.
+		fe := toFormErr(err).withKey("holder.grant_expired")
+		return a.render(w, r, c, failed(w, err), "holder", "holder.title", holderPageData{Err: fe})
+	}
 	if err != nil {
 		return err
 	}

@@ -357,9 +357,14 @@ func (a *App) Simulate(w http.ResponseWriter, r *http.Request, c *PageCtx) error
 
 type coveragePageData struct {
 	From, To, Week string
-	Coverage       stats.Coverage
-	Charts         map[string]template.URL // table key → data: URI
-	Gaps           stats.GapReport
+	// Blocks are the published release blocks to choose from, latest
+	// first; Block is the one the release covers, and Shown its dates.
+	Blocks   []coverageBlock
+	Block    string
+	Shown    *coverageBlock
+	Coverage stats.Coverage
+	Charts   map[string]template.URL // table key → data: URI
+	Gaps     stats.GapReport
 	// The page shows one jurisdiction's dose table at a time (the release
 	// has one per jurisdiction with a site), without its all-zero rows, so
 	// that it stays small however many places there are.
@@ -372,6 +377,57 @@ type coveragePageData struct {
 // Query is the query string of the page for another jurisdiction.
 func (d coveragePageData) Query(jur string) string {
 	return "?" + url.Values{"from": {d.From}, "to": {d.To}, "week": {d.Week}, "jurisdiction": {jur}}.Encode()
+}
+
+// coverageBlock is one release block of the coverage tables: BlockWeeks ISO
+// weeks of the fixed calendar (weeks 1–4, 5–8, … of each ISO year; the last
+// block of a year also takes its week 53), from the Monday of its first
+// week to the Sunday of its last.
+type coverageBlock struct {
+	Label    string // "2021-W29/2021-W32", as the release names it
+	From, To registry.Date
+}
+
+// isoWeek1 is the Monday of ISO week 1 of ISO year y.
+func isoWeek1(y int) time.Time {
+	d := time.Date(y, 1, 4, 0, 0, 0, 0, time.UTC)
+	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+}
+
+// blockAt is the fixed release block holding day t.
+func blockAt(t time.Time) coverageBlock {
+	t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	y, w := t.ISOWeek()
+	perYear := 52 / stats.BlockWeeks
+	idx := min((w-1)/stats.BlockWeeks, perYear-1)
+	first := isoWeek1(y).AddDate(0, 0, 7*stats.BlockWeeks*idx)
+	last := first.AddDate(0, 0, 7*(stats.BlockWeeks-1))
+	if idx == perYear-1 {
+		last = isoWeek1(y+1).AddDate(0, 0, -7)
+	}
+	return coverageBlock{Label: stats.Week(first) + "/" + stats.Week(last), From: registry.DateOf(first), To: registry.DateOf(last.AddDate(0, 0, 6))}
+}
+
+// parseISOWeek reads "2021-W33".
+func parseISOWeek(s string) (year, week int, ok bool) {
+	ys, ws, found := strings.Cut(s, "-W")
+	y, err1 := strconv.Atoi(ys)
+	w, err2 := strconv.Atoi(ws)
+	return y, w, found && err1 == nil && err2 == nil && w >= 1 && w <= 53
+}
+
+// publishedBlocks lists the n latest blocks that have ended by today,
+// latest first: the blocks a release can show.
+func publishedBlocks(today registry.Date, n int) []coverageBlock {
+	var out []coverageBlock
+	b := blockAt(today.Time())
+	for len(out) < n {
+		if today.After(b.To) {
+			out = append(out, b)
+		}
+		b = blockAt(b.From.Time().AddDate(0, 0, -1))
+	}
+	return out
 }
 
 // withoutZeroRows returns t without the rows whose total is published as
@@ -397,13 +453,23 @@ func withoutZeroRows(t stats.Table) (stats.Table, int) {
 // API's) with a chart of each, and the gap report.
 func (a *App) Coverage(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	today := registry.DateOf(a.svc.Now())
-	to, err := httpx.DateParam(r, "to", today)
-	if err != nil {
-		return err
-	}
-	from, err := httpx.DateParam(r, "from", registry.DateOf(to.Time().AddDate(0, 0, -7*12)))
-	if err != nil {
-		return err
+	blocks := publishedBlocks(today, 13)
+	chosen := r.URL.Query().Get("block")
+	var from, to registry.Date
+	var err error
+	if chosen != "" {
+		i := slices.IndexFunc(blocks, func(b coverageBlock) bool { return b.Label == chosen })
+		if i < 0 {
+			return registry.FieldErrorf(registry.EINVALID, "block", "Choose one of the published blocks.")
+		}
+		from, to = blocks[i].From, blocks[i].To
+	} else {
+		if to, err = httpx.DateParam(r, "to", today); err != nil {
+			return err
+		}
+		if from, err = httpx.DateParam(r, "from", registry.DateOf(to.Time().AddDate(0, 0, -7*12))); err != nil {
+			return err
+		}
 	}
 	week, err := httpx.DateParam(r, "week", today)
 	if err != nil {
@@ -420,7 +486,15 @@ func (a *App) Coverage(w http.ResponseWriter, r *http.Request, c *PageCtx) error
 	if err != nil {
 		return err
 	}
-	d := coveragePageData{From: from.String(), To: to.String(), Week: week.String(), Coverage: cov, Gaps: gaps, Charts: map[string]template.URL{}}
+	d := coveragePageData{From: from.String(), To: to.String(), Week: week.String(), Coverage: cov, Gaps: gaps, Charts: map[string]template.URL{},
+		Blocks: blocks, Block: cov.Block}
+	if cov.Block != "" {
+		// The release's first week names its block in the fixed calendar.
+		if y, w, ok := parseISOWeek(cov.From); ok {
+			b := blockAt(isoWeek1(y).AddDate(0, 0, 7*(w-1)))
+			d.Shown = &b
+		}
+	}
 	pick := -1
 	for i, t := range cov.Doses {
 		d.Jurisdictions = append(d.Jurisdictions, t.Jurisdiction)

@@ -94,25 +94,35 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, c *PageCtx, status 
 	return nil
 }
 
-// errorData is shown by the error page.
+// errorData is shown by the error page: the error as a form error (its
+// translated text, and the English detail on English pages), and the ways
+// back: Back, the page the request came from (a form's page, or the page
+// itself to try again), and Home, the first page of the visitor's role.
 type errorData struct {
-	Code, Field, Detail string
-	Status              int
+	Err        *formErr
+	Status     int
+	Back, Home string
 }
 
-// renderError shows err as a page in the visitor's language: the code's
-// translated explanation, the field it names, and (for errors caused by the
-// request) the English detail. Internal errors are logged with the request
-// ID and never shown.
+// renderError shows err as a page in the visitor's language: the text for
+// its code and field (see ErrText; an English page also shows the action's
+// own message), and a way back: the form's page, or the page itself to try
+// again after a rate limit, and the role's first page. Internal errors are
+// logged with the request ID and never shown.
 func (a *App) renderError(w http.ResponseWriter, r *http.Request, c *PageCtx, err error) {
 	code := registry.ErrorCode(err)
-	d := errorData{Code: code, Field: registry.ErrorField(err), Status: failed(w, err)}
+	d := errorData{Err: toFormErr(err), Status: failed(w, err), Back: c.Path, Home: "/"}
+	if c.sess != nil {
+		d.Home = homeOf(c.sess.tok.Role)
+	}
 	if code == registry.EINTERNAL {
 		a.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", httpx.RequestID(r.Context())), slog.String("route", r.Pattern),
 			slog.String("error", err.Error()))
-	} else {
-		d.Detail = registry.ErrorMessage(err)
+		d.Err.Detail = ""
+	}
+	if r.Method == http.MethodGet && code != registry.ERATELIMITED {
+		d.Back = "" // the page itself would fail again
 	}
 	if rerr := a.render(w, r, c, d.Status, "error", "error.title", d); rerr != nil {
 		a.logger.LogAttrs(r.Context(), slog.LevelError, "rendering the error page",
@@ -127,24 +137,14 @@ func (a *App) renderError(w http.ResponseWriter, r *http.Request, c *PageCtx, er
 const errorHeader = "Haven-Error"
 
 // failed notes err's code in the errorHeader of the answer and returns the
-// status it maps to.
+// status it maps to. An answer over a rate limit says when to come back.
 func failed(w http.ResponseWriter, err error) int {
 	code := registry.ErrorCode(err)
 	w.Header().Set(errorHeader, code)
-	return httpx.StatusOf(code)
-}
-
-// formErr is a validation error to show beside a form, rather than as an
-// error page.
-type formErr struct {
-	Code, Field, Detail string
-}
-
-func toFormErr(err error) *formErr {
-	if err == nil {
-		return nil
+	if code == registry.ERATELIMITED {
+		w.Header().Set("Retry-After", "60")
 	}
-	return &formErr{Code: registry.ErrorCode(err), Field: registry.ErrorField(err), Detail: registry.ErrorMessage(err)}
+	return httpx.StatusOf(code)
 }
 
 // userError reports whether err is the caller's fault (shown beside the

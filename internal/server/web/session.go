@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -231,7 +232,13 @@ func (a *App) Page(roles []registry.Role, whileSealed bool, back string, h PageF
 					http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 					return
 				}
-				a.renderError(w, r, c, registry.Errorf(registry.EUNAUTHORIZED, "Sign in first."))
+				// A form sent after the session ended keeps its input: the
+				// sign-in form carries it, and after signing in the visitor
+				// sends it again with one click.
+				c.CSRF = anonCSRF(w, r)
+				if err := a.keepPost(w, r, c); err != nil {
+					a.renderError(w, r, c, err)
+				}
 				return
 			}
 			if !allowed(roles, c.sess.tok.Role) {
@@ -275,6 +282,19 @@ func anonCSRF(w http.ResponseWriter, r *http.Request) string {
 // checkPost refuses a POST from another origin or without the form's CSRF
 // token, and parses the form within a size limit.
 func (a *App) checkPost(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
+	if err := parsePost(w, r); err != nil {
+		return err
+	}
+	got := r.PostFormValue("csrf")
+	if got == "" || c.CSRF == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.CSRF)) != 1 {
+		return registry.FieldErrorf(registry.EFORBIDDEN, "csrf", "The form has expired; open the page again.")
+	}
+	return nil
+}
+
+// parsePost refuses a POST from another origin and parses its form within
+// a size limit.
+func parsePost(w http.ResponseWriter, r *http.Request) error {
 	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
 		u, err := url.Parse(origin)
 		if err != nil || u.Host != r.Host {
@@ -293,10 +313,6 @@ func (a *App) checkPost(w http.ResponseWriter, r *http.Request, c *PageCtx) erro
 		if err := r.ParseForm(); err != nil {
 			return formError(err, limit)
 		}
-	}
-	got := r.PostFormValue("csrf")
-	if got == "" || c.CSRF == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.CSRF)) != 1 {
-		return registry.FieldErrorf(registry.EFORBIDDEN, "csrf", "The form has expired; open the page again.")
 	}
 	return nil
 }
@@ -319,20 +335,103 @@ func (a *App) SigninForm(w http.ResponseWriter, r *http.Request, c *PageCtx) err
 	return a.render(w, r, c, http.StatusOK, "signin", "signin.title", signinData{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
+// keptField is one value of a form kept through sign-in.
+type keptField struct{ Name, Value string }
+
 type signinData struct {
 	Next  string
 	Error string
+	// Kept is the input of a form sent after the session ended; the
+	// sign-in form carries it (as keep.NAME fields) to the resubmit page.
+	Kept []keptField
+}
+
+// maxKept bounds the fields a form may keep through sign-in.
+const maxKept = 200
+
+// keepable reports whether a form field may travel through sign-in: not
+// the CSRF value (a new one is made) or a token, and only plain names.
+func keepable(name string) bool {
+	if name == "" || len(name) > 64 || name == "csrf" || name == "token" || name == "next" {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// keptFrom lists a form's fields that may travel through sign-in, with
+// prefix stripped from their names (and fields without it left out).
+func keptFrom(form url.Values, prefix string) []keptField {
+	var out []keptField
+	names := make([]string, 0, len(form))
+	for k := range form {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		name, ok := strings.CutPrefix(k, prefix)
+		if !ok || !keepable(name) {
+			continue
+		}
+		for _, v := range form[k] {
+			if len(out) < maxKept {
+				out = append(out, keptField{name, v})
+			}
+		}
+	}
+	return out
+}
+
+// keepPost answers a form sent without a live session with the sign-in
+// form, carrying the form's input. Nothing of it is stored: it travels in
+// the page and the next request only. Uploads are not kept.
+func (a *App) keepPost(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
+	if err := parsePost(w, r); err != nil {
+		return err
+	}
+	w.Header().Set(errorHeader, registry.EUNAUTHORIZED)
+	d := signinData{Next: safeNext(r.URL.Path), Error: "signin.expired"}
+	// Only a form sent from one of Haven's own pages is kept, so that
+	// another site cannot prepare a form for someone to send after signing
+	// in (parsePost has refused a foreign Origin already; a request without
+	// one must name a Haven page as its Referer).
+	if sentFromHere(r) {
+		d.Kept = keptFrom(r.PostForm, "")
+	}
+	return a.render(w, r, c, http.StatusUnauthorized, "signin", "signin.title", d)
+}
+
+// sentFromHere reports whether a POST names this host as its origin, or,
+// without an Origin header, as its referrer.
+func sentFromHere(r *http.Request) bool {
+	from := r.Header.Get("Origin")
+	if from == "" || from == "null" {
+		from = r.Referer()
+	}
+	u, err := url.Parse(from)
+	return err == nil && from != "" && u.Host == r.Host
 }
 
 // Signin exchanges a token for a session cookie. The token itself is not
 // kept in the cookie or anywhere else: the session holds the token record
-// (ID, role, sites) found by its hash.
+// (ID, role, sites) found by its hash. A form kept through sign-in is shown
+// again, ready to send.
 func (a *App) Signin(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	secret := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
+	kept := keptFrom(r.PostForm, "keep.")
 	tok, err := a.svc.SignIn(r.Context(), httpx.ClientAddr(r), secret)
-	if registry.ErrorCode(err) == registry.EUNAUTHORIZED {
-		return a.render(w, r, c, http.StatusUnauthorized, "signin", "signin.title", signinData{Next: next, Error: "signin.bad_token"})
+	switch registry.ErrorCode(err) {
+	case registry.EUNAUTHORIZED:
+		w.Header().Set(errorHeader, registry.EUNAUTHORIZED)
+		return a.render(w, r, c, http.StatusUnauthorized, "signin", "signin.title", signinData{Next: next, Error: "signin.bad_token", Kept: kept})
+	case registry.ERATELIMITED:
+		status := failed(w, err)
+		return a.render(w, r, c, status, "signin", "signin.title", signinData{Next: next, Error: "signin.rate_limited", Kept: kept})
 	}
 	if err != nil {
 		return err
@@ -340,15 +439,25 @@ func (a *App) Signin(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		a.sessions.end(ck.Value)
 	}
-	id, _ := a.sessions.create(tok, a.svc.Now())
+	id, sess := a.sessions.create(tok, a.svc.Now())
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: httpx.CookieSecure(r)})
 	a.logger.LogAttrs(r.Context(), slog.LevelInfo, "web sign-in", slog.String("actor", tok.ID), slog.String("role", string(tok.Role)))
+	if len(kept) > 0 && next != "" {
+		c.sess, c.CSRF = sess, sess.csrf
+		return a.render(w, r, c, http.StatusOK, "resubmit", "resubmit.title", resubmitData{Action: next, Fields: kept})
+	}
 	if next == "" {
 		next = homeOf(tok.Role)
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
+}
+
+// resubmitData is a form kept through sign-in, ready to send again.
+type resubmitData struct {
+	Action string
+	Fields []keptField
 }
 
 // Signout ends the session and returns to the home page.
