@@ -17,13 +17,14 @@ type Action string
 const (
 	ActProductList Action = "product.list"
 
-	ActPersonCreate   Action = "person.create"
-	ActPersonReplay   Action = "person.replay"
-	ActPersonRead     Action = "person.read"
-	ActPersonEdit     Action = "person.edit"
-	ActPersonErase    Action = "person.erase"
-	ActPersonForecast Action = "person.forecast"
-	ActCardPrint      Action = "card.print"
+	ActPersonCreate    Action = "person.create"
+	ActPersonReplay    Action = "person.replay"
+	ActPersonRead      Action = "person.read"
+	ActPersonEdit      Action = "person.edit"
+	ActPersonErase     Action = "person.erase"
+	ActPersonForecast  Action = "person.forecast"
+	ActHistoryEvaluate Action = "history.evaluate"
+	ActCardPrint       Action = "card.print"
 
 	ActVaccinationCreate  Action = "vaccination.create"
 	ActVaccinationReplay  Action = "vaccination.replay"
@@ -96,12 +97,13 @@ var (
 var permissions = map[Action]Permission{
 	ActProductList: {Roles: staff},
 
-	ActPersonCreate:   {Roles: vaccinator},
-	ActPersonRead:     {Roles: vaccinator},
-	ActPersonEdit:     {Roles: vaccinator},
-	ActPersonErase:    {Roles: admin},
-	ActPersonForecast: {Roles: vaccinator},
-	ActCardPrint:      {Roles: vaccinator},
+	ActPersonCreate:    {Roles: vaccinator},
+	ActPersonRead:      {Roles: vaccinator},
+	ActPersonEdit:      {Roles: vaccinator},
+	ActPersonErase:     {Roles: admin},
+	ActPersonForecast:  {Roles: vaccinator},
+	ActHistoryEvaluate: {Roles: vaccinator},
+	ActCardPrint:       {Roles: vaccinator},
 
 	ActVaccinationCreate:  {Roles: vaccinator},
 	ActVaccinationPreview: {Roles: vaccinator},

@@ -2,6 +2,7 @@ package clinic
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -338,4 +339,87 @@ func (s *Service) Overview(ctx context.Context, a Actor, card registry.CardCode,
 		return nil, err
 	}
 	return &Overview{Record: rec, Forecast: s.forecast(rec, "", s.now(), obs)}, nil
+}
+
+// History is a dose history given by a caller rather than read from the
+// registry (for example an EHR's, through FHIR $immds-forecast): nothing of
+// it is stored, and no person is registered.
+type History struct {
+	Schedule  string               // "" is the server's schedule
+	AsOf      registry.Date        // the assessment date; zero means today
+	BirthDate registry.PartialDate // read as its earliest day, as for a person
+	Sex       registry.Sex
+	// Doses in the order the caller gives them: the evaluations' DoseIndex
+	// indexes this slice.
+	Doses        []HistoryDose
+	Observations []Observation
+}
+
+// HistoryDose is one dose of a History.
+type HistoryDose struct {
+	Date     registry.Date
+	CVX, MVX string
+}
+
+// maxHistoryDoses bounds a given history.
+const maxHistoryDoses = 200
+
+// EvaluateHistory evaluates a given history with the schedule and forecasts
+// it, storing nothing. It is limited like a person-level read and audited
+// (purpose forecast, with no subject: there is no person). Returns EINVALID
+// naming birth_date, doses, doses[i].date or observations.
+func (s *Service) EvaluateHistory(ctx context.Context, a Actor, h History) (*Forecast, error) {
+	if err := s.begin(a, ActHistoryEvaluate); err != nil {
+		return nil, err
+	}
+	sch, err := s.scheduleFor(h.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.limitRead(a, ""); err != nil {
+		return nil, err
+	}
+	if h.BirthDate.IsZero() {
+		return nil, fieldErr("birth_date", "A forecast needs a birth date; an estimated year is enough.")
+	}
+	if len(h.Doses) > maxHistoryDoses {
+		return nil, fieldErr("doses", "At most %d doses.", maxHistoryDoses)
+	}
+	asOf := h.AsOf
+	if asOf.IsZero() {
+		asOf = registry.DateOf(s.now())
+	}
+	obs, err := observations(sch, h.Observations)
+	if err != nil {
+		return nil, err
+	}
+	p := schedule.Patient{BirthDate: h.BirthDate.Earliest().Time(), Observations: obs}
+	switch h.Sex {
+	case registry.SexFemale:
+		p.Sex = "F"
+	case registry.SexMale:
+		p.Sex = "M"
+	}
+	for i, d := range h.Doses {
+		field := fmt.Sprintf("doses[%d].date", i)
+		if beforeBirth(d.Date, h.BirthDate) {
+			return nil, fieldErr(field, "The dose is dated before the birth date.")
+		}
+		if d.Date.After(asOf) {
+			return nil, fieldErr(field, "The dose is dated after the assessment date.")
+		}
+		p.Doses = append(p.Doses, schedule.Dose{Date: d.Date.Time(), CVX: d.CVX, MVX: d.MVX})
+	}
+	res, err := sch.Forecast(p, asOf.Time())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.trace(ctx, a, ActHistoryEvaluate, "forecast", ""); err != nil {
+		return nil, err
+	}
+	reading := "exact"
+	if h.BirthDate.Day == 0 {
+		reading = "earliest"
+	}
+	return &Forecast{Schedule: sch.Name(), AsOf: asOf, BirthDate: registry.DateOf(p.BirthDate), BirthDateReading: reading, Result: res}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/vault"
 )
 
 // PersonInput is what a clinic may record about a person. Every field is
@@ -202,10 +203,12 @@ func (s *Service) open(rec *registry.SealedRecord) (*registry.Record, error) {
 	if s.vault == nil {
 		return nil, errNoVault
 	}
-	p, err := registry.OpenPerson(s.vault, rec.Person)
+	op, err := vault.OpenPerson(s.vault, rec.Person)
 	if err != nil {
 		return nil, err
 	}
+	p := op.Person
+	p.DemographicsDestroyed = op.DemographicsDestroyed
 	return &registry.Record{Person: p, Vaccinations: rec.Vaccinations, Tests: rec.Tests}, nil
 }
 
@@ -321,7 +324,18 @@ func (s *Service) ErasePerson(ctx context.Context, a Actor, card registry.CardCo
 	if err != nil {
 		return err
 	}
-	return s.store.ErasePerson(ctx, card, registry.Write{Audit: s.entry(a, ActPersonErase, "", subject)})
+	if err := s.store.ErasePerson(ctx, card, registry.Write{Audit: s.entry(a, ActPersonErase, "", subject)}); err != nil {
+		return err
+	}
+	// The person is erased; destroying the key that could open old copies
+	// of their row follows. If it fails here, the key rotator retries within
+	// its bound (docs/adr/0004-epoch-keys.md), so the erasure stands.
+	if s.afterErase != nil {
+		if err := s.afterErase(ctx); err != nil {
+			s.logger.Warn("retiring the erased person's key epoch failed; the rotator will retry", "error", err.Error())
+		}
+	}
+	return nil
 }
 
 // PrintCard confirms that a card exists, so that its card can be printed

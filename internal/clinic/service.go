@@ -120,6 +120,10 @@ type Deps struct {
 	Now func() time.Time
 	// Limits overrides the default rate limits (tests).
 	Limits *Limits
+	// AfterErase, when set, runs after a person is erased: it retires the
+	// key epoch that wrapped their data key, so that old copies of their
+	// row cannot be opened (vault.Rotator.AfterErase).
+	AfterErase func(ctx context.Context) error
 }
 
 // Limits are the rate limits, in requests a minute with a burst. They are
@@ -185,13 +189,14 @@ type Service struct {
 	holderFailures                         *backoff
 	signinFailures                         *backoff
 	grants                                 holderGrants
+	afterErase                             func(ctx context.Context) error
 }
 
 // New returns a Service wired to deps.
 func New(deps Deps) *Service {
 	s := &Service{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog, policy: deps.Policy,
 		keys: deps.Keys, auditLog: deps.AuditLog, auditKey: deps.AuditKey, noise: deps.Stats, schedule: deps.Schedule,
-		now: deps.Now, certs: deps.Certs,
+		now: deps.Now, certs: deps.Certs, afterErase: deps.AfterErase,
 		tokens: newTTLCache[*registry.Token](cacheTTL, 10000), sites: newTTLCache[*registry.Site](cacheTTL, 10000)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -121,12 +121,16 @@ type FHIRDateCriterion struct {
 	Value string              `json:"value"`
 }
 
+// Code systems of the status codings: the standard systems that R4 binds to
+// ImmunizationEvaluation.doseStatus and recommendation.forecastStatus.
 const (
-	sysDoseStatus       = "http://terminology.hl7.org/CodeSystem/immunization-evaluation-dose-status"
+	FHIRSystemDoseStatus     = "http://terminology.hl7.org/CodeSystem/immunization-evaluation-dose-status"
+	FHIRSystemForecastStatus = "http://terminology.hl7.org/CodeSystem/immunization-recommendation-status"
+)
+
+const (
 	sysDoseStatusReason = "http://terminology.hl7.org/CodeSystem/immunization-evaluation-dose-status-reason"
-	sysForecastStatus   = "http://terminology.hl7.org/CodeSystem/immunization-recommendation-status"
 	sysLOINC            = "http://loinc.org"
-	sysHavenStatus      = "https://haven-registry.org/fhir/CodeSystem/cdsi-status"
 )
 
 // FHIR converts a Result into a FHIR R4 Bundle holding one
@@ -166,14 +170,7 @@ func (r Result) FHIR(asOf time.Time, opt FHIROptions) FHIRBundle {
 			Description:     ev.Reason,
 			Series:          ev.Series,
 		}
-		code := "notvalid"
-		if ev.Status == Valid {
-			code = "valid"
-		}
-		res.DoseStatus = FHIRCodeableConcept{
-			Coding: []FHIRCoding{{System: sysDoseStatus, Code: code}, {System: sysHavenStatus, Code: string(ev.Status)}},
-			Text:   string(ev.Status),
-		}
+		res.DoseStatus = FHIRDoseStatus(ev.Status)
 		if ev.Status != Valid {
 			reason := FHIRCodeableConcept{Text: ev.Reason}
 			if ev.Status == NotValid || ev.Status == Extraneous {
@@ -193,7 +190,7 @@ func (r Result) FHIR(asOf time.Time, opt FHIROptions) FHIRBundle {
 	for _, f := range r.Forecasts {
 		item := FHIRRecommendationItem{
 			TargetDisease:  FHIRCodeableConcept{Text: f.VaccineGroup},
-			ForecastStatus: forecastStatus(f, DateOf(asOf)),
+			ForecastStatus: FHIRForecastStatus(f, asOf),
 		}
 		if f.Reason != "" {
 			item.ForecastReason = []FHIRCodeableConcept{{Text: f.Reason}}
@@ -232,28 +229,51 @@ func (r Result) FHIR(asOf time.Time, opt FHIROptions) FHIRBundle {
 	return b
 }
 
-// forecastStatus maps a series status to the FHIR immunization recommendation
-// status code system (due, overdue, immune, contraindicated, complete), with
-// Haven's own status alongside.
-func forecastStatus(f Forecast, asOf Date) FHIRCodeableConcept {
-	cc := FHIRCodeableConcept{Text: string(f.SeriesStatus)}
-	code := ""
+// FHIRDoseStatus is the ImmunizationEvaluation.doseStatus of a dose status:
+// one coding from FHIRSystemDoseStatus, valid, or notvalid for a dose that is
+// not valid, extraneous or sub-standard, and Haven's status as the text.
+// Only the standard coding is written: a validator checks every coding of a
+// bound element against the value set, and Haven's finer status is kept in
+// the text (and, in the FHIR API, in an extension).
+func FHIRDoseStatus(s Status) FHIRCodeableConcept {
+	std := FHIRCoding{System: FHIRSystemDoseStatus, Code: "notvalid", Display: "Not valid"}
+	if s == Valid {
+		std = FHIRCoding{System: FHIRSystemDoseStatus, Code: "valid", Display: "Valid"}
+	}
+	return FHIRCodeableConcept{Coding: []FHIRCoding{std}, Text: string(s)}
+}
+
+// FHIRForecastStatus is the ImmunizationRecommendation.recommendation
+// forecastStatus of a vaccine group forecast as of asOf: one coding from
+// FHIRSystemForecastStatus, whose R4 codes are due, overdue, immune,
+// contraindicated and complete, and Haven's status as the text:
+//
+//	not complete     due, or overdue from the past-due date on
+//	complete         complete
+//	immune           immune
+//	contraindicated  contraindicated
+//	aged out         complete: no further dose is recommended
+//	not recommended  complete: no further dose is recommended
+//
+// R4 has no code for aged out or not recommended. The ImmDS guide's own
+// ForecastStatus code system (agedOut, notRecommended) and HL7 Terminology
+// 2.0.0 (agedout) have codes for them, but none is in R4's value set, so
+// such a coding would fail validation against R4; the text keeps Haven's
+// status, and the forecast's reason (forecastReason) says why no dose is
+// recommended.
+func FHIRForecastStatus(f Forecast, asOf time.Time) FHIRCodeableConcept {
+	std := FHIRCoding{Code: "complete", Display: "Complete"}
 	switch f.SeriesStatus {
 	case NotComplete:
-		code = "due"
-		if pd, err := ParseDate(f.PastDue); err == nil && f.PastDue != "" && asOf >= pd {
-			code = "overdue"
+		std = FHIRCoding{Code: "due", Display: "Due"}
+		if pd, err := ParseDate(f.PastDue); err == nil && f.PastDue != "" && DateOf(asOf) >= pd {
+			std = FHIRCoding{Code: "overdue", Display: "Overdue"}
 		}
-	case Complete:
-		code = "complete"
 	case Immune:
-		code = "immune"
+		std = FHIRCoding{Code: "immune", Display: "Immune"}
 	case Contraindicated:
-		code = "contraindicated"
+		std = FHIRCoding{Code: "contraindicated", Display: "Contraindicated"}
 	}
-	if code != "" {
-		cc.Coding = append(cc.Coding, FHIRCoding{System: sysForecastStatus, Code: code})
-	}
-	cc.Coding = append(cc.Coding, FHIRCoding{System: sysHavenStatus, Code: string(f.SeriesStatus)})
-	return cc
+	std.System = FHIRSystemForecastStatus
+	return FHIRCodeableConcept{Coding: []FHIRCoding{std}, Text: string(f.SeriesStatus)}
 }

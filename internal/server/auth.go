@@ -6,6 +6,7 @@ import (
 
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/fhir"
 	"github.com/haven-registry/haven/internal/server/httpx"
 )
 
@@ -20,28 +21,38 @@ func (s *Server) authorize(p clinic.Permission, next http.Handler) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.NoteRoute(r, "")
 		if !p.WhileSealed && s.svc.Sealed() {
-			s.api.Error(w, r, registry.Errorf(registry.ESEALED, "Haven is sealed; an administrator must unlock it."))
+			s.fail(w, r, registry.Errorf(registry.ESEALED, "Haven is sealed; an administrator must unlock it."))
 			return
 		}
 		actor := clinic.Anonymous(httpx.ClientAddr(r))
 		if !p.Public() {
 			secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok {
-				s.api.Error(w, r, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "A bearer token is required."))
+				s.fail(w, r, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "A bearer token is required."))
 				return
 			}
 			tok, err := s.svc.Authenticate(r.Context(), secret)
 			if err != nil {
-				s.api.Error(w, r, err)
+				s.fail(w, r, err)
 				return
 			}
 			httpx.NoteRoute(r, tok.ID)
 			if !p.Admits(tok.Role) {
-				s.api.Error(w, r, registry.Errorf(registry.EFORBIDDEN, "The %s role may not use this route.", tok.Role))
+				s.fail(w, r, registry.Errorf(registry.EFORBIDDEN, "The %s role may not use this route.", tok.Role))
 				return
 			}
 			actor = clinic.TokenActor(tok, httpx.ClientAddr(r))
 		}
 		next.ServeHTTP(w, r.WithContext(httpx.WithActor(r.Context(), actor)))
 	})
+}
+
+// fail writes an error in the shape of the API the request is for: an
+// OperationOutcome under the FHIR prefix, the JSON API's error elsewhere.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if strings.HasPrefix(r.URL.Path, fhir.Prefix) {
+		s.fhir.Error(w, r, err)
+		return
+	}
+	s.api.Error(w, r, err)
 }

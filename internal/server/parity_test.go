@@ -296,9 +296,16 @@ func parityRows() map[clinic.Action]parityRow {
 			},
 			reads: true,
 		},
-		clinic.ActPersonEdit: {api: func(p *parity, who, v string) (int, string) {
-			return p.api(who, "PATCH", "/api/v1/persons/"+p.card, bad(v, `{"phone":"010-1234"}`, `{"phone":"call me"}`))
-		}, why: apiOnly},
+		clinic.ActPersonEdit: {
+			api: func(p *parity, who, v string) (int, string) {
+				return p.api(who, "PATCH", "/api/v1/persons/"+p.card, fmt.Sprintf(`{"birth_date":%q}`, bad(v, "1985-03-02", "1985-13-02")))
+			},
+			web: func(p *parity, who, v string) (int, string) {
+				return p.post(who, "/clinic/p/"+p.card+"/edit", "/clinic/p/"+p.card+"/edit",
+					url.Values{"confirm": {"1"}, "birth_date": {bad(v, "1985-03-02", "1985-13-02")}, "sex": {"female"},
+						"given_name": {"Mina"}, "family_name": {"Kim"}}, true)
+			},
+		},
 		clinic.ActPersonErase: {api: func(p *parity, who, v string) (int, string) {
 			card := string(registry.NewCardCode())
 			if v == "ok" {
@@ -309,6 +316,7 @@ func parityRows() map[clinic.Action]parityRow {
 		clinic.ActPersonForecast: {api: func(p *parity, who, v string) (int, string) {
 			return p.api(who, "GET", "/api/v1/persons/"+p.card+"/forecast?schedule="+bad(v, "cn", "moon"), "")
 		}, reads: true, why: "the person page shows the forecast through its read"},
+		clinic.ActHistoryEvaluate: {why: "only FHIR's $immds-forecast evaluates a history given by the caller; see internal/server/fhir"},
 		clinic.ActCardPrint: {web: func(p *parity, who, v string) (int, string) {
 			return p.get(who, "/clinic/p/"+bad(v, p.card, "0000-0000-0000")+"/card")
 		}, reads: true, why: "printing a card is a page"},
@@ -336,13 +344,14 @@ func parityRows() map[clinic.Action]parityRow {
 		clinic.ActTestPreview: {web: func(p *parity, who, v string) (int, string) {
 			return p.post(who, personPage(p), "/clinic/p/"+p.card+"/test", testForm(v, false), false)
 		}, reads: true, why: "the confirm step is a page"},
-		clinic.ActCorrectionCreate: {api: func(p *parity, who, v string) (int, string) {
-			id := "00"
-			if v == "ok" {
-				id = p.mustAPI("POST", "/api/v1/persons/"+p.card+"/vaccinations", `{"product":"coronavac","date":"2021-09-02","site":"YB-1"}`)["id"].(string)
-			}
-			return p.api(who, "POST", "/api/v1/persons/"+p.card+"/records/"+id+"/entered-in-error", `{}`)
-		}, why: apiOnly},
+		clinic.ActCorrectionCreate: {
+			api: func(p *parity, who, v string) (int, string) {
+				return p.api(who, "POST", "/api/v1/persons/"+p.card+"/records/"+p.spareDose(v)+"/entered-in-error", `{}`)
+			},
+			web: func(p *parity, who, v string) (int, string) {
+				return p.post(who, personPage(p), "/clinic/p/"+p.card+"/records/"+p.spareDose(v)+"/error", url.Values{}, true)
+			},
+		},
 		clinic.ActCertificateIssue: {
 			api: func(p *parity, who, v string) (int, string) {
 				return p.api(who, "POST", "/api/v1/persons/"+p.card+"/certificates", `{"record":"`+bad(v, p.dose, "zz")+`"}`)
@@ -462,6 +471,15 @@ func siteCode(variant string) string {
 	}
 	siteSeq++
 	return fmt.Sprintf("HC-%d", siteSeq)
+}
+
+// spareDose records a dose at YB-1 to mark entered in error, or names a
+// record that does not exist for bad input.
+func (p *parity) spareDose(variant string) string {
+	if variant == "bad" {
+		return registry.NewID().String()
+	}
+	return p.mustAPI("POST", "/api/v1/persons/"+p.card+"/vaccinations", `{"product":"coronavac","date":"2021-09-02","site":"YB-1"}`)["id"].(string)
 }
 
 // spareToken makes a token to revoke, or names none for bad input.

@@ -63,6 +63,17 @@ func TestRouteMatrix(t *testing.T) {
 		{"GET", "/api/v1/audit/verify", U},
 		{"POST", "/api/v1/seal", A},
 		{"POST", "/api/v1/unlock", A},
+		{"GET", "/fhir/r4/metadata", P},
+		{"GET", "/fhir/r4/Patient/" + card, V},
+		{"GET", "/fhir/r4/Patient", V},
+		{"GET", "/fhir/r4/Immunization/00", V},
+		{"GET", "/fhir/r4/Immunization", V},
+		{"POST", "/fhir/r4/Immunization", V},
+		{"GET", "/fhir/r4/ImmunizationEvaluation", V},
+		{"GET", "/fhir/r4/ImmunizationRecommendation", V},
+		{"POST", "/fhir/r4/$immds-forecast", V},
+		{"GET", "/fhir/r4/", P},
+		{"POST", "/fhir/r4/", P},
 	}
 	roles := []struct {
 		bit   int

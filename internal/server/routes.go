@@ -41,8 +41,21 @@ type route struct {
 // apiRoutes is Haven's whole JSON API, with the endpoints for operators.
 // openapi.json documents exactly these routes with the same roles.
 func (s *Server) apiRoutes() []route {
-	a := s.api
+	a, f := s.api, s.fhir
 	return []route{
+		// FHIR R4: the same actions, in FHIR's shapes (internal/server/fhir).
+		{"GET", "/fhir/r4/metadata", "", f.Metadata()},
+		{"GET", "/fhir/r4/Patient/{card}", clinic.ActPersonRead, f.PatientRead()},
+		{"GET", "/fhir/r4/Patient", clinic.ActPersonRead, f.PatientSearch()},
+		{"GET", "/fhir/r4/Immunization/{id}", clinic.ActPersonRead, f.ImmunizationRead()},
+		{"GET", "/fhir/r4/Immunization", clinic.ActPersonRead, f.ImmunizationSearch()},
+		{"POST", "/fhir/r4/Immunization", clinic.ActVaccinationCreate, f.ImmunizationCreate()},
+		{"GET", "/fhir/r4/ImmunizationEvaluation", clinic.ActPersonForecast, f.EvaluationSearch()},
+		{"GET", "/fhir/r4/ImmunizationRecommendation", clinic.ActPersonForecast, f.RecommendationSearch()},
+		{"POST", "/fhir/r4/$immds-forecast", clinic.ActHistoryEvaluate, f.ImmDSForecast()},
+		{"GET", "/fhir/r4/", "", f.NotFound()},
+		{"POST", "/fhir/r4/", "", f.NotFound()},
+
 		{"GET", "/healthz", "", s.handleHealthz()},
 		{"GET", "/readyz", "", s.handleReadyz()},
 		{"GET", "/metrics", "", s.metrics.handler()},
@@ -76,7 +89,9 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/audit", clinic.ActAuditList, a.AuditList()},
 		{"GET", "/api/v1/audit/verify", clinic.ActAuditVerify, a.AuditVerify()},
 
-		{"POST", "/api/v1/seal", clinic.ActVaultSeal, a.Seal()},
+		// Shredding works while sealed; the action checks a plain seal
+		// against vault.seal.
+		{"POST", "/api/v1/seal", clinic.ActVaultShred, a.Seal()},
 		{"POST", "/api/v1/unlock", clinic.ActVaultUnlock, a.Unlock()},
 	}
 }
@@ -144,6 +159,11 @@ func (s *Server) pageRoutes() []pageRoute {
 		p("POST", "/clinic/find", vac, unsealed, "/clinic", w.ClinicFind),
 		p("POST", "/clinic/register", vac, unsealed, "/clinic", w.ClinicRegister),
 		p("GET", "/clinic/p/{card}", vac, unsealed, "", w.PersonPage),
+		p("POST", "/clinic/p/{card}/visit", vac, unsealed, "/clinic/p/{card}?purpose=care", w.VisitForecast),
+		p("GET", "/clinic/p/{card}/edit", vac, unsealed, "", w.EditPersonForm),
+		p("POST", "/clinic/p/{card}/edit", vac, unsealed, "/clinic/p/{card}/edit", w.EditPerson),
+		p("GET", "/clinic/p/{card}/records/{id}/error", vac, unsealed, "", w.CorrectionForm),
+		p("POST", "/clinic/p/{card}/records/{id}/error", vac, unsealed, "/clinic/p/{card}?purpose=correction", w.MarkEnteredInError),
 		p("POST", "/clinic/p/{card}/dose", vac, unsealed, "/clinic/p/{card}?purpose=care", w.RecordDose),
 		p("POST", "/clinic/p/{card}/test", vac, unsealed, "/clinic/p/{card}?purpose=care", w.RecordTest),
 		p("GET", "/clinic/p/{card}/saved/{id}", vac, unsealed, "", w.SavedPage),

@@ -22,6 +22,7 @@ import (
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server/api"
+	"github.com/haven-registry/haven/internal/server/fhir"
 	"github.com/haven-registry/haven/internal/server/httpx"
 	"github.com/haven-registry/haven/internal/server/web"
 )
@@ -39,6 +40,9 @@ type Deps struct {
 	// client (for rate limits and lockouts); a request from any other peer
 	// is taken to come from that peer, whatever its headers say.
 	TrustedProxies []netip.Prefix
+	// FHIRBaseURL is the base URL of the FHIR API as clients see it (for
+	// fullUrl and Location behind a proxy); empty means the request's own.
+	FHIRBaseURL string
 }
 
 // Server serves Haven's HTTP API and web pages. Create it with New.
@@ -47,6 +51,7 @@ type Server struct {
 	svc            *clinic.Service
 	metrics        *metrics
 	api            *api.API
+	fhir           *fhir.Handler
 	web            *web.App
 	handler        http.Handler
 	secureCookies  bool
@@ -61,6 +66,7 @@ func New(deps Deps) *Server {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.api = api.New(s.svc, s.logger)
+	s.fhir = fhir.New(s.svc, fhir.Options{Logger: s.logger, Evaluator: s.svc, BaseURL: deps.FHIRBaseURL})
 	s.web = web.New(web.Deps{Logger: s.logger, Service: s.svc, NotFound: s.notFound()})
 	s.handler = s.requestLog(s.recoverPanics(securityHeaders(s.mux())))
 	return s

@@ -53,26 +53,29 @@ func (h *API) handle(fn func(w http.ResponseWriter, r *http.Request, a clinic.Ac
 // personResponse is a person's record as the API shows it. HolderSecret
 // appears only in the response that created the person.
 type personResponse struct {
-	CardCode           string                `json:"card_code"`
-	HolderSecret       string                `json:"holder_secret,omitempty"`
-	GivenName          string                `json:"given_name,omitempty"`
-	FamilyName         string                `json:"family_name,omitempty"`
-	GivenNameICAO      string                `json:"given_name_icao,omitempty"`
-	FamilyNameICAO     string                `json:"family_name_icao,omitempty"`
-	BirthDate          string                `json:"birth_date,omitempty"`
-	BirthDateEstimated bool                  `json:"birth_date_estimated,omitempty"`
-	Sex                registry.Sex          `json:"sex,omitempty"`
-	Phone              string                `json:"phone,omitempty"`
-	CreatedAt          time.Time             `json:"created_at"`
-	Vaccinations       []vaccinationResponse `json:"vaccinations"`
-	Tests              []testResponse        `json:"tests"`
+	CardCode     string `json:"card_code"`
+	HolderSecret string `json:"holder_secret,omitempty"`
+	GivenName    string `json:"given_name,omitempty"`
+	FamilyName   string `json:"family_name,omitempty"`
+	// DemographicsDestroyed says that the person's names, birth date,
+	// phone and holder secret can never be read again (a shred).
+	DemographicsDestroyed bool                  `json:"demographics_destroyed,omitempty"`
+	GivenNameICAO         string                `json:"given_name_icao,omitempty"`
+	FamilyNameICAO        string                `json:"family_name_icao,omitempty"`
+	BirthDate             string                `json:"birth_date,omitempty"`
+	BirthDateEstimated    bool                  `json:"birth_date_estimated,omitempty"`
+	Sex                   registry.Sex          `json:"sex,omitempty"`
+	Phone                 string                `json:"phone,omitempty"`
+	CreatedAt             time.Time             `json:"created_at"`
+	Vaccinations          []vaccinationResponse `json:"vaccinations"`
+	Tests                 []testResponse        `json:"tests"`
 }
 
 func (h *API) personOut(rec *registry.Record, secret string) personResponse {
 	p := rec.Person
 	out := personResponse{
 		CardCode: string(p.CardCode), HolderSecret: secret, GivenName: p.Demographics.GivenName, FamilyName: p.Demographics.FamilyName,
-		GivenNameICAO: p.Demographics.GivenNameICAO, FamilyNameICAO: p.Demographics.FamilyNameICAO,
+		DemographicsDestroyed: p.DemographicsDestroyed, GivenNameICAO: p.Demographics.GivenNameICAO, FamilyNameICAO: p.Demographics.FamilyNameICAO,
 		BirthDate: p.Demographics.BirthDate.String(), BirthDateEstimated: p.Demographics.BirthDateEstimated,
 		Sex: p.Demographics.Sex, Phone: p.Demographics.Phone, CreatedAt: p.CreatedAt,
 		Vaccinations: []vaccinationResponse{}, Tests: []testResponse{},
