@@ -46,6 +46,12 @@ type Person struct {
 	// HolderSecret lets the person read their own record without staff. It is
 	// kept encrypted with the demographics and compared in constant time.
 	HolderSecret string
+	// DemographicsDestroyed reports that the demographics and holder secret
+	// can never be read again (the key that wrapped the person's data key
+	// was destroyed, by a shred or a retired epoch, or a database restored
+	// from a backup holds no data key). The card code, doses and tests are
+	// unaffected.
+	DemographicsDestroyed bool
 }
 
 // Demographics are the optional identifying fields of a person. Every one may
