@@ -124,8 +124,9 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	if deps.Certs.Issuer == nil && !v.Sealed() {
-		fmt.Fprintln(env.Stdout, "No certificate signing keys yet: run haven keys init --country CC to issue certificates.")
+		fmt.Fprintln(env.Stdout, "No certificate signing keys yet: run haven keys init --country CC to issue certificates (no restart needed).")
 	}
+	deps.LoadCerts = func() (clinic.Certs, error) { return certService(env, v, *trustFile) }
 	srv := server.New(server.Deps{Logger: logger, Service: clinic.New(deps), SecureCookies: *secureCookies,
 		TrustedProxies: proxies})
 

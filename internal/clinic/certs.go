@@ -50,8 +50,24 @@ func (s *Service) SetIssuer(c Certs) {
 
 func (s *Service) currentCerts() Certs {
 	s.certMu.RLock()
-	defer s.certMu.RUnlock()
-	return s.certs
+	c := s.certs
+	s.certMu.RUnlock()
+	if c.Issuer != nil || s.loadCerts == nil {
+		return c
+	}
+	// No signing keys when the server started: perhaps they were made
+	// since. Loading is cheap next to issuing, and happens only while
+	// there are none.
+	fresh, err := s.loadCerts()
+	if err != nil {
+		s.logger.Warn("loading certificate keys failed", "error", err.Error())
+		return c
+	}
+	if fresh.Issuer != nil {
+		s.SetIssuer(fresh)
+		return fresh
+	}
+	return c
 }
 
 // IssueCertificate makes an EU DCC for one of a person's records. A person
@@ -73,7 +89,7 @@ func (s *Service) issueCertificate(ctx context.Context, a Actor, card registry.C
 	}
 	certs := s.currentCerts()
 	if certs.Issuer == nil {
-		return nil, registry.Errorf(registry.EUNAVAILABLE, "No signing keys; run haven keys init.")
+		return nil, registry.Errorf(registry.EUNAVAILABLE, "No signing keys: an administrator runs haven keys init --country CC on the server; this server uses them at once.")
 	}
 	rec, err := s.read(ctx, a, card, ActCertificateIssue, "certificate")
 	if err != nil {

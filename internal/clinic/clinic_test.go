@@ -257,3 +257,51 @@ func TestMachineReadableNames(t *testing.T) {
 		t.Fatalf("suggestions %+v", f)
 	}
 }
+
+// TestKeysMadeWhileRunning: keys made by "haven keys init" after the server
+// started are used at the next certificate, without a restart.
+func TestKeysMadeWhileRunning(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "haven.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	db.CreateSite(ctx, registry.Site{Code: "YB-1", Name: "Yanji", Jurisdiction: "CN-JL-YB", Services: []string{registry.ServiceVaccination}}, registry.Write{})
+	v, err := vault.NewEphemeral(vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	load := func() (clinic.Certs, error) {
+		keys, err := cert.LoadKeys(dir, cert.DirStore(dir))
+		if err != nil {
+			return clinic.Certs{}, nil // none yet
+		}
+		issuer, err := cert.NewIssuer(keys.Signer, keys.DSC, cert.IssuerOptions{})
+		return clinic.Certs{Issuer: issuer, Verifier: cert.NewVerifier(keys.TrustList()), Country: "CN"}, err
+	}
+	now := time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)
+	svc := clinic.New(clinic.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Schedule: "cn", Now: func() time.Time { return now }, LoadCerts: load})
+	reg, err := svc.RegisterPerson(ctx, vaccinator, clinic.PersonInput{GivenName: "Mina", BirthDate: "1985"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.RecordVaccination(ctx, vaccinator, reg.Record.Person.CardCode, clinic.VaccinationInput{Product: "coronavac", Date: "2021-08-01", Site: "YB-1"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := clinic.CertificateInput{Record: d.Vaccination.ID.String()}
+	if _, err := svc.IssueCertificate(ctx, vaccinator, reg.Record.Person.CardCode, in); registry.ErrorCode(err) != registry.EUNAVAILABLE {
+		t.Fatalf("before keys: %v", err)
+	}
+	if _, err := cert.InitKeys(dir, cert.DirStore(dir), cert.KeyOptions{Country: "CN", Organization: "Haven test", Now: now.AddDate(0, -1, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.IssueCertificate(ctx, vaccinator, reg.Record.Person.CardCode, in); err != nil {
+		t.Fatalf("after keys init: %v", err)
+	}
+}

@@ -120,6 +120,11 @@ type Deps struct {
 	Now func() time.Time
 	// Limits overrides the default rate limits (tests).
 	Limits *Limits
+	// LoadCerts, when set, builds the certificate issuer and verifier
+	// afresh; it is called when a certificate is asked for and there are no
+	// signing keys yet, so that keys made by "haven keys init" while the
+	// server runs are used without a restart.
+	LoadCerts func() (Certs, error)
 	// AfterErase, when set, runs after a person is erased: it retires the
 	// key epoch that wrapped their data key, so that old copies of their
 	// row cannot be opened (vault.Rotator.AfterErase).
@@ -190,13 +195,14 @@ type Service struct {
 	signinFailures                         *backoff
 	grants                                 holderGrants
 	afterErase                             func(ctx context.Context) error
+	loadCerts                              func() (Certs, error)
 }
 
 // New returns a Service wired to deps.
 func New(deps Deps) *Service {
 	s := &Service{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog, policy: deps.Policy,
 		keys: deps.Keys, auditLog: deps.AuditLog, auditKey: deps.AuditKey, noise: deps.Stats, schedule: deps.Schedule,
-		now: deps.Now, certs: deps.Certs, afterErase: deps.AfterErase,
+		now: deps.Now, certs: deps.Certs, afterErase: deps.AfterErase, loadCerts: deps.LoadCerts,
 		tokens: newTTLCache[*registry.Token](cacheTTL, 10000), sites: newTTLCache[*registry.Site](cacheTTL, 10000)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
