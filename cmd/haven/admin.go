@@ -70,6 +70,7 @@ func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
 	role := fs.String("role", "", "admin, vaccinator, analyst or auditor")
 	var sites siteList
 	fs.Var(&sites, "site", "a site a vaccinator may record at (repeatable, or comma-separated)")
+	label := fs.String("label", "", "the staff member or device the token is for, shown by token list")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -78,9 +79,9 @@ func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	defer db.Close()
-	t, err := operatorService(env, db, nil).CreateToken(ctx, clinic.Operator(), clinic.TokenInput{Role: *role, Sites: sites})
+	t, err := operatorService(env, db, nil).CreateToken(ctx, clinic.Operator(), clinic.TokenInput{Role: *role, Sites: sites, Label: *label})
 	if err != nil {
-		return flagError(err, map[string]string{"role": "--role", "sites": "--site"})
+		return flagError(err, map[string]string{"role": "--role", "sites": "--site", "label": "--label"})
 	}
 	secret := t.Secret
 	fmt.Fprintln(env.Stdout, secret)
@@ -111,7 +112,7 @@ func tokenAdmin(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	for _, t := range toks {
-		fmt.Fprintf(env.Stdout, "%s\t%s\t%s\t%s\n", t.ID, t.Role, strings.Join(t.Sites, ","), t.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(env.Stdout, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, strings.Join(t.Sites, ","), t.CreatedAt.Format(time.RFC3339), t.Label)
 	}
 	return nil
 }

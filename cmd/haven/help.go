@@ -31,23 +31,24 @@ database in the data folder), each in its own transaction. A server refuses
 to start on an out-of-date database; a brand-new one is set up on the spot.
 Run it once per release, with one process, before starting the servers.`},
 
-	{"token", "create, list or revoke API tokens", `usage: haven token create --role ROLE [--site CODE]…
+	{"token", "create, list or revoke API tokens", `usage: haven token create --role ROLE [--site CODE]… [--label TEXT]
        haven token list
        haven token revoke ID
 
 commands:
   create   print a new token (only its hash is stored)
-  list     list the tokens: ID, role, sites, creation time
+  list     list the tokens: ID, role, sites, creation time, label
   revoke   revoke a token by its ID (from haven token list)
 
 See haven help token SUBCOMMAND.`},
-	{"token create", "print a new token", `usage: haven token create --role ROLE [--site CODE]…
+	{"token create", "print a new token", `usage: haven token create --role ROLE [--site CODE]… [--label TEXT]
 
 Print a new API token, and nothing else, so that scripts can capture it. Only
 its hash is stored: it cannot be shown again.
 
   --role ROLE   admin, vaccinator, analyst or auditor (required)
-  --site CODE   a site a vaccinator may record at (repeatable, or comma-separated)`},
+  --site CODE   a site a vaccinator may record at (repeatable, or comma-separated)
+  --label TEXT  the staff member or device the token is for, shown by token list`},
 	{"token list", "list the tokens", `usage: haven token list
 
 Print one line per token: ID, role, sites and creation time (tab-separated).

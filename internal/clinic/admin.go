@@ -152,6 +152,9 @@ func NewToken(role registry.Role, sites []string, now time.Time) (secret string,
 type TokenInput struct {
 	Role  string   `json:"role"`
 	Sites []string `json:"sites"`
+	// Label names the staff member or device the token is for (optional,
+	// at most 100 characters).
+	Label string `json:"label"`
 }
 
 // CreatedToken is a new token: Secret is shown this once and never again
@@ -175,10 +178,15 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, in TokenInput) (*Cre
 			return nil, err
 		}
 	}
+	label, err := cleanText("label", in.Label, 100)
+	if err != nil {
+		return nil, err
+	}
 	secret, tok, err := NewToken(registry.Role(in.Role), in.Sites, s.now())
 	if err != nil {
 		return nil, err
 	}
+	tok.Label = label
 	if err := s.store.CreateToken(ctx, tok, registry.Write{Audit: s.entry(a, ActTokenCreate, "", "token:"+tok.ID)}); err != nil {
 		return nil, err
 	}

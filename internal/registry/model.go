@@ -222,6 +222,10 @@ type Token struct {
 	Role      Role
 	Sites     []string // for vaccinators: the sites they may record at
 	CreatedAt time.Time
+	// Label names the staff member or device the token was made for, so
+	// that an administrator revokes the right one. It is never a person
+	// served by Haven.
+	Label string
 }
 
 // MaySite reports whether the token may act at the given site. Tokens other

@@ -421,7 +421,7 @@ func parityRows() map[clinic.Action]parityRow {
 				return p.api(who, "DELETE", "/api/v1/tokens/"+p.spareToken(v), "")
 			},
 			web: func(p *parity, who, v string) (int, string) {
-				return p.post(who, "/admin", "/admin/tokens/revoke", url.Values{"id": {p.spareToken(v)}}, false)
+				return p.post(who, "/admin", "/admin/tokens/revoke", url.Values{"id": {p.spareToken(v)}, "confirm": {"1"}}, false)
 			},
 		},
 		clinic.ActVaultSeal: {api: func(p *parity, who, _ string) (int, string) {

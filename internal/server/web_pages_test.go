@@ -464,7 +464,7 @@ func TestWebProgramPages(t *testing.T) {
 	if p.status != 200 || !strings.Contains(p.body, "JJ-1") {
 		t.Fatalf("site: %d\n%.2000s", p.status, p.body)
 	}
-	p = ad.post("/admin/tokens", url.Values{"role": {"vaccinator"}, "sites": {"JJ-1"}})
+	p = ad.post("/admin/tokens", url.Values{"role": {"vaccinator"}, "sites": {"JJ-1"}, "label": {"Front desk tablet"}})
 	tok := regexp.MustCompile(`<code class="secret">(hvn_[a-z0-9]+)</code>`).FindStringSubmatch(p.body)
 	if p.status != http.StatusCreated || tok == nil {
 		t.Fatalf("token: %d\n%.2000s", p.status, p.body)
@@ -480,6 +480,13 @@ func TestWebProgramPages(t *testing.T) {
 		t.Fatalf("token list lacks the new token:\n%.3000s", p.body)
 	}
 	p = ad.post("/admin/tokens/revoke", url.Values{"id": {id[1]}})
+	if p.status != 200 || !strings.Contains(p.body, `id="revoke-confirm"`) || !strings.Contains(p.body, "Front desk tablet") {
+		t.Fatalf("revoke asks first, naming the token: %d\n%.2000s", p.status, p.body)
+	}
+	if pp := nv.get("/clinic"); strings.Contains(pp.url, "/signin") {
+		t.Fatal("asking to revoke revoked the token")
+	}
+	p = ad.post("/admin/tokens/revoke", url.Values{"id": {id[1]}, "confirm": {"1"}})
 	if p.status != 200 || !strings.Contains(p.body, `id="token-revoked"`) || strings.Contains(p.body, `<code>`+id[1]+`</code>`) {
 		t.Fatalf("revoke: %d\n%.2000s", p.status, p.body)
 	}

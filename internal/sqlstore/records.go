@@ -426,8 +426,8 @@ func (s *Store) ListSites(ctx context.Context) ([]registry.Site, error) {
 // CreateToken implements registry.Store.
 func (s *Store) CreateToken(ctx context.Context, t registry.Token, w registry.Write) error {
 	_, err := s.create(ctx, "create token", w, func(tx *sql.Tx) error {
-		_, err := s.txExec(ctx, tx, `INSERT INTO tokens (id, hash, role, sites, created_at) VALUES (?, ?, ?, ?, ?)`,
-			t.ID, t.Hash, string(t.Role), joinList(t.Sites), micros(t.CreatedAt))
+		_, err := s.txExec(ctx, tx, `INSERT INTO tokens (id, hash, role, sites, created_at, label) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Hash, string(t.Role), joinList(t.Sites), micros(t.CreatedAt), t.Label)
 		return err
 	})
 	return err
@@ -435,7 +435,7 @@ func (s *Store) CreateToken(ctx context.Context, t registry.Token, w registry.Wr
 
 // ListTokens implements registry.Store.
 func (s *Store) ListTokens(ctx context.Context) ([]registry.Token, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, role, sites, created_at FROM tokens ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, role, sites, created_at, label FROM tokens ORDER BY id`)
 	if err != nil {
 		return nil, s.wrap("list tokens", err)
 	}
@@ -474,7 +474,7 @@ func scanToken(row interface{ Scan(...any) error }) (*registry.Token, error) {
 		role, sites string
 		created     int64
 	)
-	if err := row.Scan(&t.ID, &t.Hash, &role, &sites, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Hash, &role, &sites, &created, &t.Label); err != nil {
 		return nil, err
 	}
 	t.Role, t.Sites, t.CreatedAt = registry.Role(role), splitList(sites), fromMicros(created)
@@ -483,7 +483,7 @@ func scanToken(row interface{ Scan(...any) error }) (*registry.Token, error) {
 
 // FindTokenByHash implements registry.Store.
 func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*registry.Token, error) {
-	t, err := scanToken(s.queryRow(ctx, `SELECT id, hash, role, sites, created_at FROM tokens WHERE hash = ?`, hash))
+	t, err := scanToken(s.queryRow(ctx, `SELECT id, hash, role, sites, created_at, label FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, registry.Errorf(registry.ENOTFOUND, "Token not found.")
 	}

@@ -468,6 +468,7 @@ type tokenResponse struct {
 	Token string        `json:"token"` // shown once; only its hash is stored
 	Role  registry.Role `json:"role"`
 	Sites []string      `json:"sites,omitempty"`
+	Label string        `json:"label,omitempty"`
 }
 
 // TokenCreate makes a token (clinic CreateToken) and answers 201 with its
@@ -482,7 +483,7 @@ func (h *API) TokenCreate() http.Handler {
 		if err != nil {
 			return err
 		}
-		Encode(w, http.StatusCreated, tokenResponse{ID: t.Token.ID, Token: t.Secret, Role: t.Token.Role, Sites: t.Token.Sites})
+		Encode(w, http.StatusCreated, tokenResponse{ID: t.Token.ID, Token: t.Secret, Role: t.Token.Role, Sites: t.Token.Sites, Label: t.Token.Label})
 		return nil
 	})
 }
@@ -492,6 +493,7 @@ type tokenInfo struct {
 	ID        string        `json:"id"`
 	Role      registry.Role `json:"role"`
 	Sites     []string      `json:"sites,omitempty"`
+	Label     string        `json:"label,omitempty"`
 	CreatedAt time.Time     `json:"created_at"`
 }
 
@@ -504,7 +506,7 @@ func (h *API) TokenList() http.Handler {
 		}
 		out := make([]tokenInfo, 0, len(toks))
 		for _, t := range toks {
-			out = append(out, tokenInfo{ID: t.ID, Role: t.Role, Sites: t.Sites, CreatedAt: t.CreatedAt})
+			out = append(out, tokenInfo{ID: t.ID, Role: t.Role, Sites: t.Sites, Label: t.Label, CreatedAt: t.CreatedAt})
 		}
 		Encode(w, http.StatusOK, map[string]any{"tokens": out})
 		return nil

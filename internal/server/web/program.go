@@ -555,6 +555,7 @@ type tokenRow struct {
 	ID        string
 	Role      registry.Role
 	Sites     []string
+	Label     string
 	CreatedAt time.Time
 }
 
@@ -567,14 +568,15 @@ type newToken struct {
 }
 
 type adminPageData struct {
-	Tokens   []tokenRow
-	Revoked  string
-	Sites    []registry.Site
-	Roles    []registry.Role
-	NewToken *newToken
-	NewSite  string
-	Err      *formErr
-	Site     clinic.SiteInput
+	Tokens        []tokenRow
+	ConfirmRevoke *tokenRow // the token a revoke asks to confirm
+	Revoked       string
+	Sites         []registry.Site
+	Roles         []registry.Role
+	NewToken      *newToken
+	NewSite       string
+	Err           *formErr
+	Site          clinic.SiteInput
 }
 
 func (a *App) adminPage(w http.ResponseWriter, r *http.Request, c *PageCtx, status int, d adminPageData) error {
@@ -588,7 +590,7 @@ func (a *App) adminPage(w http.ResponseWriter, r *http.Request, c *PageCtx, stat
 		return err
 	}
 	for _, t := range toks {
-		d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Role: t.Role, Sites: t.Sites, CreatedAt: t.CreatedAt})
+		d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Role: t.Role, Sites: t.Sites, Label: t.Label, CreatedAt: t.CreatedAt})
 	}
 	d.Roles = []registry.Role{registry.RoleVaccinator, registry.RoleAnalyst, registry.RoleAuditor, registry.RoleAdmin}
 	return a.render(w, r, c, status, "admin", "admin.title", d)
@@ -622,7 +624,7 @@ func (a *App) CreateToken(w http.ResponseWriter, r *http.Request, c *PageCtx) er
 			sites = append(sites, s)
 		}
 	}
-	t, err := a.svc.CreateToken(r.Context(), c.actor(r), clinic.TokenInput{Role: r.PostFormValue("role"), Sites: sites})
+	t, err := a.svc.CreateToken(r.Context(), c.actor(r), clinic.TokenInput{Role: r.PostFormValue("role"), Sites: sites, Label: r.PostFormValue("label")})
 	if err != nil {
 		if !userError(err) {
 			return err
@@ -639,9 +641,22 @@ func (a *App) CreateToken(w http.ResponseWriter, r *http.Request, c *PageCtx) er
 func (a *App) RevokeToken(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	id := r.PostFormValue("id")
 	var err error
-	if id == c.sess.tok.ID {
+	switch {
+	case id == c.sess.tok.ID:
 		err = registry.FieldErrorf(registry.EINVALID, "id", "You cannot revoke the token you are signed in with.")
-	} else {
+	case r.PostFormValue("confirm") != "1":
+		// Revoking cannot be undone: ask first, naming the token.
+		var toks []registry.Token
+		if toks, err = a.svc.ListTokens(r.Context(), c.actor(r)); err == nil {
+			for _, t := range toks {
+				if t.ID == id {
+					return a.adminPage(w, r, c, http.StatusOK, adminPageData{ConfirmRevoke: &tokenRow{ID: t.ID, Role: t.Role,
+						Sites: t.Sites, Label: t.Label, CreatedAt: t.CreatedAt}})
+				}
+			}
+			err = registry.FieldErrorf(registry.ENOTFOUND, "id", "No token has this ID.")
+		}
+	default:
 		err = a.svc.RevokeToken(r.Context(), c.actor(r), id)
 	}
 	if err != nil {
