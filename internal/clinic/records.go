@@ -233,16 +233,26 @@ func (s *Service) RecordVaccination(ctx context.Context, a Actor, card registry.
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.findRecord(ctx, card)
+	// The person is read and decrypted once; their doses are read only
+	// when the dose can be evaluated (the person has a birth date).
+	sp, err := s.store.FindPerson(ctx, card)
+	if registry.ErrorCode(err) == registry.ENOTFOUND {
+		return nil, registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
+	}
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.open(sealed)
+	rec, err := s.open(&registry.SealedRecord{Person: *sp})
 	if err != nil {
 		return nil, err
 	}
 	if err := checkAfterBirth("date", v.Date, rec.Person); err != nil {
 		return nil, err
+	}
+	if !rec.Person.Demographics.BirthDate.IsZero() {
+		if rec.Vaccinations, err = s.store.FindVaccinations(ctx, rec.Person.ID); err != nil {
+			return nil, err
+		}
 	}
 	subject, err := s.subjectOf(rec.Person.ID)
 	if err != nil {

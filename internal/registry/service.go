@@ -95,6 +95,11 @@ type Store interface {
 	// RecordVaccination stores a new dose for v.PersonID. Returns ENOTFOUND if
 	// the person does not exist.
 	RecordVaccination(ctx context.Context, v Vaccination, w Write) (*Idempotency, error)
+	// FindVaccinations returns the doses of the person with the given ID,
+	// entered-in-error ones included, in dose-date order then recording
+	// order (as FindRecord orders them). A person with none, or no such
+	// person, has an empty list.
+	FindVaccinations(ctx context.Context, personID ID) ([]Vaccination, error)
 	// FindVaccination returns one dose by ID. Returns ENOTFOUND if absent.
 	FindVaccination(ctx context.Context, id ID) (*Vaccination, error)
 	// RecordTest stores a new test for t.PersonID. Returns ENOTFOUND if the

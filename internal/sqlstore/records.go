@@ -199,6 +199,12 @@ func (s *Store) FindRecord(ctx context.Context, code registry.CardCode) (*regist
 const vaccinationColumns = `id, person_id, product, dose_date, site, lot, source, payment_kind, payment_amount,
 	payment_currency, recorded_at, status, replaces, replaced_by`
 
+// FindVaccinations implements registry.Store.
+func (s *Store) FindVaccinations(ctx context.Context, personID registry.ID) ([]registry.Vaccination, error) {
+	vs, err := s.queryVaccinations(ctx, s.db, `WHERE person_id = ? ORDER BY dose_date, recorded_at, id`, personID[:])
+	return vs, s.wrap("find vaccinations", err)
+}
+
 func (s *Store) queryVaccinations(ctx context.Context, q querier, where string, args ...any) ([]registry.Vaccination, error) {
 	rows, err := q.QueryContext(ctx, s.dialect.Rebind(`SELECT `+vaccinationColumns+` FROM vaccinations `+where), args...)
 	if err != nil {

@@ -225,6 +225,13 @@ func testVaccination(t *testing.T, s registry.Store) {
 	if rec.Vaccinations[0].Source != registry.SourceHistoricalCard || rec.Vaccinations[0].Site != "" {
 		t.Fatalf("historical dose = %+v", rec.Vaccinations[0])
 	}
+	doses, err := s.FindVaccinations(ctx, p.ID)
+	if err != nil || len(doses) != 2 || doses[0] != rec.Vaccinations[0] || doses[1] != rec.Vaccinations[1] {
+		t.Fatalf("FindVaccinations = %+v, %v; want the record's doses in the same order", doses, err)
+	}
+	if doses, err := s.FindVaccinations(ctx, registry.NewID()); err != nil || len(doses) != 0 {
+		t.Fatalf("FindVaccinations of nobody = %+v, %v", doses, err)
+	}
 	_, err = s.RecordVaccination(ctx, newDose(registry.SealedPerson{ID: registry.NewID()}, "2021-06-01"), registry.Write{})
 	mustCode(t, err, registry.ENOTFOUND)
 	_, err = s.RecordVaccination(ctx, d1, registry.Write{})
