@@ -29,9 +29,8 @@ func recompute(rows []audit.Entry, i int, mac func(*audit.Entry)) []audit.Entry 
 	return rows
 }
 
-func keepMAC(*audit.Entry)      {}
-func dropMAC(e *audit.Entry)    { e.MAC = nil }
-func asOperator(e *audit.Entry) { e.Actor, e.Role = "cli", audit.RoleOperator }
+func keepMAC(*audit.Entry)   {}
+func dropMAC(e *audit.Entry) { e.MAC = nil }
 
 // appendEntries chains records after rows, sealing them under chain (nil:
 // without a MAC).

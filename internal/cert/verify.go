@@ -221,16 +221,6 @@ func (h *HCert) VerifySignature(tl *TrustList) (*x509.Certificate, error) {
 	return nil, firstErr
 }
 
-// VerifySignatureWith checks the COSE signature against one DSC, ignoring
-// the kid.
-func (h *HCert) VerifySignatureWith(dsc *x509.Certificate) error {
-	if h.Alg != AlgES256 && h.Alg != AlgPS256 {
-		return registry.FieldErrorf(registry.EUNSUPPORTED, StepSignature, "algorithm %d is not ES256 or PS256", h.Alg)
-	}
-	d := h.sigDigest()
-	return verifyDigest(h.Alg, dsc.PublicKey, d[:], h.signature)
-}
-
 func verifyDigest(alg int64, pub crypto.PublicKey, digest, sig []byte) error {
 	switch alg {
 	case AlgES256:

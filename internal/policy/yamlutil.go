@@ -168,15 +168,6 @@ func dayOf(t time.Time) Date {
 // DateOf returns the civil date of t in t's own location.
 func DateOf(t time.Time) Date { return dayOf(t) }
 
-// ParseDate parses "YYYY-MM-DD".
-func ParseDate(s string) (Date, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return 0, err
-	}
-	return dayOf(t), nil
-}
-
 // Time returns the date as midnight UTC.
 func (d Date) Time() time.Time {
 	return time.Date(int(d)/10000, time.Month(int(d)/100%100), int(d)%100, 0, 0, 0, 0, time.UTC)
