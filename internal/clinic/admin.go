@@ -212,10 +212,15 @@ func (s *Service) ListTokens(ctx context.Context, a Actor) ([]registry.Token, er
 }
 
 // RevokeToken deletes a token. This process stops accepting it at once;
-// other processes sharing the database within cacheTTL.
+// other processes sharing the database within cacheTTL. An administrator
+// cannot revoke the token they act with, so that a slip cannot lock them
+// out.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) error {
 	if err := s.begin(a, ActTokenRevoke); err != nil {
 		return err
+	}
+	if id != "" && id == a.TokenID {
+		return fieldErr("id", "You cannot revoke the token you are signed in with.")
 	}
 	if err := s.store.RevokeToken(ctx, id, registry.Write{Audit: s.entry(a, ActTokenRevoke, "", "token:"+id)}); err != nil {
 		if registry.ErrorCode(err) == registry.ENOTFOUND {

@@ -304,3 +304,22 @@ func TestStorageFailuresAreUnavailable(t *testing.T) {
 		t.Fatalf("readyz with a closed store: %d %s", res.status, res.body)
 	}
 }
+
+// TestNoRevokingYourOwnToken: an administrator cannot revoke the token they
+// act with, through the API as through the pages.
+func TestNoRevokingYourOwnToken(t *testing.T) {
+	e := newTestEnv(t)
+	var list struct {
+		Tokens []struct{ ID, Role string }
+	}
+	e.do("GET", "/api/v1/tokens", e.admin, "").decode(t, &list)
+	own := ""
+	for _, tok := range list.Tokens {
+		if tok.Role == "admin" {
+			own = tok.ID
+		}
+	}
+	if res := e.do("DELETE", "/api/v1/tokens/"+own, e.admin, ""); res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), `"field":"id"`) {
+		t.Fatalf("revoke own token %q: %d %s", own, res.status, res.body)
+	}
+}

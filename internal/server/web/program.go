@@ -642,9 +642,7 @@ func (a *App) RevokeToken(w http.ResponseWriter, r *http.Request, c *PageCtx) er
 	id := r.PostFormValue("id")
 	var err error
 	switch {
-	case id == c.sess.tok.ID:
-		err = registry.FieldErrorf(registry.EINVALID, "id", "You cannot revoke the token you are signed in with.")
-	case r.PostFormValue("confirm") != "1":
+	case r.PostFormValue("confirm") != "1" && id != c.sess.tok.ID:
 		// Revoking cannot be undone: ask first, naming the token.
 		var toks []registry.Token
 		if toks, err = a.svc.ListTokens(r.Context(), c.actor(r)); err == nil {
