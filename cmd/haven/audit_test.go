@@ -328,19 +328,7 @@ func TestAuditCrashWindow(t *testing.T) {
 	export := filepath.Join(t.TempDir(), "checkpoints.jsonl")
 	env := []string{"HAVEN_AUDIT_EXPORT=" + export}
 	flags := []string{"--data", dir}
-	srv := startServe(t, bin, env, flags...)
-	admin := apiClient{base: "http://" + srv.addr, token: runCLI(t, bin, env, append(flags, "token", "create", "--role", "admin")...), http: http.DefaultClient}
-	admin.mustDo(t, "POST", "/api/v1/sites", "", `{"code":"YB-1","name":"Yanji","jurisdiction":"CN-JL-YB","services":["vaccination"]}`, 201)
-	vacc := runCLI(t, bin, env, append(flags, "token", "create", "--role", "vaccinator", "--site", "YB-1")...)
-	client := apiClient{base: "http://" + srv.addr, token: vacc, http: &http.Client{Timeout: 5 * time.Second}}
-	var cards []string
-	for i := range 10 {
-		var p struct {
-			CardCode string `json:"card_code"`
-		}
-		json.Unmarshal(client.mustDo(t, "POST", "/api/v1/persons", fmt.Sprintf("p%d", i), `{}`, 201), &p)
-		cards = append(cards, p.CardCode)
-	}
+	srv, client, cards := startWithPersons(t, bin, env, flags)
 	for round := range 3 {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup

@@ -150,6 +150,27 @@ type doseSent struct {
 	id              string // set when acknowledged
 }
 
+// startWithPersons starts haven serve with env and flags on a fresh data
+// folder, makes the site YB-1, a vaccinator token for it and ten persons,
+// and returns the server, a client with that token and the card codes.
+func startWithPersons(t *testing.T, bin string, env, flags []string) (*serveProcess, apiClient, []string) {
+	t.Helper()
+	srv := startServe(t, bin, env, flags...)
+	admin := apiClient{base: "http://" + srv.addr, token: runCLI(t, bin, env, append(flags, "token", "create", "--role", "admin")...), http: http.DefaultClient}
+	admin.mustDo(t, "POST", "/api/v1/sites", "", `{"code":"YB-1","name":"Yanji","jurisdiction":"CN-JL-YB","services":["vaccination"]}`, 201)
+	vacc := runCLI(t, bin, env, append(flags, "token", "create", "--role", "vaccinator", "--site", "YB-1")...)
+	client := apiClient{base: "http://" + srv.addr, token: vacc, http: &http.Client{Timeout: 5 * time.Second}}
+	var cards []string
+	for i := range 10 {
+		var p struct {
+			CardCode string `json:"card_code"`
+		}
+		json.Unmarshal(client.mustDo(t, "POST", "/api/v1/persons", fmt.Sprintf("p%d", i), `{}`, 201), &p)
+		cards = append(cards, p.CardCode)
+	}
+	return srv, client, cards
+}
+
 // TestCrashDurability kills `haven serve` with SIGKILL several times while
 // clients record doses, restarts it, and checks that every acknowledged dose
 // is stored exactly once and that every retry returns the original result.
@@ -163,19 +184,7 @@ func TestCrashDurability(t *testing.T) {
 	// Every acknowledged dose is retried below, hundreds in a few seconds:
 	// more replays than the default read limit admits.
 	readLimit := []string{"HAVEN_READ_LIMIT=100000"}
-	srv := startServe(t, bin, readLimit, flags...)
-	admin := apiClient{base: "http://" + srv.addr, token: runCLI(t, bin, nil, append(flags, "token", "create", "--role", "admin")...), http: http.DefaultClient}
-	admin.mustDo(t, "POST", "/api/v1/sites", "", `{"code":"YB-1","name":"Yanji","jurisdiction":"CN-JL-YB","services":["vaccination"]}`, 201)
-	vacc := runCLI(t, bin, nil, append(flags, "token", "create", "--role", "vaccinator", "--site", "YB-1")...)
-	client := apiClient{base: "http://" + srv.addr, token: vacc, http: &http.Client{Timeout: 5 * time.Second}}
-	var cards []string
-	for i := range 10 {
-		var p struct {
-			CardCode string `json:"card_code"`
-		}
-		json.Unmarshal(client.mustDo(t, "POST", "/api/v1/persons", fmt.Sprintf("p%d", i), `{}`, 201), &p)
-		cards = append(cards, p.CardCode)
-	}
+	srv, client, cards := startWithPersons(t, bin, readLimit, flags)
 
 	var (
 		mu   sync.Mutex

@@ -189,6 +189,15 @@ func (s *Service) read(ctx context.Context, a Actor, card registry.CardCode, act
 	return rec, nil
 }
 
+// findPerson finds a sealed person, naming card_code when there is none.
+func (s *Service) findPerson(ctx context.Context, card registry.CardCode) (*registry.SealedPerson, error) {
+	p, err := s.store.FindPerson(ctx, card)
+	if registry.ErrorCode(err) == registry.ENOTFOUND {
+		return nil, registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
+	}
+	return p, err
+}
+
 // findRecord finds a sealed record, naming card_code when there is none.
 func (s *Service) findRecord(ctx context.Context, card registry.CardCode) (*registry.SealedRecord, error) {
 	rec, err := s.store.FindRecord(ctx, card)
@@ -313,10 +322,7 @@ func (s *Service) ErasePerson(ctx context.Context, a Actor, card registry.CardCo
 	if err := s.begin(a, ActPersonErase); err != nil {
 		return err
 	}
-	p, err := s.store.FindPerson(ctx, card)
-	if registry.ErrorCode(err) == registry.ENOTFOUND {
-		return registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
-	}
+	p, err := s.findPerson(ctx, card)
 	if err != nil {
 		return err
 	}
@@ -348,10 +354,7 @@ func (s *Service) PrintCard(ctx context.Context, a Actor, card registry.CardCode
 	if err := s.limitRead(a, card); err != nil {
 		return err
 	}
-	p, err := s.store.FindPerson(ctx, card)
-	if registry.ErrorCode(err) == registry.ENOTFOUND {
-		return registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
-	}
+	p, err := s.findPerson(ctx, card)
 	if err != nil {
 		return err
 	}

@@ -235,10 +235,7 @@ func (s *Service) RecordVaccination(ctx context.Context, a Actor, card registry.
 	}
 	// The person is read and decrypted once; their doses are read only
 	// when the dose can be evaluated (the person has a birth date).
-	sp, err := s.store.FindPerson(ctx, card)
-	if registry.ErrorCode(err) == registry.ENOTFOUND {
-		return nil, registry.FieldErrorf(registry.ENOTFOUND, "card_code", "No person has this card code.")
-	}
+	sp, err := s.findPerson(ctx, card)
 	if err != nil {
 		return nil, err
 	}
