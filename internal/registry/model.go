@@ -99,11 +99,18 @@ const (
 	SourceAdministered   Source = "administered"    // given at a Haven site
 	SourceHistoricalCard Source = "historical-card" // copied from a paper card
 	SourceSelfReport     Source = "self-report"     // reported by the person
+	// SourceHistoricalRecord is a dose copied from another provider's or
+	// registry's record (HL7 RXA-9 01-03 and 05-08, or an import).
+	SourceHistoricalRecord Source = "historical-record"
 )
 
 // Valid reports whether s is a known source.
 func (s Source) Valid() bool {
-	return s == SourceAdministered || s == SourceHistoricalCard || s == SourceSelfReport
+	switch s {
+	case SourceAdministered, SourceHistoricalCard, SourceSelfReport, SourceHistoricalRecord:
+		return true
+	}
+	return false
 }
 
 // Payment records whether a dose was free or paid for, and how much. Amount is
@@ -119,6 +126,19 @@ type Payment struct {
 const (
 	StatusCompleted      = "completed"
 	StatusEnteredInError = "entered-in-error"
+	// StatusNotDone marks a vaccination that was not given: a refusal, or a
+	// dose not administered for another reason (HL7 RXA-20 RE or NA). It is
+	// never a dose: forecasts, certificates and statistics skip it.
+	StatusNotDone = "not-done"
+)
+
+// Why a vaccination was not given (Vaccination.StatusReason), as the codes of
+// HL7's v3-ActReason that FHIR R4 binds to Immunization.statusReason.
+const (
+	ReasonPatientObjection  = "PATOBJ"  // the person (or a parent) refused
+	ReasonImmune            = "IMMUNE"  // immune from the disease
+	ReasonMedicalPrecaution = "MEDPREC" // a contraindication or precaution
+	ReasonOutOfStock        = "OSTOCK"  // no vaccine available
 )
 
 // Vaccination is one dose in a person's history.
@@ -132,11 +152,20 @@ type Vaccination struct {
 	Source     Source
 	Payment    Payment
 	RecordedAt time.Time
-	// Status is StatusCompleted or StatusEnteredInError.
+	// Status is StatusCompleted, StatusNotDone or StatusEnteredInError.
 	Status string
+	// StatusReason says why a not-done vaccination was not given (one of
+	// the Reason constants), or is empty when that is not known.
+	StatusReason string
 	// Replaces names the record this one corrects; ReplacedBy the record that
 	// corrected this one. Both are zero when there was no correction.
 	Replaces, ReplacedBy ID
+	// SourceRef identifies the record in the system it came from (an HL7
+	// sender's order ID, an import's source-record key) as a keyed hash, so
+	// that a message resent or an import run twice adds nothing twice, and
+	// a later deletion finds it. Empty for records made in Haven. A store
+	// keeps it unique.
+	SourceRef string
 }
 
 // TestKind is the kind of a diagnostic test.
@@ -170,6 +199,8 @@ type Test struct {
 	Status     string
 	Replaces   ID
 	ReplacedBy ID
+	// SourceRef is as for Vaccination.
+	SourceRef string
 }
 
 // Services a site can offer.

@@ -44,6 +44,74 @@ type AuditRecord struct {
 type Write struct {
 	Idem  *Idempotency
 	Audit *AuditRecord
+	// Reports, when set, are queued in the outbox of the upstream feed in
+	// the same transaction (see Report).
+	Reports []Report
+}
+
+// Report is one record to report to an upstream immunization information
+// system: a vaccination recorded (or not given), or one marked entered in
+// error (Deleted). The outbox holds only these references; the message is
+// built when it is sent, from the record as it then stands, so the outbox
+// keeps nothing about the person, and erasing the person drops their
+// pending reports.
+type Report struct {
+	PersonID ID
+	RecordID ID
+	Deleted  bool
+	At       time.Time // when it was queued
+}
+
+// OutboxItem is a queued report, in the order it was queued (Seq).
+type OutboxItem struct {
+	Seq      int64
+	Report   Report
+	QueuedAt time.Time
+	Attempts int
+	// LastError is the last delivery failure (a transport error or the
+	// IIS's ACK), for the operator; it never holds personal data.
+	LastError string
+	// Failed is set when the IIS rejected the message (ACK AR or AE): it is
+	// not retried and stays visible until an operator retries or drops it.
+	Failed bool
+}
+
+// OutboxStatus summarizes the outbox for operators. Sent reports leave the
+// outbox, so it counts only what is waiting or failed.
+type OutboxStatus struct {
+	Pending, Failed int64
+	// Oldest is when the oldest pending report was queued (zero if none).
+	Oldest time.Time
+	// LastError is the error of the most recently attempted report that
+	// is still in the outbox, if any.
+	LastError string
+}
+
+// ReportOutcome is the result of one delivery attempt.
+type ReportOutcome struct {
+	Sent   bool
+	Failed bool   // rejected by the IIS: kept, not retried
+	Error  string // for a failure or a rejection; never personal data
+	At     time.Time
+}
+
+// History is a batch of records for one person that a store writes in one
+// transaction, all or nothing: a message from another system (an HL7 VXU)
+// or a group of import lines. NewPerson, when set, is created first and
+// PersonID must be its ID.
+type History struct {
+	NewPerson    *SealedPerson
+	PersonID     ID
+	Vaccinations []Vaccination
+	Tests        []Test
+	// Corrections mark records of the person entered in error, each
+	// optionally replaced by a record of this batch or one already stored.
+	Corrections []Correction
+}
+
+// Correction marks a record entered in error.
+type Correction struct {
+	RecordID, Replacement ID
 }
 
 // DoseCount is a number of completed doses of one product, as one dose
@@ -95,6 +163,12 @@ type Store interface {
 	// RecordVaccination stores a new dose for v.PersonID. Returns ENOTFOUND if
 	// the person does not exist.
 	RecordVaccination(ctx context.Context, v Vaccination, w Write) (*Idempotency, error)
+	// RecordHistory writes h in one transaction: the new person if any,
+	// then the vaccinations and tests, then the corrections. Returns
+	// ENOTFOUND if the person does not exist, ECONFLICT if a record's ID
+	// or SourceRef is taken or a correction's record is already marked, and
+	// nothing is written on any error.
+	RecordHistory(ctx context.Context, h History, w Write) (*Idempotency, error)
 	// FindVaccinations returns the doses of the person with the given ID,
 	// entered-in-error ones included, in dose-date order then recording
 	// order (as FindRecord orders them). A person with none, or no such
@@ -153,6 +227,23 @@ type Store interface {
 	// FindIdempotency returns the stored idempotency entry for scope and key.
 	// Returns ENOTFOUND if there is none.
 	FindIdempotency(ctx context.Context, scope, key string) (*Idempotency, error)
+
+	// PendingReports returns up to limit queued reports that are neither
+	// sent nor failed, oldest first. Reports are delivered in this order.
+	PendingReports(ctx context.Context, limit int) ([]OutboxItem, error)
+	// SettleReport records the outcome of one delivery attempt of the
+	// report seq: sent (removed from the outbox), rejected for good (kept
+	// as Failed, not offered again), or a failure to retry (Attempts and
+	// LastError updated). Returns ENOTFOUND if there is no such report.
+	SettleReport(ctx context.Context, seq int64, outcome ReportOutcome) error
+	// OutboxStatus summarizes the outbox.
+	OutboxStatus(ctx context.Context) (OutboxStatus, error)
+	// ListOutbox returns queued and failed reports, oldest first (at most
+	// limit).
+	ListOutbox(ctx context.Context, limit int) ([]OutboxItem, error)
+	// RetryReport clears the failure of a failed report so that it is
+	// sent again. Returns ENOTFOUND if there is no such report.
+	RetryReport(ctx context.Context, seq int64) error
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

@@ -46,6 +46,9 @@ func (s *Store) create(ctx context.Context, op string, w registry.Write, write f
 		if err := write(tx); err != nil {
 			return err
 		}
+		if err := s.queueReports(ctx, tx, w.Reports); err != nil {
+			return err
+		}
 		if w.Audit != nil {
 			return s.appendAudit(ctx, tx, *w.Audit)
 		}
@@ -122,10 +125,14 @@ func (s *Store) FindIdempotency(ctx context.Context, scope, key string) (*regist
 // CreatePerson implements registry.Store.
 func (s *Store) CreatePerson(ctx context.Context, p registry.SealedPerson, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "create person", w, func(tx *sql.Tx) error {
-		_, err := s.txExec(ctx, tx, `INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed) VALUES (?, ?, ?, ?, ?)`,
-			p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed)
-		return err
+		return s.insertPerson(ctx, tx, p)
 	})
+}
+
+func (s *Store) insertPerson(ctx context.Context, tx *sql.Tx, p registry.SealedPerson) error {
+	_, err := s.txExec(ctx, tx, `INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed) VALUES (?, ?, ?, ?, ?)`,
+		p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed)
+	return err
 }
 
 // UpdatePerson implements registry.Store.
@@ -197,7 +204,7 @@ func (s *Store) FindRecord(ctx context.Context, code registry.CardCode) (*regist
 }
 
 const vaccinationColumns = `id, person_id, product, dose_date, site, lot, source, payment_kind, payment_amount,
-	payment_currency, recorded_at, status, replaces, replaced_by`
+	payment_currency, recorded_at, status, replaces, replaced_by, status_reason, source_ref`
 
 // FindVaccinations implements registry.Store.
 func (s *Store) FindVaccinations(ctx context.Context, personID registry.ID) ([]registry.Vaccination, error) {
@@ -218,11 +225,13 @@ func (s *Store) queryVaccinations(ctx context.Context, q querier, where string, 
 			id, person, rep, repd []byte
 			date, source          string
 			recorded              int64
+			ref                   sql.NullString
 		)
 		if err := rows.Scan(&id, &person, &v.Product, &date, &v.Site, &v.Lot, &source, &v.Payment.Kind,
-			&v.Payment.Amount, &v.Payment.Currency, &recorded, &v.Status, &rep, &repd); err != nil {
+			&v.Payment.Amount, &v.Payment.Currency, &recorded, &v.Status, &rep, &repd, &v.StatusReason, &ref); err != nil {
 			return nil, err
 		}
+		v.SourceRef = ref.String
 		copy(v.ID[:], id)
 		copy(v.PersonID[:], person)
 		copy(v.Replaces[:], rep)
@@ -239,7 +248,7 @@ func (s *Store) queryVaccinations(ctx context.Context, q querier, where string, 
 
 func (s *Store) queryTests(ctx context.Context, q querier, where string, args ...any) ([]registry.Test, error) {
 	rows, err := q.QueryContext(ctx, s.dialect.Rebind(
-		`SELECT id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by FROM tests `+where), args...)
+		`SELECT id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by, source_ref FROM tests `+where), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -251,10 +260,12 @@ func (s *Store) queryTests(ctx context.Context, q querier, where string, args ..
 			id, person, rep, repd []byte
 			kind, result, date    string
 			recorded              int64
+			ref                   sql.NullString
 		)
-		if err := rows.Scan(&id, &person, &kind, &result, &date, &t.Site, &recorded, &t.Status, &rep, &repd); err != nil {
+		if err := rows.Scan(&id, &person, &kind, &result, &date, &t.Site, &recorded, &t.Status, &rep, &repd, &ref); err != nil {
 			return nil, err
 		}
+		t.SourceRef = ref.String
 		copy(t.ID[:], id)
 		copy(t.PersonID[:], person)
 		copy(t.Replaces[:], rep)
@@ -291,17 +302,38 @@ func (s *Store) personMissing(err error) error {
 // tables can count doses by number after the person is erased.
 func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "record vaccination", w, func(tx *sql.Tx) error {
-		var prior int
+		return s.insertVaccination(ctx, tx, v)
+	})
+}
+
+// insertVaccination stores v with its dose number (a not-given dose has
+// none).
+func (s *Store) insertVaccination(ctx context.Context, tx *sql.Tx, v registry.Vaccination) error {
+	number := 0
+	if v.Status == registry.StatusCompleted {
 		if err := s.txQueryRow(ctx, tx, `SELECT COUNT(*) FROM vaccinations WHERE person_id = ? AND status = ? AND dose_date <= ?`,
-			v.PersonID[:], registry.StatusCompleted, v.Date.String()).Scan(&prior); err != nil {
+			v.PersonID[:], registry.StatusCompleted, v.Date.String()).Scan(&number); err != nil {
 			return err
 		}
-		_, err := s.txExec(ctx, tx, `INSERT INTO vaccinations (`+vaccinationColumns+`, dose_number)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			v.ID[:], v.PersonID[:], v.Product, v.Date.String(), v.Site, v.Lot, string(v.Source), v.Payment.Kind,
-			v.Payment.Amount, v.Payment.Currency, micros(v.RecordedAt), v.Status, nullID(v.Replaces), nullID(v.ReplacedBy), prior+1)
-		return s.personMissing(err)
-	})
+		number++
+	}
+	_, err := s.txExec(ctx, tx, `INSERT INTO vaccinations (`+vaccinationColumns+`, dose_number)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID[:], v.PersonID[:], v.Product, v.Date.String(), v.Site, v.Lot, string(v.Source), v.Payment.Kind,
+		v.Payment.Amount, v.Payment.Currency, micros(v.RecordedAt), v.Status, nullID(v.Replaces), nullID(v.ReplacedBy),
+		v.StatusReason, nullString(v.SourceRef), number)
+	if s.dialect.IsUniqueViolation(err) && v.SourceRef != "" {
+		return registry.FieldErrorf(registry.ECONFLICT, "source_ref", "A record with this source reference is already stored.")
+	}
+	return s.personMissing(err)
+}
+
+// nullString stores "" as NULL.
+func nullString(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 // FindVaccination implements registry.Store.
@@ -319,12 +351,46 @@ func (s *Store) FindVaccination(ctx context.Context, id registry.ID) (*registry.
 // RecordTest implements registry.Store.
 func (s *Store) RecordTest(ctx context.Context, t registry.Test, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "record test", w, func(tx *sql.Tx) error {
-		_, err := s.txExec(ctx, tx, `INSERT INTO tests
-			(id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID[:], t.PersonID[:], string(t.Kind), string(t.Result), t.Date.String(), t.Site, micros(t.RecordedAt),
-			t.Status, nullID(t.Replaces), nullID(t.ReplacedBy))
-		return s.personMissing(err)
+		return s.insertTest(ctx, tx, t)
+	})
+}
+
+func (s *Store) insertTest(ctx context.Context, tx *sql.Tx, t registry.Test) error {
+	_, err := s.txExec(ctx, tx, `INSERT INTO tests
+		(id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by, source_ref)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID[:], t.PersonID[:], string(t.Kind), string(t.Result), t.Date.String(), t.Site, micros(t.RecordedAt),
+		t.Status, nullID(t.Replaces), nullID(t.ReplacedBy), nullString(t.SourceRef))
+	if s.dialect.IsUniqueViolation(err) && t.SourceRef != "" {
+		return registry.FieldErrorf(registry.ECONFLICT, "source_ref", "A record with this source reference is already stored.")
+	}
+	return s.personMissing(err)
+}
+
+// RecordHistory implements registry.Store.
+func (s *Store) RecordHistory(ctx context.Context, h registry.History, w registry.Write) (*registry.Idempotency, error) {
+	return s.create(ctx, "record history", w, func(tx *sql.Tx) error {
+		if p := h.NewPerson; p != nil {
+			if err := s.insertPerson(ctx, tx, *p); err != nil {
+				return err
+			}
+		}
+		for _, v := range h.Vaccinations {
+			if err := s.insertVaccination(ctx, tx, v); err != nil {
+				return err
+			}
+		}
+		for _, t := range h.Tests {
+			if err := s.insertTest(ctx, tx, t); err != nil {
+				return err
+			}
+		}
+		for _, c := range h.Corrections {
+			if err := s.markEnteredInError(ctx, tx, h.PersonID, c.RecordID, c.Replacement); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -344,37 +410,41 @@ func (s *Store) FindTest(ctx context.Context, id registry.ID) (*registry.Test, e
 // vaccination or a test; a replacement must be of the same kind and person.
 func (s *Store) MarkEnteredInError(ctx context.Context, personID, recordID, replacement registry.ID, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "mark entered in error", w, func(tx *sql.Tx) error {
-		for _, table := range []string{"vaccinations", "tests"} {
-			var status string
-			err := s.txQueryRow(ctx, tx, `SELECT status FROM `+table+` WHERE id = ? AND person_id = ?`,
-				recordID[:], personID[:]).Scan(&status)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
+		return s.markEnteredInError(ctx, tx, personID, recordID, replacement)
+	})
+}
+
+func (s *Store) markEnteredInError(ctx context.Context, tx *sql.Tx, personID, recordID, replacement registry.ID) error {
+	for _, table := range []string{"vaccinations", "tests"} {
+		var status string
+		err := s.txQueryRow(ctx, tx, `SELECT status FROM `+table+` WHERE id = ? AND person_id = ?`,
+			recordID[:], personID[:]).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if status == registry.StatusEnteredInError {
+			return registry.FieldErrorf(registry.ECONFLICT, "record", "The record is already marked entered in error.")
+		}
+		if replacement != (registry.ID{}) {
+			res, err := s.txExec(ctx, tx, `UPDATE `+table+` SET replaces = ?
+				WHERE id = ? AND person_id = ? AND replaces IS NULL AND status <> ?`,
+				recordID[:], replacement[:], personID[:], registry.StatusEnteredInError)
 			if err != nil {
 				return err
 			}
-			if status == registry.StatusEnteredInError {
-				return registry.FieldErrorf(registry.ECONFLICT, "record", "The record is already marked entered in error.")
+			if n, _ := res.RowsAffected(); n != 1 {
+				return registry.FieldErrorf(registry.EINVALID, "replaced_by",
+					"The replacement must be a current record of the same kind for the same person.")
 			}
-			if replacement != (registry.ID{}) {
-				res, err := s.txExec(ctx, tx, `UPDATE `+table+` SET replaces = ?
-					WHERE id = ? AND person_id = ? AND replaces IS NULL AND status = ?`,
-					recordID[:], replacement[:], personID[:], registry.StatusCompleted)
-				if err != nil {
-					return err
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					return registry.FieldErrorf(registry.EINVALID, "replaced_by",
-						"The replacement must be a current record of the same kind for the same person.")
-				}
-			}
-			_, err = s.txExec(ctx, tx, `UPDATE `+table+` SET status = ?, replaced_by = ? WHERE id = ?`,
-				registry.StatusEnteredInError, nullID(replacement), recordID[:])
-			return err
 		}
-		return registry.FieldErrorf(registry.ENOTFOUND, "record", "Record not found for this person.")
-	})
+		_, err = s.txExec(ctx, tx, `UPDATE `+table+` SET status = ?, replaced_by = ? WHERE id = ?`,
+			registry.StatusEnteredInError, nullID(replacement), recordID[:])
+		return err
+	}
+	return registry.FieldErrorf(registry.ENOTFOUND, "record", "Record not found for this person.")
 }
 
 // CreateSite implements registry.Store.

@@ -35,6 +35,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"Audit", testAudit},
 		{"Erase", testErase},
 		{"Counts", testCounts},
+		{"History", testHistory},
+		{"HistoryAllOrNothing", testHistoryAllOrNothing},
+		{"Outbox", testOutbox},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
