@@ -104,8 +104,9 @@ type History struct {
 	PersonID     ID
 	Vaccinations []Vaccination
 	Tests        []Test
-	// Corrections mark records of the person entered in error, each
-	// optionally replaced by a record of this batch or one already stored.
+	// Corrections mark records of the person entered in error, before the
+	// new records are stored. Replacement, when set, names the record of
+	// this batch that replaces one (whose Replaces names it in turn).
 	Corrections []Correction
 }
 
@@ -164,7 +165,7 @@ type Store interface {
 	// the person does not exist.
 	RecordVaccination(ctx context.Context, v Vaccination, w Write) (*Idempotency, error)
 	// RecordHistory writes h in one transaction: the new person if any,
-	// then the vaccinations and tests, then the corrections. Returns
+	// then the corrections, then the vaccinations and tests. Returns
 	// ENOTFOUND if the person does not exist, ECONFLICT if a record's ID
 	// or SourceRef is taken or a correction's record is already marked, and
 	// nothing is written on any error.

@@ -367,12 +367,26 @@ func (s *Store) insertTest(ctx context.Context, tx *sql.Tx, t registry.Test) err
 	return s.personMissing(err)
 }
 
-// RecordHistory implements registry.Store.
+// RecordHistory implements registry.Store. Corrections are applied before
+// the new records are stored, so that a record replacing one with the same
+// source reference (an HL7 update) does not collide with it.
 func (s *Store) RecordHistory(ctx context.Context, h registry.History, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "record history", w, func(tx *sql.Tx) error {
 		if p := h.NewPerson; p != nil {
 			if err := s.insertPerson(ctx, tx, *p); err != nil {
 				return err
+			}
+		}
+		for _, c := range h.Corrections {
+			if err := s.markEnteredInError(ctx, tx, h.PersonID, c.RecordID, registry.ID{}); err != nil {
+				return err
+			}
+			if c.Replacement != (registry.ID{}) {
+				for _, table := range []string{"vaccinations", "tests"} {
+					if _, err := s.txExec(ctx, tx, `UPDATE `+table+` SET replaced_by = ? WHERE id = ?`, c.Replacement[:], c.RecordID[:]); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		for _, v := range h.Vaccinations {
@@ -382,11 +396,6 @@ func (s *Store) RecordHistory(ctx context.Context, h registry.History, w registr
 		}
 		for _, t := range h.Tests {
 			if err := s.insertTest(ctx, tx, t); err != nil {
-				return err
-			}
-		}
-		for _, c := range h.Corrections {
-			if err := s.markEnteredInError(ctx, tx, h.PersonID, c.RecordID, c.Replacement); err != nil {
 				return err
 			}
 		}

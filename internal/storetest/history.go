@@ -45,6 +45,7 @@ func testHistory(t *testing.T, s registry.Store) {
 	// A second batch for the same person corrects the first dose with a
 	// new one, in one transaction.
 	fixed := newDose(p, "2021-07-02")
+	fixed.SourceRef, fixed.Replaces = "ref-given", given.ID // an update keeps the reference
 	h2 := registry.History{PersonID: p.ID, Vaccinations: []registry.Vaccination{fixed},
 		Corrections: []registry.Correction{{RecordID: given.ID, Replacement: fixed.ID}}}
 	if _, err := s.RecordHistory(ctx, h2, registry.Write{}); err != nil {
@@ -57,8 +58,11 @@ func testHistory(t *testing.T, s registry.Store) {
 	if old.Status != registry.StatusEnteredInError || old.ReplacedBy != fixed.ID {
 		t.Errorf("corrected dose: status %q replaced by %v", old.Status, old.ReplacedBy)
 	}
+	if nv, err := s.FindVaccination(ctx, fixed.ID); err != nil || nv.Replaces != given.ID {
+		t.Errorf("the replacement does not name the dose it replaces: %+v, %v", nv, err)
+	}
 
-	// A source reference is unique.
+	// A source reference is unique among current records.
 	again := newDose(p, "2021-07-03")
 	again.SourceRef = "ref-given"
 	_, err = s.RecordHistory(ctx, registry.History{PersonID: p.ID, Vaccinations: []registry.Vaccination{again}}, registry.Write{})

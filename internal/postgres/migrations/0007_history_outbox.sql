@@ -2,12 +2,14 @@
 -- status_reason says why a not-done vaccination was not given (a v3-ActReason
 -- code such as PATOBJ for a refusal). source_ref is a keyed hash of the
 -- sending system's own ID for the record (never the ID itself), unique, so a
--- message sent twice adds nothing twice and a later deletion finds it.
+-- message sent twice adds nothing twice and a later deletion finds it. Only
+-- one current record may hold a reference: an update marks the old record
+-- entered in error and stores its replacement under the same reference.
 ALTER TABLE vaccinations ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE vaccinations ADD COLUMN source_ref TEXT;
-CREATE UNIQUE INDEX vaccinations_source_ref ON vaccinations (source_ref) WHERE source_ref IS NOT NULL;
+CREATE UNIQUE INDEX vaccinations_source_ref ON vaccinations (source_ref) WHERE source_ref IS NOT NULL AND status <> 'entered-in-error';
 ALTER TABLE tests ADD COLUMN source_ref TEXT;
-CREATE UNIQUE INDEX tests_source_ref ON tests (source_ref) WHERE source_ref IS NOT NULL;
+CREATE UNIQUE INDEX tests_source_ref ON tests (source_ref) WHERE source_ref IS NOT NULL AND status <> 'entered-in-error';
 
 -- The outbox of the upstream immunization information system feed: references
 -- to records to report, in order. It holds no personal data; the message is
