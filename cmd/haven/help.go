@@ -274,7 +274,7 @@ database, and print the throughput and latency.
 }
 
 const serveUsage = `usage: haven serve [--schedule cdc|who|cn] [--policies DIR] [--trust FILE] [--stats-epsilon E]
-                   [--read-limit N] [--trusted-proxy CIDR]… [--secure-cookies]
+                   [--read-limit N] [--max-in-flight N] [--trusted-proxy CIDR]… [--secure-cookies]
                    [--audit-export FILE|-] [--checkpoint-every D] [--log-level L]
 
 Run the HTTP server (the JSON API under /api/v1/ and the web app at /) on
@@ -286,6 +286,7 @@ database is created and migrated, and a key ring is made with mode 0600.
   --trust FILE           extra trust list (JSON, kid → DSC) for verifying certificates (env HAVEN_TRUST_LIST)
   --stats-epsilon E      add geometric noise to the coverage tables (0: none; see docs/privacy.md)
   --read-limit N         person-level reads a minute per token (default 120; env HAVEN_READ_LIMIT)
+  --max-in-flight N      requests served at once; beyond it, 503 with Retry-After at once (default 256)
   --trusted-proxy CIDR   a proxy whose X-Forwarded-For names the client; repeatable (env HAVEN_TRUSTED_PROXIES)
   --secure-cookies       mark session cookies Secure: set it behind a TLS-terminating proxy (env HAVEN_SECURE_COOKIES)
   --audit-export FILE    append every signed audit checkpoint to FILE as JSON Lines, or to standard

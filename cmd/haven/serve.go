@@ -54,9 +54,17 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		defaultReadLimit = n
 	}
 	readLimit := fs.Int("read-limit", defaultReadLimit, "person-level reads (lookups, forecasts, certificates, replayed writes) a minute per token; a client address may make twice as many, one card a quarter (env HAVEN_READ_LIMIT)")
+	maxInFlight := fs.Int("max-in-flight", server.DefaultMaxInFlight, "requests served at once; beyond it Haven answers 503 with Retry-After at once rather than queueing (health, readiness and metrics are exempt)")
 	scheduleName := fs.String("schedule", envOr(env.Getenv, "HAVEN_SCHEDULE", "who"), "schedule that evaluates recorded doses: cdc, who or cn (env HAVEN_SCHEDULE)")
+	hl7Flags := addIISFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := hl7Flags.check(); err != nil {
+		return err
+	}
+	if *maxInFlight < 1 {
+		return fmt.Errorf("--max-in-flight: want a positive whole number, got %d", *maxInFlight)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -127,8 +135,15 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		fmt.Fprintln(env.Stdout, "No certificate signing keys yet: run haven keys init --country CC to issue certificates (no restart needed).")
 	}
 	deps.LoadCerts = func() (clinic.Certs, error) { return certService(env, v, *trustFile) }
-	srv := server.New(server.Deps{Logger: logger, Service: clinic.New(deps), SecureCookies: *secureCookies,
-		TrustedProxies: proxies})
+	deps.ReportUpstream = *hl7Flags.upstream != ""
+	svc := clinic.New(deps)
+	srv := server.New(server.Deps{Logger: logger, Service: svc, SecureCookies: *secureCookies,
+		TrustedProxies: proxies, MaxInFlight: *maxInFlight, HL7Facility: *hl7Flags.facility})
+	stopIIS, err := startIIS(ctx, hl7Flags, svc, logger, func(s string) { fmt.Fprintln(env.Stdout, s) })
+	defer stopIIS(context.Background())
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", env.Addr)
 	if err != nil {

@@ -21,6 +21,13 @@ func TestLookup(t *testing.T) {
 		{"ok/korean-name", "코로나백 (시노백)", "coronavac"},
 		{"ok/english-name-any-case", "convidecia, ad5-ncov (cansino)", "convidecia"},
 		{"ok/id-any-case", "SKYCovione", "skycovione"},
+		{"ok/cvx-as-the-cdc-writes-it", "03", "cvx-03"},
+		{"ok/cvx-without-leading-zero", "3", "cvx-03"},
+		{"ok/cdsi-description", "mmr", "cvx-03"},
+		{"ok/chinese-name", "麻疹、腮腺炎和风疹联合疫苗（MMR）", "cvx-03"},
+		{"ok/korean-name-mmr", "MMR(홍역·유행성이하선염·풍진) 백신", "cvx-03"},
+		{"ok/non-us-covid", "505", "cvx-505"},
+		{"ok/cvx-id", "cvx-94", "cvx-94"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -30,8 +37,10 @@ func TestLookup(t *testing.T) {
 			}
 		})
 	}
-	if p, ok := c.Lookup("sputnik"); ok {
-		t.Fatalf("Lookup(sputnik) = %v, want not found", p.ID)
+	for _, in := range []string{"sputnik", "998", "999", "000", "12345", ""} {
+		if p, ok := c.Lookup(in); ok {
+			t.Errorf("Lookup(%q) = %v, want not found", in, p.ID)
+		}
 	}
 }
 

@@ -24,6 +24,8 @@ const (
 	ActPersonErase     Action = "person.erase"
 	ActPersonForecast  Action = "person.forecast"
 	ActHistoryEvaluate Action = "history.evaluate"
+	ActHistoryImport   Action = "history.import"
+	ActHistoryReplay   Action = "history.replay"
 	ActCardPrint       Action = "card.print"
 
 	ActVaccinationCreate  Action = "vaccination.create"
@@ -60,6 +62,12 @@ const (
 
 	ActStatsCoverage Action = "stats.coverage"
 	ActStatsGaps     Action = "stats.gaps"
+
+	// ActReportSend is the upstream feed sending a record to an IIS (an
+	// export of the record, audited as a read by the system).
+	ActReportSend  Action = "report.send"
+	ActOutboxList  Action = "outbox.list"
+	ActOutboxRetry Action = "outbox.retry"
 
 	ActAuditList   Action = "audit.list"
 	ActAuditVerify Action = "audit.verify"
@@ -103,6 +111,7 @@ var permissions = map[Action]Permission{
 	ActPersonErase:     {Roles: admin},
 	ActPersonForecast:  {Roles: vaccinator},
 	ActHistoryEvaluate: {Roles: vaccinator},
+	ActHistoryImport:   {Roles: vaccinator},
 	ActCardPrint:       {Roles: vaccinator},
 
 	ActVaccinationCreate:  {Roles: vaccinator},
@@ -132,6 +141,10 @@ var permissions = map[Action]Permission{
 
 	ActStatsCoverage: {Roles: analyst},
 	ActStatsGaps:     {Roles: analyst},
+
+	ActReportSend:  {Roles: admin}, // called by the feed inside the server as the operator; no route offers it
+	ActOutboxList:  {Roles: admin},
+	ActOutboxRetry: {Roles: admin},
 
 	ActAuditList:   {Roles: auditor},
 	ActAuditVerify: {Roles: auditor},

@@ -377,7 +377,10 @@ func (s *Service) coverageOptions(ctx context.Context, from, to registry.Date, k
 			opts.Jurisdictions = append(opts.Jurisdictions, site.Jurisdiction)
 		}
 	}
-	for _, p := range s.catalog.Products() {
+	// The COVID-19 products are fixed rows (present even at zero); other
+	// vaccines in the catalogue are added by withProductsOf when the period
+	// has doses of them, so that 200 empty rows do not bury the table.
+	for _, p := range s.catalog.ProductsFor("COVID-19") {
 		opts.Products = append(opts.Products, p.ID)
 	}
 	if s.noise.Epsilon != 0 {
@@ -385,6 +388,17 @@ func (s *Service) coverageOptions(ctx context.Context, from, to registry.Date, k
 		opts.NoiseKey = s.noise.Key
 	}
 	return opts, nil
+}
+
+// withProductsOf adds to the fixed products those of the doses that are not
+// among them.
+func withProductsOf(fixed []string, doses []stats.DoseRow) []string {
+	for _, d := range doses {
+		if !slices.Contains(fixed, d.Product) {
+			fixed = append(fixed, d.Product)
+		}
+	}
+	return fixed
 }
 
 // statsInput reads the dose and test counts of the period.
@@ -427,6 +441,7 @@ func (s *Service) Coverage(ctx context.Context, a Actor, from, to registry.Date,
 	if err != nil {
 		return stats.Coverage{}, err
 	}
+	opts.Products = withProductsOf(opts.Products, doses)
 	cov, err := stats.Build(doses, tests, opts)
 	if err != nil {
 		return stats.Coverage{}, err

@@ -69,6 +69,9 @@ func validPayment(p *registry.Payment) (registry.Payment, error) {
 			return *p, fieldErr("payment.amount", "A free dose has no amount or currency.")
 		}
 	case "paid":
+		if p.Amount == "" && p.Currency == "" {
+			return *p, nil // paid, amount not known (an HL7 message says only who paid)
+		}
 		if !amountPattern.MatchString(p.Amount) {
 			return *p, fieldErr("payment.amount", "The amount must be a decimal such as \"50.00\".")
 		}
@@ -175,7 +178,7 @@ func (s *Service) vaccination(ctx context.Context, a Actor, in VaccinationInput)
 		v.Source = registry.SourceAdministered
 	}
 	if !v.Source.Valid() {
-		return v, fieldErr("source", "Source must be administered, historical-card or self-report.")
+		return v, fieldErr("source", "Source must be administered, historical-card, historical-record or self-report.")
 	}
 	if v.Lot, err = cleanText("lot", in.Lot, 64); err != nil {
 		return v, err
@@ -259,7 +262,8 @@ func (s *Service) RecordVaccination(ctx context.Context, a Actor, card registry.
 	if idem != nil {
 		idem.ResourceID = v.ID.String()
 	}
-	prev, err := s.store.RecordVaccination(ctx, v, registry.Write{Idem: idem, Audit: s.entry(a, ActVaccinationCreate, "care", subject)})
+	prev, err := s.store.RecordVaccination(ctx, v, registry.Write{Idem: idem, Audit: s.entry(a, ActVaccinationCreate, "care", subject),
+		Reports: s.reports(v, false)})
 	if err != nil {
 		return nil, err
 	}
@@ -476,8 +480,12 @@ func (s *Service) MarkEnteredInError(ctx context.Context, a Actor, card registry
 	if idem != nil {
 		idem.ResourceID = recordID.String()
 	}
+	var reports []registry.Report
+	if out.Vaccination != nil {
+		reports = s.reports(*out.Vaccination, true)
+	}
 	prev, err := s.store.MarkEnteredInError(ctx, sealed.Person.ID, recordID, replacement,
-		registry.Write{Idem: idem, Audit: s.entry(a, ActCorrectionCreate, "correction", subject)})
+		registry.Write{Idem: idem, Audit: s.entry(a, ActCorrectionCreate, "correction", subject), Reports: reports})
 	if err != nil {
 		return nil, err
 	}

@@ -129,6 +129,11 @@ type Deps struct {
 	// key epoch that wrapped their data key, so that old copies of their
 	// row cannot be opened (vault.Rotator.AfterErase).
 	AfterErase func(ctx context.Context) error
+	// ReportUpstream queues every vaccination recorded in Haven (and each
+	// one marked entered in error) for the upstream IIS feed, in the same
+	// transaction as the write. Records received from another system (HL7,
+	// import) are not reported back.
+	ReportUpstream bool
 }
 
 // Limits are the rate limits, in requests a minute with a burst. They are
@@ -196,13 +201,14 @@ type Service struct {
 	grants                                 holderGrants
 	afterErase                             func(ctx context.Context) error
 	loadCerts                              func() (Certs, error)
+	reportUpstream                         bool
 }
 
 // New returns a Service wired to deps.
 func New(deps Deps) *Service {
 	s := &Service{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog, policy: deps.Policy,
 		keys: deps.Keys, auditLog: deps.AuditLog, auditKey: deps.AuditKey, noise: deps.Stats, schedule: deps.Schedule,
-		now: deps.Now, certs: deps.Certs, afterErase: deps.AfterErase, loadCerts: deps.LoadCerts,
+		now: deps.Now, certs: deps.Certs, afterErase: deps.AfterErase, loadCerts: deps.LoadCerts, reportUpstream: deps.ReportUpstream,
 		tokens: newTTLCache[*registry.Token](cacheTTL, 10000), sites: newTTLCache[*registry.Site](cacheTTL, 10000)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

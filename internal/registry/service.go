@@ -66,6 +66,7 @@ type Report struct {
 type OutboxItem struct {
 	Seq      int64
 	Report   Report
+	Card     CardCode // the person's card code
 	QueuedAt time.Time
 	Attempts int
 	// LastError is the last delivery failure (a transport error or the

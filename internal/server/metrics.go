@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,9 @@ type metrics struct {
 	mu      sync.Mutex
 	started time.Time
 	series  map[metricKey]*histogram
+	// rejectedOverload counts the requests refused because too many were
+	// in flight (see limitInFlight).
+	rejectedOverload atomic.Uint64
 }
 
 type metricKey struct {
@@ -84,6 +88,9 @@ func (m *metrics) handler() http.Handler {
 		fmt.Fprintln(w, "# HELP haven_uptime_seconds Seconds since the server started.")
 		fmt.Fprintln(w, "# TYPE haven_uptime_seconds gauge")
 		fmt.Fprintf(w, "haven_uptime_seconds %g\n", time.Since(m.started).Seconds())
+		fmt.Fprintln(w, "# HELP haven_http_rejected_overload_total Requests refused with 503 because too many were in flight.")
+		fmt.Fprintln(w, "# TYPE haven_http_rejected_overload_total counter")
+		fmt.Fprintf(w, "haven_http_rejected_overload_total %d\n", m.rejectedOverload.Load())
 		m.mu.Unlock()
 	})
 }

@@ -317,6 +317,14 @@ func parityRows() map[clinic.Action]parityRow {
 			return p.api(who, "GET", "/api/v1/persons/"+p.card+"/forecast?schedule="+bad(v, "cn", "moon"), "")
 		}, reads: true, why: "the person page shows the forecast through its read"},
 		clinic.ActHistoryEvaluate: {why: "only FHIR's $immds-forecast evaluates a history given by the caller; see internal/server/fhir"},
+		clinic.ActHistoryImport:   {why: "HL7 v2 only: POST /api/v1/hl7 and the MLLP listener share internal/iis, whose tests drive both"},
+		clinic.ActReportSend:      {why: "the upstream feed runs inside the server as the operator; see internal/iis"},
+		clinic.ActOutboxList: {api: func(p *parity, who, v string) (int, string) {
+			return p.api(who, "GET", "/api/v1/iis/outbox?limit="+bad(v, "10", "0"), "")
+		}, why: apiOnly + "; haven iis status reads the same"},
+		clinic.ActOutboxRetry: {api: func(p *parity, who, v string) (int, string) {
+			return p.api(who, "POST", "/api/v1/iis/outbox/"+bad(v, "999", "x")+"/retry", "")
+		}, why: apiOnly},
 		clinic.ActCardPrint: {web: func(p *parity, who, v string) (int, string) {
 			return p.get(who, "/clinic/p/"+bad(v, p.card, "0000-0000-0000")+"/card")
 		}, reads: true, why: "printing a card is a page"},

@@ -63,6 +63,9 @@ func TestRouteMatrix(t *testing.T) {
 		{"GET", "/api/v1/audit/verify", U},
 		{"POST", "/api/v1/seal", A},
 		{"POST", "/api/v1/unlock", A},
+		{"POST", "/api/v1/hl7", V},
+		{"GET", "/api/v1/iis/outbox", A},
+		{"POST", "/api/v1/iis/outbox/1/retry", A},
 		{"GET", "/fhir/r4/metadata", P},
 		{"GET", "/fhir/r4/Patient/" + card, V},
 		{"GET", "/fhir/r4/Patient", V},
@@ -114,7 +117,7 @@ func TestRouteMatrix(t *testing.T) {
 	e.do("GET", "/api/v1/openapi.json", "", "").decode(t, &doc)
 	for path, ops := range doc.Paths {
 		for method := range ops {
-			concrete := strings.NewReplacer("{card}", card, "{id}", "00").Replace(path)
+			concrete := strings.NewReplacer("{card}", card, "{id}", "00", "{seq}", "1").Replace(path)
 			if path == "/api/v1/tokens/{id}" {
 				concrete = "/api/v1/tokens/tk_nonexistent"
 			}

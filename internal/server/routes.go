@@ -76,6 +76,11 @@ func (s *Server) apiRoutes() []route {
 
 		{"POST", "/api/v1/eligibility", clinic.ActEligibility, a.Eligibility()},
 
+		// HL7 v2 (internal/iis): VXU in, QBP answered; the upstream feed's outbox.
+		{"POST", "/api/v1/hl7", clinic.ActHistoryImport, s.handleHL7()},
+		{"GET", "/api/v1/iis/outbox", clinic.ActOutboxList, a.OutboxList()},
+		{"POST", "/api/v1/iis/outbox/{seq}/retry", clinic.ActOutboxRetry, a.OutboxRetry()},
+
 		{"GET", "/api/v1/sites", clinic.ActSiteList, a.SiteList()},
 		{"POST", "/api/v1/sites", clinic.ActSiteCreate, a.SiteCreate()},
 		{"POST", "/api/v1/tokens", clinic.ActTokenCreate, a.TokenCreate()},

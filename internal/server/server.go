@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/haven-registry/haven/internal/clinic"
+	"github.com/haven-registry/haven/internal/iis"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server/api"
 	"github.com/haven-registry/haven/internal/server/fhir"
@@ -43,6 +44,13 @@ type Deps struct {
 	// FHIRBaseURL is the base URL of the FHIR API as clients see it (for
 	// fullUrl and Location behind a proxy); empty means the request's own.
 	FHIRBaseURL string
+	// MaxInFlight bounds the requests served at once; beyond it a request
+	// is refused at once with 503 and Retry-After (health, readiness and
+	// metrics excepted). Zero or less means DefaultMaxInFlight.
+	MaxInFlight int
+	// HL7Facility names Haven in the MSH-4 of its HL7 replies (default
+	// HAVEN).
+	HL7Facility string
 }
 
 // Server serves Haven's HTTP API and web pages. Create it with New.
@@ -52,10 +60,12 @@ type Server struct {
 	metrics        *metrics
 	api            *api.API
 	fhir           *fhir.Handler
+	hl7            *iis.Handler
 	web            *web.App
 	handler        http.Handler
 	secureCookies  bool
 	trustedProxies []netip.Prefix
+	inFlight       chan struct{} // a slot per request being served; see limitInFlight
 }
 
 // New returns a Server wired to deps.
@@ -67,8 +77,9 @@ func New(deps Deps) *Server {
 	}
 	s.api = api.New(s.svc, s.logger)
 	s.fhir = fhir.New(s.svc, fhir.Options{Logger: s.logger, Evaluator: s.svc, BaseURL: deps.FHIRBaseURL})
+	s.hl7 = iis.NewHandler(s.svc, s.logger, deps.HL7Facility)
 	s.web = web.New(web.Deps{Logger: s.logger, Service: s.svc, NotFound: s.notFound()})
-	s.handler = s.requestLog(s.recoverPanics(securityHeaders(s.mux())))
+	s.handler = s.requestLog(s.recoverPanics(securityHeaders(s.limitInFlight(deps.MaxInFlight, s.mux()))))
 	return s
 }
 

@@ -26,10 +26,10 @@ func boolInt(b bool) int {
 	return 0
 }
 
-const outboxColumns = `seq, person_id, record_id, deleted, queued_at, attempts, last_error, failed`
+const outboxColumns = `o.seq, o.person_id, o.record_id, o.deleted, o.queued_at, o.attempts, o.last_error, o.failed, p.card_code`
 
 func (s *Store) queryOutbox(ctx context.Context, where string, args ...any) ([]registry.OutboxItem, error) {
-	rows, err := s.db.QueryContext(ctx, s.dialect.Rebind(`SELECT `+outboxColumns+` FROM outbox `+where), args...)
+	rows, err := s.db.QueryContext(ctx, s.dialect.Rebind(`SELECT `+outboxColumns+` FROM outbox o JOIN persons p ON p.id = o.person_id `+where), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -41,14 +41,15 @@ func (s *Store) queryOutbox(ctx context.Context, where string, args ...any) ([]r
 			person, record  []byte
 			deleted, failed int
 			queued          int64
+			card            string
 		)
-		if err := rows.Scan(&it.Seq, &person, &record, &deleted, &queued, &it.Attempts, &it.LastError, &failed); err != nil {
+		if err := rows.Scan(&it.Seq, &person, &record, &deleted, &queued, &it.Attempts, &it.LastError, &failed, &card); err != nil {
 			return nil, err
 		}
 		copy(it.Report.PersonID[:], person)
 		copy(it.Report.RecordID[:], record)
 		it.Report.Deleted, it.Failed = deleted == 1, failed == 1
-		it.QueuedAt = fromMicros(queued)
+		it.QueuedAt, it.Card = fromMicros(queued), registry.CardCode(card)
 		out = append(out, it)
 	}
 	return out, rows.Err()
@@ -56,13 +57,13 @@ func (s *Store) queryOutbox(ctx context.Context, where string, args ...any) ([]r
 
 // PendingReports implements registry.Store.
 func (s *Store) PendingReports(ctx context.Context, limit int) ([]registry.OutboxItem, error) {
-	items, err := s.queryOutbox(ctx, `WHERE failed = 0 ORDER BY seq LIMIT ?`, limit)
+	items, err := s.queryOutbox(ctx, `WHERE o.failed = 0 ORDER BY o.seq LIMIT ?`, limit)
 	return items, s.wrap("pending reports", err)
 }
 
 // ListOutbox implements registry.Store.
 func (s *Store) ListOutbox(ctx context.Context, limit int) ([]registry.OutboxItem, error) {
-	items, err := s.queryOutbox(ctx, `ORDER BY seq LIMIT ?`, limit)
+	items, err := s.queryOutbox(ctx, `ORDER BY o.seq LIMIT ?`, limit)
 	return items, s.wrap("list outbox", err)
 }
 

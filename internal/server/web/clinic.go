@@ -70,7 +70,9 @@ func (a *App) sitesOf(ctx context.Context, tok *registry.Token) []siteOption {
 
 func (a *App) products(c *PageCtx) []productOption {
 	var out []productOption
-	for _, p := range a.svc.Catalog().Products() {
+	// The form offers the COVID-19 products; any other vaccine in the
+	// catalogue arrives through HL7, FHIR or the API.
+	for _, p := range a.svc.Catalog().ProductsFor("COVID-19") {
 		out = append(out, productOption{ID: p.ID, Name: p.Name(c.loc.catalog)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
