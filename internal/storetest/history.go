@@ -149,7 +149,7 @@ func testOutbox(t *testing.T, s registry.Store) {
 		t.Fatalf("%d pending reports, want 4", len(items))
 	}
 	for i, it := range items[:3] {
-		if it.Report.RecordID != doses[i].ID || it.Report.Deleted || it.Report.PersonID != p.ID {
+		if it.Report.RecordID != doses[i].ID || it.Report.Deleted || it.Report.PersonID != p.ID || it.Card != p.CardCode {
 			t.Errorf("report %d = %+v, want dose %d", i, it.Report, i)
 		}
 	}
