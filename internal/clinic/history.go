@@ -21,6 +21,10 @@ import (
 type HistoryInput struct {
 	Card   registry.CardCode
 	Person PersonInput
+	// PersonKey, with Card empty, is the source's own ID for the person (an
+	// import's person key): the first batch with it registers the person,
+	// later ones attach to them. Only a keyed hash of it is stored.
+	PersonKey string
 	// Source names the sending system (an HL7 sending facility, an import's
 	// source). With each record's Key it identifies the record there, so
 	// that a resent record adds nothing twice and a later deletion finds
@@ -119,6 +123,28 @@ const (
 	cvxNoVaccine = "998"
 	cvxUnknown   = "999"
 )
+
+// personKeyOf is the key under which a person's source ID is hashed, apart
+// from the records' keys.
+func personKeyOf(key string) string {
+	if key = strings.TrimSpace(key); key == "" {
+		return ""
+	}
+	return "person\x00" + key
+}
+
+// personBySource finds the person a source registered under key, or nil.
+func (s *Service) personBySource(ctx context.Context, source, key string) (*registry.SealedPerson, error) {
+	ref, err := s.sourceRef(source, personKeyOf(key))
+	if err != nil || ref == "" {
+		return nil, err
+	}
+	sp, err := s.store.FindPersonBySourceRef(ctx, ref)
+	if registry.ErrorCode(err) == registry.ENOTFOUND {
+		return nil, nil
+	}
+	return sp, err
+}
 
 // productOf finds the catalogue product of a history vaccination.
 func (s *Service) productOf(in *HistoryVaccination) (*catalog.Product, error) {
@@ -251,6 +277,17 @@ func (s *Service) RecordHistory(ctx context.Context, a Actor, in HistoryInput, i
 		if rec, err = s.open(sealed); err != nil {
 			return nil, err
 		}
+	} else if sp, err := s.personBySource(ctx, src, in.PersonKey); err != nil {
+		return nil, err
+	} else if sp != nil {
+		sealed, err := s.findRecord(ctx, sp.CardCode)
+		if err != nil {
+			return nil, err
+		}
+		if rec, err = s.open(sealed); err != nil {
+			return nil, err
+		}
+		out.Card = sp.CardCode
 	} else {
 		demo, err := in.Person.demographicsAfter(s.Today(), registry.Demographics{})
 		if err != nil {
@@ -260,6 +297,9 @@ func (s *Service) RecordHistory(ctx context.Context, a Actor, in HistoryInput, i
 			Demographics: demo, HolderSecret: newHolderSecret()}
 		sealed, err := registry.SealPerson(s.vault, p)
 		if err != nil {
+			return nil, err
+		}
+		if sealed.SourceRef, err = s.sourceRef(src, personKeyOf(in.PersonKey)); err != nil {
 			return nil, err
 		}
 		h.NewPerson = &sealed

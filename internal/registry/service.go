@@ -15,6 +15,10 @@ type SealedPerson struct {
 	CreatedAt  time.Time
 	WrappedKey []byte
 	Sealed     []byte
+	// SourceRef identifies a person registered from another system's
+	// records by a keyed hash of that system's ID for them (see
+	// Vaccination.SourceRef); empty otherwise. A store keeps it unique.
+	SourceRef string
 }
 
 // SealedRecord is a person's whole record as a store returns it.
@@ -157,6 +161,9 @@ type Store interface {
 	// FindPerson returns the person with the given card code. Returns
 	// ENOTFOUND if there is none (including after erasure).
 	FindPerson(ctx context.Context, code CardCode) (*SealedPerson, error)
+	// FindPersonBySourceRef returns the person registered with the given
+	// SourceRef. Returns ENOTFOUND if there is none.
+	FindPersonBySourceRef(ctx context.Context, ref string) (*SealedPerson, error)
 	// FindRecord returns the person with the given card code and all their
 	// vaccinations and tests, entered-in-error ones included. Returns
 	// ENOTFOUND if there is no such person.
@@ -226,6 +233,10 @@ type Store interface {
 	// TestCounts is DoseCounts for tests.
 	TestCounts(ctx context.Context, from, to Date) ([]TestCount, error)
 
+	// ExpireIdempotency deletes up to limit idempotency entries created
+	// before cutoff, oldest first, and returns how many it deleted. Callers
+	// sweep in small batches so that writes are never held up for long.
+	ExpireIdempotency(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 	// FindIdempotency returns the stored idempotency entry for scope and key.
 	// Returns ENOTFOUND if there is none.
 	FindIdempotency(ctx context.Context, scope, key string) (*Idempotency, error)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
 )
@@ -130,8 +131,11 @@ func (s *Store) CreatePerson(ctx context.Context, p registry.SealedPerson, w reg
 }
 
 func (s *Store) insertPerson(ctx context.Context, tx *sql.Tx, p registry.SealedPerson) error {
-	_, err := s.txExec(ctx, tx, `INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed) VALUES (?, ?, ?, ?, ?)`,
-		p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed)
+	_, err := s.txExec(ctx, tx, `INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed, source_ref) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed, nullString(p.SourceRef))
+	if s.dialect.IsUniqueViolation(err) && p.SourceRef != "" {
+		return registry.FieldErrorf(registry.ECONFLICT, "source_ref", "A person with this source reference is already registered.")
+	}
 	return err
 }
 
@@ -151,7 +155,7 @@ func (s *Store) UpdatePerson(ctx context.Context, p registry.SealedPerson, w reg
 	})
 }
 
-const personColumns = `id, card_code, created_at, wrapped_key, sealed`
+const personColumns = `id, card_code, created_at, wrapped_key, sealed, source_ref`
 
 func scanPerson(row interface{ Scan(...any) error }) (*registry.SealedPerson, error) {
 	var (
@@ -159,10 +163,12 @@ func scanPerson(row interface{ Scan(...any) error }) (*registry.SealedPerson, er
 		id      []byte
 		code    string
 		created int64
+		ref     sql.NullString
 	)
-	if err := row.Scan(&id, &code, &created, &p.WrappedKey, &p.Sealed); err != nil {
+	if err := row.Scan(&id, &code, &created, &p.WrappedKey, &p.Sealed, &ref); err != nil {
 		return nil, err
 	}
+	p.SourceRef = ref.String
 	copy(p.ID[:], id)
 	p.CardCode = registry.CardCode(code)
 	p.CreatedAt = fromMicros(created)
@@ -176,6 +182,30 @@ func (s *Store) FindPerson(ctx context.Context, code registry.CardCode) (*regist
 		return nil, registry.Errorf(registry.ENOTFOUND, "Person not found.")
 	}
 	return p, s.wrap("find person", err)
+}
+
+// FindPersonBySourceRef implements registry.Store.
+func (s *Store) FindPersonBySourceRef(ctx context.Context, ref string) (*registry.SealedPerson, error) {
+	p, err := scanPerson(s.queryRow(ctx, `SELECT `+personColumns+` FROM persons WHERE source_ref = ?`, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, registry.Errorf(registry.ENOTFOUND, "Person not found.")
+	}
+	return p, s.wrap("find person by source", err)
+}
+
+// ExpireIdempotency implements registry.Store.
+func (s *Store) ExpireIdempotency(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	var n int64
+	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.txExec(ctx, tx, `DELETE FROM idempotency WHERE (scope, key) IN
+			(SELECT scope, key FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micros(cutoff), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, s.wrap("expire idempotency keys", err)
 }
 
 // FindRecord implements registry.Store. It reads in one transaction so the

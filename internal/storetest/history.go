@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func testHistory(t *testing.T, s registry.Store) {
 		t.Fatal(err)
 	}
 	p := registry.SealedPerson{ID: registry.NewID(), CardCode: registry.NewCardCode(), CreatedAt: now,
-		WrappedKey: []byte("wrapped"), Sealed: []byte("sealed")}
+		WrappedKey: []byte("wrapped"), Sealed: []byte("sealed"), SourceRef: "person-ref"}
 	given := newDose(p, "2021-07-01")
 	given.SourceRef = "ref-given"
 	refused := newDose(p, "2021-08-01")
@@ -34,6 +35,14 @@ func testHistory(t *testing.T, s registry.Store) {
 	if len(rec.Vaccinations) != 2 || len(rec.Tests) != 1 {
 		t.Fatalf("record holds %d vaccinations and %d tests, want 2 and 1", len(rec.Vaccinations), len(rec.Tests))
 	}
+	if found, err := s.FindPersonBySourceRef(ctx, "person-ref"); err != nil || found.ID != p.ID || found.SourceRef != "person-ref" {
+		t.Errorf("FindPersonBySourceRef = %+v, %v", found, err)
+	}
+	_, err = s.FindPersonBySourceRef(ctx, "no-such-ref")
+	mustCode(t, err, registry.ENOTFOUND)
+	twin := registry.SealedPerson{ID: registry.NewID(), CardCode: registry.NewCardCode(), CreatedAt: now, SourceRef: "person-ref"}
+	_, err = s.RecordHistory(ctx, registry.History{NewPerson: &twin, PersonID: twin.ID}, registry.Write{})
+	mustCode(t, err, registry.ECONFLICT)
 	got := rec.Vaccinations[1]
 	if got.Status != registry.StatusNotDone || got.StatusReason != registry.ReasonPatientObjection || got.SourceRef != "ref-refused" {
 		t.Errorf("refusal read back as status %q reason %q ref %q", got.Status, got.StatusReason, got.SourceRef)
@@ -201,5 +210,36 @@ func testOutbox(t *testing.T, s registry.Store) {
 	}
 	if all, err := s.ListOutbox(ctx, 10); err != nil || len(all) != 0 {
 		t.Errorf("the outbox keeps %d reports of an erased person (err %v)", len(all), err)
+	}
+}
+
+// testIdempotencyExpiry checks that expired idempotency entries are swept
+// in batches, oldest first, and that a key can be used afresh once its entry
+// expired.
+func testIdempotencyExpiry(t *testing.T, s registry.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		w := idem("tk", fmt.Sprintf("k%d", i), "body", "site", fmt.Sprintf("S-%d", i))
+		w.Idem.CreatedAt = now.Add(time.Duration(i) * time.Hour)
+		if _, err := s.CreateSite(ctx, registry.Site{Code: fmt.Sprintf("S-%d", i), Name: "s", Jurisdiction: "KR", CreatedAt: now}, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutoff := now.Add(3*time.Hour + time.Minute) // k0..k3 are older
+	n, err := s.ExpireIdempotency(ctx, cutoff, 3)
+	if err != nil || n != 3 {
+		t.Fatalf("first sweep deleted %d (err %v), want 3", n, err)
+	}
+	if _, err := s.FindIdempotency(ctx, "tk", "k0"); registry.ErrorCode(err) != registry.ENOTFOUND {
+		t.Errorf("the oldest entry survived the sweep (err %v)", err)
+	}
+	if n, err = s.ExpireIdempotency(ctx, cutoff, 3); err != nil || n != 1 {
+		t.Fatalf("second sweep deleted %d (err %v), want 1", n, err)
+	}
+	if n, err = s.ExpireIdempotency(ctx, cutoff, 3); err != nil || n != 0 {
+		t.Fatalf("third sweep deleted %d (err %v), want 0", n, err)
+	}
+	if _, err := s.FindIdempotency(ctx, "tk", "k4"); err != nil {
+		t.Errorf("an entry younger than the cutoff was swept: %v", err)
 	}
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"History", testHistory},
 		{"HistoryAllOrNothing", testHistoryAllOrNothing},
 		{"Outbox", testOutbox},
+		{"IdempotencyExpiry", testIdempotencyExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
