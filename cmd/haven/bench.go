@@ -36,14 +36,21 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	persons := fs.Int("persons", 200, "size of the pool of persons that doses are recorded for")
 	noBirthDate := fs.Bool("no-birth-date", false, "register the persons without a birth date, so that their doses are not evaluated (by default they have one, as in real use, and every dose is evaluated)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	mode := fs.String("mode", "doses", "what each request is: doses (POST a dose as JSON), vxu (POST an HL7 VXU^V04 with one dose to /api/v1/hl7), fhir-search (GET /fhir/r4/Immunization by card for persons holding --doses doses)")
+	dosesEach := fs.Int("doses", 10, "doses recorded for each person before a fhir-search run")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *mode != "doses" && *mode != "vxu" && *mode != "fhir-search" {
+		return fmt.Errorf("--mode %q: want doses, vxu or fhir-search", *mode)
 	}
 	if *clients < 1 || *persons < 1 || *duration <= 0 {
 		return errors.New("--clients, --persons and --duration must be positive")
 	}
 	if *url == "" {
-		stop, u, tok, st, err := startInProcess(ctx, env)
+		// A search run reads one token's cards many times a second: the
+		// in-process server lifts the per-token read limit for it.
+		stop, u, tok, st, err := startInProcess(ctx, env, *mode == "fhir-search")
 		if err != nil {
 			return err
 		}
@@ -52,17 +59,22 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	} else if *token == "" || *site == "" {
 		return errors.New("--url needs --token (a vaccinator token) and --site")
 	}
-	lg := &loadGen{base: *url, token: *token, site: *site, client: newLoadClient(*clients), evaluated: !*noBirthDate}
+	lg := &loadGen{base: *url, token: *token, site: *site, client: newLoadClient(*clients), evaluated: !*noBirthDate, mode: *mode}
 	cards, err := lg.registerPersons(ctx, *persons)
 	if err != nil {
 		return fmt.Errorf("setting up persons: %w", err)
+	}
+	if *mode == "fhir-search" {
+		if err := lg.recordDoses(ctx, cards, *dosesEach); err != nil {
+			return fmt.Errorf("setting up doses: %w", err)
+		}
 	}
 	res := lg.run(ctx, cards, *clients, *duration)
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(res)
 	}
-	fmt.Fprintf(env.Stdout, "clients %d, duration %s, persons %d, doses evaluated: %v\n", *clients, *duration, *persons, lg.evaluated)
-	fmt.Fprintf(env.Stdout, "acknowledged doses: %d (%.0f/s)\n", res.OK, res.PerSecond)
+	fmt.Fprintf(env.Stdout, "mode %s, clients %d, duration %s, persons %d, doses evaluated: %v\n", *mode, *clients, *duration, *persons, lg.evaluated)
+	fmt.Fprintf(env.Stdout, "acknowledged requests: %d (%.0f/s)\n", res.OK, res.PerSecond)
 	fmt.Fprintf(env.Stdout, "latency p50 %s, p99 %s, max %s\n", res.P50, res.P99, res.Max)
 	fmt.Fprintf(env.Stdout, "errors: %d\n", res.Errors)
 	return nil
@@ -71,7 +83,7 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 // startInProcess runs a server on a loopback port over the configured store
 // (by default a fresh SQLite database in a temporary folder) and returns its
 // URL with a vaccinator token and site.
-func startInProcess(ctx context.Context, env *commandEnv) (stop func(), url, token, site string, err error) {
+func startInProcess(ctx context.Context, env *commandEnv, unlimitedReads bool) (stop func(), url, token, site string, err error) {
 	benchEnv := *env
 	if env.DB == "" {
 		dir, err := os.MkdirTemp("", "haven-bench-")
@@ -113,7 +125,12 @@ func startInProcess(ctx context.Context, env *commandEnv) (stop func(), url, tok
 		db.Close()
 		return nil, "", "", "", err
 	}
-	hs := &http.Server{Handler: server.New(server.Deps{Service: clinic.New(clinic.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Now: env.Now})})}
+	deps := clinic.Deps{Store: db, Vault: v, Catalog: catalog.Default(), Now: env.Now}
+	if unlimitedReads {
+		lim := clinic.ReadLimits(1 << 30)
+		deps.Limits = &lim
+	}
+	hs := &http.Server{Handler: server.New(server.Deps{Service: clinic.New(deps)})}
 	go hs.Serve(ln)
 	stop = func() {
 		hs.Close()
@@ -129,7 +146,8 @@ func startInProcess(ctx context.Context, env *commandEnv) (stop func(), url, tok
 type loadGen struct {
 	base, token, site string
 	client            *http.Client
-	evaluated         bool // persons have birth dates, so every dose is evaluated
+	evaluated         bool   // persons have birth dates, so every dose is evaluated
+	mode              string // doses, vxu or fhir-search
 }
 
 func newLoadClient(conns int) *http.Client {
@@ -140,11 +158,18 @@ func newLoadClient(conns int) *http.Client {
 
 // post sends one JSON POST and returns the status and body.
 func (lg *loadGen) post(ctx context.Context, path, key string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", lg.base+path, bytes.NewReader(body))
+	return lg.do(ctx, "POST", path, "application/json", key, body)
+}
+
+// do sends one request and returns the status and body.
+func (lg *loadGen) do(ctx context.Context, method, path, contentType, key string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, lg.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
 	req.Header.Set("Authorization", "Bearer "+lg.token)
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
@@ -190,6 +215,50 @@ func (lg *loadGen) doseBody(i int) []byte {
 		products[i%len(products)], 1+i%28, lg.site, i))
 }
 
+// request makes the run's request number i for card and reports whether
+// it was acknowledged: a dose stored (201), a VXU answered AA, or a search
+// answered 200.
+func (lg *loadGen) request(ctx context.Context, card, key string, i int) (bool, error) {
+	switch lg.mode {
+	case "vxu":
+		status, body, err := lg.do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", lg.vxuBody(card, key, i))
+		return status == http.StatusOK && bytes.Contains(body, []byte("MSA|AA|")), err
+	case "fhir-search":
+		status, _, err := lg.do(ctx, "GET", "/fhir/r4/Immunization?patient.identifier="+card, "", "", nil)
+		return status == http.StatusOK, err
+	}
+	status, _, err := lg.post(ctx, "/api/v1/persons/"+card+"/vaccinations", key, lg.doseBody(i))
+	return status == http.StatusCreated, err
+}
+
+// vxuBody is a VXU^V04 with one administered dose for card, its control ID
+// and order ID unique to the request.
+func (lg *loadGen) vxuBody(card, key string, i int) []byte {
+	cvx := [...]string{"511", "510", "208", "207"}[i%4]
+	return fmt.Appendf(nil, "MSH|^~\\&|BENCH|BENCH-EHR|HAVEN|HAVEN|20210930||VXU^V04^VXU_V04|%s|P|2.5.1|||ER|AL|||||Z22^CDCPHINVS\r"+
+		"PID|1||%s^^^HAVEN^PI\r"+
+		"ORC|RE||%s^BENCH\r"+
+		"RXA|0|1|202109%02d||%s^vaccine^CVX|0.5|mL^mL^UCUM||00^New record^NIP001||^^^%s||||B%d\r",
+		key, card, key, 1+i%28, cvx, lg.site, i)
+}
+
+// recordDoses records n doses for each card (the fixture of a search run).
+func (lg *loadGen) recordDoses(ctx context.Context, cards []string, n int) error {
+	for ci, card := range cards {
+		for j := range n {
+			i := ci*n + j
+			status, body, err := lg.post(ctx, "/api/v1/persons/"+card+"/vaccinations", "", lg.doseBody(i))
+			if err != nil {
+				return err
+			}
+			if status != http.StatusCreated {
+				return fmt.Errorf("dose: %d %s", status, body)
+			}
+		}
+	}
+	return nil
+}
+
 // loadResult is what a load run measured.
 type loadResult struct {
 	OK        int           `json:"ok"`
@@ -221,11 +290,11 @@ func (lg *loadGen) run(ctx context.Context, cards []string, clients int, d time.
 				card := cards[i%len(cards)]
 				key := fmt.Sprintf("bench-%d-%d-%d", start.UnixNano(), c, i)
 				t0 := time.Now()
-				status, _, err := lg.post(ctx, "/api/v1/persons/"+card+"/vaccinations", key, lg.doseBody(i))
+				ok, err := lg.request(ctx, card, key, i)
 				if ctx.Err() != nil {
 					break // cut off by the end of the run, not a server error
 				}
-				if err != nil || status != http.StatusCreated {
+				if err != nil || !ok {
 					localErrs++
 					continue
 				}

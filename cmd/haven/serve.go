@@ -56,12 +56,16 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	readLimit := fs.Int("read-limit", defaultReadLimit, "person-level reads (lookups, forecasts, certificates, replayed writes) a minute per token; a client address may make twice as many, one card a quarter (env HAVEN_READ_LIMIT)")
 	maxInFlight := fs.Int("max-in-flight", server.DefaultMaxInFlight, "requests served at once; beyond it Haven answers 503 with Retry-After at once rather than queueing (health, readiness and metrics are exempt)")
 	scheduleName := fs.String("schedule", envOr(env.Getenv, "HAVEN_SCHEDULE", "who"), "schedule that evaluates recorded doses: cdc, who or cn (env HAVEN_SCHEDULE)")
+	retention := fs.Duration("idempotency-retention", defaultIdempotencyRetention, "how long a write's Idempotency-Key is kept: a retry within it returns the first result; older keys are removed in the background")
 	hl7Flags := addIISFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := hl7Flags.check(); err != nil {
 		return err
+	}
+	if *retention < time.Hour {
+		return fmt.Errorf("--idempotency-retention %s: want at least 1h", *retention)
 	}
 	if *maxInFlight < 1 {
 		return fmt.Errorf("--max-in-flight: want a positive whole number, got %d", *maxInFlight)
@@ -84,6 +88,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	// Retires the key epochs of erased persons and rotates old ones, even
 	// while sealed (it reloads the ring); see docs/adr/0004-epoch-keys.md.
 	rot := startKeyRotator(ctx, db, v, logger)
+	go sweepIdempotency(ctx, db, env.Now, *retention, time.Minute, logger)
 	// Keys the access log (before anything is appended) and loads the
 	// checkpoint signer; see cmd/haven/audit.go.
 	auditLog, err := startAudit(ctx, env, db, v, *auditExport)
