@@ -33,7 +33,7 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	site := fs.String("site", "", "site code the token may record at (with --url)")
 	clients := fs.Int("clients", 32, "concurrent clients")
 	duration := fs.Duration("duration", 10*time.Second, "how long to run")
-	persons := fs.Int("persons", 200, "size of the pool of persons that doses are recorded for")
+	persons := fs.Int("persons", 5000, "size of the pool of persons that doses are recorded for (in real use a person has a handful of doses: 5,000 persons keep a 10 s run near ten each)")
 	noBirthDate := fs.Bool("no-birth-date", false, "register the persons without a birth date, so that their doses are not evaluated (by default they have one, as in real use, and every dose is evaluated)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	mode := fs.String("mode", "doses", "what each request is: doses (POST a dose as JSON), vxu (POST an HL7 VXU^V04 with one dose to /api/v1/hl7), fhir-search (GET /fhir/r4/Immunization by card for persons holding --doses doses)")
@@ -184,26 +184,41 @@ func (lg *loadGen) do(ctx context.Context, method, path, contentType, key string
 }
 
 func (lg *loadGen) registerPersons(ctx context.Context, n int) ([]string, error) {
-	cards := make([]string, 0, n)
-	for i := range n {
-		person := []byte(`{}`)
-		if lg.evaluated {
-			person = fmt.Appendf(nil, `{"birth_date":"%d-%02d-%02d","sex":%q}`, 1950+i%60, 1+i%12, 1+i%28, [...]string{"female", "male"}[i%2])
-		}
-		status, body, err := lg.post(ctx, "/api/v1/persons", fmt.Sprintf("bench-person-%d-%d", time.Now().UnixNano(), i), person)
-		if err != nil {
-			return nil, err
-		}
-		if status != http.StatusCreated {
-			return nil, fmt.Errorf("register: %d %s", status, body)
-		}
-		var p struct {
-			CardCode string `json:"card_code"`
-		}
-		if err := json.Unmarshal(body, &p); err != nil {
-			return nil, err
-		}
-		cards = append(cards, p.CardCode)
+	cards := make([]string, n)
+	errs := make(chan error, 16)
+	var wg sync.WaitGroup
+	stamp := time.Now().UnixNano()
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				person := []byte(`{}`)
+				if lg.evaluated {
+					person = fmt.Appendf(nil, `{"birth_date":"%d-%02d-%02d","sex":%q}`, 1950+i%60, 1+i%12, 1+i%28, [...]string{"female", "male"}[i%2])
+				}
+				status, body, err := lg.post(ctx, "/api/v1/persons", fmt.Sprintf("bench-person-%d-%d", stamp, i), person)
+				if err == nil && status != http.StatusCreated {
+					err = fmt.Errorf("register: %d %s", status, body)
+				}
+				var p struct {
+					CardCode string `json:"card_code"`
+				}
+				if err == nil {
+					err = json.Unmarshal(body, &p)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				cards[i] = p.CardCode
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
 	}
 	return cards, nil
 }

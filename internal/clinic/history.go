@@ -269,7 +269,32 @@ func (s *Service) RecordHistory(ctx context.Context, a Actor, in HistoryInput, i
 		out  = &ImportedHistory{Card: in.Card}
 		when = s.stamp()
 	)
-	if in.Card != "" {
+	keyed := len(in.Tests) > 0
+	for i := range in.Vaccinations {
+		keyed = keyed || strings.TrimSpace(in.Vaccinations[i].Key) != ""
+	}
+	if in.Card != "" && !keyed {
+		// Nothing to find again by key: the person alone, read and
+		// opened once.
+		sp, err := s.findPerson(ctx, in.Card)
+		if err != nil {
+			return nil, err
+		}
+		if rec, err = s.open(&registry.SealedRecord{Person: *sp}); err != nil {
+			return nil, err
+		}
+	} else if in.Card != "" && len(in.Tests) == 0 {
+		sp, err := s.findPerson(ctx, in.Card)
+		if err != nil {
+			return nil, err
+		}
+		if rec, err = s.open(&registry.SealedRecord{Person: *sp}); err != nil {
+			return nil, err
+		}
+		if rec.Vaccinations, err = s.store.FindVaccinations(ctx, sp.ID); err != nil {
+			return nil, err
+		}
+	} else if in.Card != "" {
 		sealed, err := s.findRecord(ctx, in.Card)
 		if err != nil {
 			return nil, err

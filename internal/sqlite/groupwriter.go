@@ -20,6 +20,10 @@ type groupWriter struct {
 	closed bool
 	reqs   chan *writeReq
 	done   chan struct{}
+
+	// The savepoint statements, prepared once (parsing them for every
+	// write was a measurable part of the writer's time).
+	savepoint, release, rollbackTo *sql.Stmt
 }
 
 type writeReq struct {
@@ -65,6 +69,11 @@ func (w *groupWriter) Close() error {
 	}
 	w.mu.Unlock()
 	<-w.done
+	for _, st := range []*sql.Stmt{w.savepoint, w.release, w.rollbackTo} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return nil
 }
 
@@ -89,9 +98,33 @@ func (w *groupWriter) loop() {
 	}
 }
 
+// prepare prepares the savepoint statements on first use.
+func (w *groupWriter) prepare() error {
+	if w.savepoint != nil {
+		return nil
+	}
+	ctx := context.Background()
+	var err error
+	if w.savepoint, err = w.db.PrepareContext(ctx, "SAVEPOINT w"); err != nil {
+		return err
+	}
+	if w.release, err = w.db.PrepareContext(ctx, "RELEASE w"); err != nil {
+		return err
+	}
+	w.rollbackTo, err = w.db.PrepareContext(ctx, "ROLLBACK TO w")
+	return err
+}
+
 // commit runs the batch in one transaction, each write in a savepoint.
 func (w *groupWriter) commit(batch []*writeReq) {
 	results := make([]error, len(batch))
+	if err := w.prepare(); err != nil {
+		w.savepoint = nil
+		for _, r := range batch {
+			r.errc <- fmt.Errorf("sqlite: prepare savepoints: %w", err)
+		}
+		return
+	}
 	tx, err := w.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		for _, r := range batch {
@@ -99,18 +132,19 @@ func (w *groupWriter) commit(batch []*writeReq) {
 		}
 		return
 	}
+	savepoint, release, rollbackTo := tx.Stmt(w.savepoint), tx.Stmt(w.release), tx.Stmt(w.rollbackTo)
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+		if _, err := savepoint.Exec(); err != nil {
 			results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
 		if err := r.fn(tx); err != nil {
 			results[i] = err
-			if _, rbErr := tx.Exec("ROLLBACK TO w"); rbErr != nil {
+			if _, rbErr := rollbackTo.Exec(); rbErr != nil {
 				// The transaction can no longer be trusted: fail the whole batch.
 				tx.Rollback()
 				for _, r := range batch {
@@ -119,7 +153,7 @@ func (w *groupWriter) commit(batch []*writeReq) {
 				return
 			}
 		}
-		if _, err := tx.Exec("RELEASE w"); err != nil {
+		if _, err := release.Exec(); err != nil {
 			tx.Rollback()
 			for _, r := range batch {
 				r.errc <- fmt.Errorf("sqlite: release savepoint: %w", err)

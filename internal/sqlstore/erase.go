@@ -39,11 +39,11 @@ func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w regis
 		if err != nil {
 			return err
 		}
-		vs, err := s.queryVaccinations(ctx, tx, `WHERE person_id = ?`, id)
+		vs, err := s.queryVaccinations(ctx, tx, true, `WHERE person_id = ?`, id)
 		if err != nil {
 			return err
 		}
-		ts, err := s.queryTests(ctx, tx, `WHERE person_id = ?`, id)
+		ts, err := s.queryTests(ctx, tx, true, `WHERE person_id = ?`, id)
 		if err != nil {
 			return err
 		}

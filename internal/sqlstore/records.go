@@ -216,7 +216,11 @@ func (s *Store) FindRecord(ctx context.Context, code registry.CardCode) (*regist
 		return nil, s.wrap("find record", err)
 	}
 	defer tx.Rollback()
-	p, err := scanPerson(tx.QueryRowContext(ctx, s.dialect.Rebind(`SELECT `+personColumns+` FROM persons WHERE card_code = ?`), string(code)))
+	st, err := s.prepared(ctx, &s.readStmts, s.db, `SELECT `+personColumns+` FROM persons WHERE card_code = ?`)
+	if err != nil {
+		return nil, s.wrap("find record", err)
+	}
+	p, err := scanPerson(tx.StmtContext(ctx, st).QueryRowContext(ctx, string(code)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, registry.Errorf(registry.ENOTFOUND, "Person not found.")
 	}
@@ -224,10 +228,10 @@ func (s *Store) FindRecord(ctx context.Context, code registry.CardCode) (*regist
 		return nil, s.wrap("find record", err)
 	}
 	rec := &registry.SealedRecord{Person: *p}
-	if rec.Vaccinations, err = s.queryVaccinations(ctx, tx, `WHERE person_id = ? ORDER BY dose_date, recorded_at, id`, p.ID[:]); err != nil {
+	if rec.Vaccinations, err = s.queryVaccinations(ctx, tx, false, `WHERE person_id = ? ORDER BY dose_date, recorded_at, id`, p.ID[:]); err != nil {
 		return nil, s.wrap("find record", err)
 	}
-	if rec.Tests, err = s.queryTests(ctx, tx, `WHERE person_id = ? ORDER BY sample_date, recorded_at, id`, p.ID[:]); err != nil {
+	if rec.Tests, err = s.queryTests(ctx, tx, false, `WHERE person_id = ? ORDER BY sample_date, recorded_at, id`, p.ID[:]); err != nil {
 		return nil, s.wrap("find record", err)
 	}
 	return rec, nil
@@ -238,12 +242,30 @@ const vaccinationColumns = `id, person_id, product, dose_date, site, lot, source
 
 // FindVaccinations implements registry.Store.
 func (s *Store) FindVaccinations(ctx context.Context, personID registry.ID) ([]registry.Vaccination, error) {
-	vs, err := s.queryVaccinations(ctx, s.db, `WHERE person_id = ? ORDER BY dose_date, recorded_at, id`, personID[:])
+	vs, err := s.queryVaccinations(ctx, nil, false, `WHERE person_id = ? ORDER BY dose_date, recorded_at, id`, personID[:])
 	return vs, s.wrap("find vaccinations", err)
 }
 
-func (s *Store) queryVaccinations(ctx context.Context, q querier, where string, args ...any) ([]registry.Vaccination, error) {
-	rows, err := q.QueryContext(ctx, s.dialect.Rebind(`SELECT `+vaccinationColumns+` FROM vaccinations `+where), args...)
+// query runs a read prepared once: on the read pool when tx is nil, else in
+// tx, a transaction of the write pool when write is set (of the read pool
+// otherwise).
+func (s *Store) query(ctx context.Context, tx *sql.Tx, write bool, query string, args ...any) (*sql.Rows, error) {
+	cache, db := &s.readStmts, s.db
+	if write {
+		cache, db = &s.txStmts, s.writeDB
+	}
+	st, err := s.prepared(ctx, cache, db, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx != nil {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *Store) queryVaccinations(ctx context.Context, tx *sql.Tx, write bool, where string, args ...any) ([]registry.Vaccination, error) {
+	rows, err := s.query(ctx, tx, write, `SELECT `+vaccinationColumns+` FROM vaccinations `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -276,9 +298,9 @@ func (s *Store) queryVaccinations(ctx context.Context, q querier, where string, 
 	return out, rows.Err()
 }
 
-func (s *Store) queryTests(ctx context.Context, q querier, where string, args ...any) ([]registry.Test, error) {
-	rows, err := q.QueryContext(ctx, s.dialect.Rebind(
-		`SELECT id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by, source_ref FROM tests `+where), args...)
+func (s *Store) queryTests(ctx context.Context, tx *sql.Tx, write bool, where string, args ...any) ([]registry.Test, error) {
+	rows, err := s.query(ctx, tx, write,
+		`SELECT id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by, source_ref FROM tests `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +390,7 @@ func nullString(v string) any {
 
 // FindVaccination implements registry.Store.
 func (s *Store) FindVaccination(ctx context.Context, id registry.ID) (*registry.Vaccination, error) {
-	vs, err := s.queryVaccinations(ctx, s.db, `WHERE id = ?`, id[:])
+	vs, err := s.queryVaccinations(ctx, nil, false, `WHERE id = ?`, id[:])
 	if err != nil {
 		return nil, s.wrap("find vaccination", err)
 	}
@@ -435,7 +457,7 @@ func (s *Store) RecordHistory(ctx context.Context, h registry.History, w registr
 
 // FindTest implements registry.Store.
 func (s *Store) FindTest(ctx context.Context, id registry.ID) (*registry.Test, error) {
-	ts, err := s.queryTests(ctx, s.db, `WHERE id = ?`, id[:])
+	ts, err := s.queryTests(ctx, nil, false, `WHERE id = ?`, id[:])
 	if err != nil {
 		return nil, s.wrap("find test", err)
 	}
