@@ -22,7 +22,8 @@
 //	key_usage   the DSC's HCERT EKUs (…1847.2021.1.1/2/3 and …0.1847.2021.1.x)
 //	            must allow the entry group (t, v or r); no such EKU allows all
 //	schema      the DCC JSON schema of the payload's own ver (1.0.0 to 1.3.3,
-//	            embedded), plus exactly one of the groups v, t, r
+//	            compiled to Go by internal/schemagen), plus exactly one of
+//	            the groups v, t, r
 //	valuesets   coded fields against the EU value sets (release 2.12.0;
 //	            deactivated codes accepted, RAT device ids not checked)
 //
@@ -109,6 +110,8 @@
 // transliterated to ICAO 9303 (Latin with diacritics, Cyrillic); other
 // scripts need an explicit transliteration (Person.FamilyNameICAO).
 //
-// The embedded schemas and value sets are Apache-2.0 data from the eHealth
-// Network; see NOTICE.md.
+// The DCC schemas (in schema/, compiled into schema_gen.go) and the embedded
+// value sets are Apache-2.0 data from the eHealth Network; see NOTICE.md.
+// Tests hold the generated schema checks to a general JSON-schema validator
+// on every official test vector and on mutations of them.
 package cert

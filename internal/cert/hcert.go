@@ -132,6 +132,28 @@ func Unprefix(text string) (string, error) {
 
 var zlibPool sync.Pool // of *pooledZlib
 
+// bufPool holds the transient buffers of parseHC1: the Base45-decoded and
+// the decompressed bytes. Neither outlives parseHC1: the CBOR decoder copies
+// every byte and text string it stores (protected header, payload,
+// signature, kid, claims), so an HCert holds no reference into them.
+var bufPool sync.Pool // of *[]byte
+
+// maxPooledBuf bounds the buffers kept in bufPool.
+const maxPooledBuf = 16 << 10
+
+func getBuf() *[]byte {
+	if p, _ := bufPool.Get().(*[]byte); p != nil {
+		return p
+	}
+	return new([]byte)
+}
+
+func putBuf(p *[]byte) {
+	if cap(*p) <= maxPooledBuf {
+		bufPool.Put(p)
+	}
+}
+
 type pooledZlib struct {
 	br bytes.Reader
 	zr io.ReadCloser
@@ -143,12 +165,14 @@ func Decompress(b []byte) ([]byte, error) {
 	return decompress(b, nil)
 }
 
+// decompress is Decompress appending to dst.
 func decompress(b, dst []byte) ([]byte, error) {
 	p, _ := zlibPool.Get().(*pooledZlib)
 	if p == nil {
 		p = &pooledZlib{}
 	}
 	p.br.Reset(b)
+	defer p.br.Reset(nil) // the pool must not keep b alive
 	var err error
 	if p.zr == nil {
 		p.zr, err = zlib.NewReader(&p.br)
@@ -162,8 +186,8 @@ func decompress(b, dst []byte) ([]byte, error) {
 		return nil, registry.FieldErrorf(registry.EMALFORMED, StepDecompress, "not a ZLIB stream: %v", err)
 	}
 	defer zlibPool.Put(p)
-	if dst == nil {
-		dst = make([]byte, 0, 4*len(b)+256)
+	if want := 4*len(b) + 256; cap(dst)-len(dst) < want {
+		dst = append(make([]byte, 0, len(dst)+want), dst...)
 	}
 	for {
 		if len(dst) == cap(dst) {
@@ -311,11 +335,14 @@ func numericDate(raw rawRef, name string) (time.Time, error) {
 	}
 	switch major {
 	case 0, 1:
-		var v int64
-		if err := decMode.Unmarshal(raw, &v); err != nil {
-			return time.Time{}, registry.FieldErrorf(registry.EMALFORMED, StepCWT, "%s is out of range", name)
+		// An integer head is the whole item: raw passed the decoder's
+		// well-formedness check with the claims.
+		_, arg, _, _ := cborHead(raw)
+		v := int64(arg)
+		if major == 1 {
+			v = -1 - v
 		}
-		if v < -(1<<40) || v > 1<<40 {
+		if arg > 1<<40 || v < -(1<<40) || v > 1<<40 {
 			return time.Time{}, registry.FieldErrorf(registry.EMALFORMED, StepCWT, "%s is out of range", name)
 		}
 		return time.Unix(v, 0).UTC(), nil
@@ -411,16 +438,22 @@ func parseHC1(text string, res *VerifyResult) (*HCert, error) {
 	if err != nil {
 		return nil, err
 	}
-	compressed, err := appendBase45(nil, b45)
+	cbuf := getBuf()
+	defer putBuf(cbuf)
+	compressed, err := appendBase45((*cbuf)[:0], b45)
 	res.record(StepBase45, err)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := decompress(compressed, nil)
+	*cbuf = compressed
+	rbuf := getBuf()
+	defer putBuf(rbuf)
+	raw, err := decompress(compressed, (*rbuf)[:0])
 	res.record(StepDecompress, err)
 	if err != nil {
 		return nil, err
 	}
+	*rbuf = raw
 	h := &HCert{}
 	err = parseCOSE(raw, h)
 	res.record(StepCOSE, err)

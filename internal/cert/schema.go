@@ -1,54 +1,24 @@
 package cert
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/haven-registry/haven/internal/registry"
 )
 
-//go:embed schema valuesets NOTICE.md
+//go:generate go run ./internal/schemagen -schemas schema -o schema_gen.go
+
+//go:embed valuesets NOTICE.md
 var dataFS embed.FS
 
-type schemaEntry struct {
-	once   sync.Once
-	file   string
-	schema *jsonschema.Schema
-	err    error
-}
-
-var schemas = func() map[string]*schemaEntry {
-	m := map[string]*schemaEntry{}
-	dirs, err := fs.ReadDir(dataFS, "schema")
-	if err != nil {
-		panic(err) // embedded at build time
-	}
-	for _, d := range dirs {
-		files, _ := fs.Glob(dataFS, "schema/"+d.Name()+"/*.json")
-		if len(files) == 1 {
-			m[d.Name()] = &schemaEntry{file: files[0]}
-		}
-	}
-	return m
-}()
-
-// SchemaVersions returns the DCC schema versions Haven ships, sorted.
+// SchemaVersions returns the DCC schema versions Haven checks, sorted.
 func SchemaVersions() []string {
-	out := make([]string, 0, len(schemas))
-	for v := range schemas {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return semverLess(out[i], out[j]) })
-	return out
+	return slices.Clone(schemaVersions[:])
 }
 
 func parseSemver(v string) (maj, min, patch int, ok bool) {
@@ -79,99 +49,128 @@ func semverLess(a, b string) bool {
 	return a3 < b3
 }
 
-// schemaFor picks the schema for a payload's ver: the exact version if Haven
-// ships it, else the newest shipped patch release of the same major.minor
-// (patch releases do not change what is valid). Other versions are refused.
-func schemaFor(ver string) (*schemaEntry, string, error) {
-	if e, ok := schemas[ver]; ok {
-		return e, ver, nil
+// schemaFor returns the check for a payload's ver (see schemaVersion).
+func schemaFor(ver []byte) (schemaCheckFunc, error) {
+	if check := schemaCheck(ver); check != nil {
+		return check, nil // the common case, without allocating
+	}
+	v, err := schemaVersion(string(ver))
+	if err != nil {
+		return nil, err
+	}
+	return schemaCheck([]byte(v)), nil
+}
+
+// schemaVersion picks the schema for a payload's ver: the exact version if
+// Haven ships it, else the newest shipped patch release of the same
+// major.minor (patch releases do not change what is valid). Other versions
+// are refused.
+func schemaVersion(ver string) (string, error) {
+	if slices.Contains(schemaVersions[:], ver) {
+		return ver, nil
 	}
 	maj, min, _, ok := parseSemver(ver)
 	if !ok {
-		return nil, "", registry.FieldErrorf(registry.EINVALID, StepSchema, "ver %q is not a version number", ver)
+		return "", registry.FieldErrorf(registry.EINVALID, StepSchema, "ver %q is not a version number", ver)
 	}
 	best := ""
-	for v := range schemas {
+	for _, v := range schemaVersions {
 		m1, m2, _, _ := parseSemver(v)
 		if m1 == maj && m2 == min && (best == "" || semverLess(best, v)) {
 			best = v
 		}
 	}
 	if best == "" {
-		return nil, "", registry.FieldErrorf(registry.EUNSUPPORTED, StepSchema, "schema version %q is not supported", ver)
+		return "", registry.FieldErrorf(registry.EUNSUPPORTED, StepSchema, "schema version %q is not supported", ver)
 	}
-	return schemas[best], best, nil
+	return best, nil
 }
 
-func (e *schemaEntry) compile() (*jsonschema.Schema, error) {
-	e.once.Do(func() {
-		raw, err := dataFS.ReadFile(e.file)
-		if err != nil {
-			e.err = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			e.err = err
-			return
-		}
-		c := jsonschema.NewCompiler()
-		url := "haven:///" + e.file
-		if err := c.AddResource(url, doc); err != nil {
-			e.err = err
-			return
-		}
-		e.schema, e.err = c.Compile(url)
-	})
-	return e.schema, e.err
+// schemaCheckFunc is the generated check of one schema version, run on the
+// root of the tree.
+type schemaCheckFunc func(r *schemaRun, root int32) bool
+
+// schemaRun is one run of the generated checks over a tree. The checks
+// record the first failure outside anyOf and oneOf branches (quiet > 0),
+// where a failure only decides the branch.
+type schemaRun struct {
+	jsonTree
+	quiet      int
+	errNode    int32
+	errKeyword string
+}
+
+var schemaRuns = sync.Pool{New: func() any { return new(schemaRun) }}
+
+// fail records that node n breaks the schema keyword and returns false.
+func (r *schemaRun) fail(n int32, keyword string) bool {
+	if r.quiet == 0 && r.errNode < 0 {
+		r.errNode, r.errKeyword = n, keyword
+	}
+	return false
 }
 
 // CheckSchema validates the payload against the DCC JSON schema of its own
 // ver (see schemaFor) and checks the DCC rule that a certificate holds
-// exactly one of the entry groups v, t and r.
+// exactly one of the entry groups v, t and r. The schema checks are Go code
+// generated from the official schema files (schema_gen.go); tests hold them
+// to a general JSON-schema validator.
 func (h *HCert) CheckSchema() error {
-	m, err := h.PayloadJSON()
-	if err != nil {
-		return err
+	r := schemaRuns.Get().(*schemaRun)
+	defer r.release()
+	if !r.fromCBOR(h.rawDCC) {
+		// Tags, byte strings and other rarities: take the JSON form.
+		m, err := h.PayloadJSON()
+		if err != nil {
+			return err
+		}
+		r.fromJSON(m)
 	}
-	return ValidatePayload(m)
+	return r.validate()
 }
 
 // ValidatePayload validates a JSON-form DCC payload as CheckSchema does.
 func ValidatePayload(m map[string]any) error {
-	ver, ok := m["ver"].(string)
-	if !ok {
+	r := schemaRuns.Get().(*schemaRun)
+	defer r.release()
+	r.fromJSON(m)
+	return r.validate()
+}
+
+func (r *schemaRun) release() {
+	r.reset()
+	schemaRuns.Put(r)
+}
+
+// validate checks the tree, whose root is an object.
+func (r *schemaRun) validate() error {
+	ver := r.member(0, "ver")
+	if ver < 0 || r.nodes[ver].kind != jsonString {
 		return registry.FieldErrorf(registry.EINVALID, StepSchema, "ver is missing or not a string")
 	}
-	e, _, err := schemaFor(ver)
+	check, err := schemaFor(r.nodes[ver].str)
 	if err != nil {
 		return err
 	}
-	sch, err := e.compile()
-	if err != nil {
-		return registry.FieldErrorf(registry.EINTERNAL, StepSchema, "compiling schema %s: %v", path.Dir(e.file), err)
+	r.quiet, r.errNode, r.errKeyword = 0, -1, ""
+	if !check(r, 0) {
+		// The message names the location and keyword, never the value,
+		// which may be personal data (a name, a birth date).
+		loc := "/"
+		if r.errNode >= 0 {
+			loc = r.path(r.errNode)
+		}
+		return &registry.Error{Code: registry.EINVALID, Field: StepSchema,
+			Message: fmt.Sprintf("payload does not match the schema at %s (%s)", loc, r.errKeyword)}
 	}
-	if err := sch.Validate(any(m)); err != nil {
-		// The jsonschema error itself is dropped: its details quote values.
-		return &registry.Error{Code: registry.EINVALID, Field: StepSchema, Message: schemaMessage(err)}
+	n := 0
+	for _, k := range [...]string{"v", "t", "r"} {
+		if r.member(0, k) >= 0 {
+			n++
+		}
 	}
-	if _, err := kindOfMap(m); err != nil {
-		return registry.FieldErrorf(registry.EINVALID, StepSchema, "%s", err.Error())
+	if n != 1 {
+		return registry.FieldErrorf(registry.EINVALID, StepSchema, "payload has %d of the entry groups v, t and r, want exactly one", n)
 	}
 	return nil
-}
-
-// schemaMessage condenses a jsonschema validation error to one line naming
-// the first failing location and schema keyword. It never quotes the value,
-// which may be personal data (a name, a birth date).
-func schemaMessage(err error) string {
-	ve, ok := err.(*jsonschema.ValidationError)
-	if !ok {
-		return err.Error()
-	}
-	for len(ve.Causes) > 0 {
-		ve = ve.Causes[0]
-	}
-	loc := "/" + strings.Join(ve.InstanceLocation, "/")
-	return fmt.Sprintf("payload does not match the schema at %s (%s)", loc, strings.Join(ve.ErrorKind.KeywordPath(), "/"))
 }

@@ -155,17 +155,15 @@ func (v *Verifier) Verify(text string, opts VerifyOptions) *VerifyResult {
 // sigDigest returns SHA-256 of the COSE Sig_structure
 // ["Signature1", protected, external_aad (empty), payload] (RFC 9052 section 4.4).
 func (h *HCert) sigDigest() [32]byte {
-	d := sha256.New()
-	var head [9]byte
-	d.Write([]byte{0x84, 0x6a, 'S', 'i', 'g', 'n', 'a', 't', 'u', 'r', 'e', '1'})
-	d.Write(bstrHead(head[:0], len(h.protected)))
-	d.Write(h.protected)
-	d.Write([]byte{0x40})
-	d.Write(bstrHead(head[:0], len(h.payload)))
-	d.Write(h.payload)
-	var out [32]byte
-	d.Sum(out[:0])
-	return out
+	// Built in a stack buffer when it fits: sha256.New would allocate.
+	var stack [1024]byte
+	b := append(stack[:0], 0x84, 0x6a, 'S', 'i', 'g', 'n', 'a', 't', 'u', 'r', 'e', '1')
+	b = bstrHead(b, len(h.protected))
+	b = append(b, h.protected...)
+	b = append(b, 0x40)
+	b = bstrHead(b, len(h.payload))
+	b = append(b, h.payload...)
+	return sha256.Sum256(b)
 }
 
 // bstrHead appends the CBOR head of a byte string of length n.
