@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,6 +57,8 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	readLimit := fs.Int("read-limit", defaultReadLimit, "person-level reads (lookups, forecasts, certificates, replayed writes) a minute per token; a client address may make twice as many, one card a quarter (env HAVEN_READ_LIMIT)")
 	maxInFlight := fs.Int("max-in-flight", server.DefaultMaxInFlight, "requests served at once; beyond it Haven answers 503 with Retry-After at once rather than queueing (health, readiness and metrics are exempt)")
 	scheduleName := fs.String("schedule", envOr(env.Getenv, "HAVEN_SCHEDULE", "who"), "schedule that evaluates recorded doses: cdc, who or cn (env HAVEN_SCHEDULE)")
+	tlsCert := fs.String("tls-cert", env.Getenv("HAVEN_TLS_CERT"), "serve HTTPS with this certificate (PEM, with its chain) (env HAVEN_TLS_CERT)")
+	tlsKey := fs.String("tls-key", env.Getenv("HAVEN_TLS_KEY"), "the private key (PEM) of --tls-cert (env HAVEN_TLS_KEY)")
 	retention := fs.Duration("idempotency-retention", defaultIdempotencyRetention, "how long a write's Idempotency-Key is kept: a retry within it returns the first result; older keys are removed in the background")
 	hl7Flags := addIISFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
@@ -63,6 +66,18 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	}
 	if err := hl7Flags.check(); err != nil {
 		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	var tlsConf *tls.Config
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		*secureCookies = true
 	}
 	if *retention < time.Hour {
 		return fmt.Errorf("--idempotency-retention %s: want at least 1h", *retention)
@@ -155,6 +170,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	hs := &http.Server{
+		TLSConfig:         tlsConf,
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -165,10 +181,20 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		// through a filter that removes addresses before anything is written.
 		ErrorLog: log.New(addrRedactor{env.Stderr}, "http: ", 0),
 	}
-	fmt.Fprintf(env.Stdout, "Haven listening on http://%s (data: %s); the web app is at http://%s/\n", ln.Addr(), storeName(env), ln.Addr())
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(env.Stdout, "Haven listening on %s://%s (data: %s); the web app is at %s://%s/\n", scheme, ln.Addr(), storeName(env), scheme, ln.Addr())
 	fmt.Fprintf(env.Stdout, "Create the first token with: haven token create --role admin   (from the source tree: go run ./cmd/haven token create --role admin)\n")
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsConf != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err // the checkpoint loop ends with ctx; the store closes regardless
