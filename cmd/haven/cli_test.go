@@ -196,7 +196,7 @@ func TestHelpMentionsEveryFlag(t *testing.T) {
 	for _, topic := range []string{
 		"serve", "token create", "policy check", "policy test", "policy diff", "policy simulate",
 		"keys init", "keys trust-list", "cert issue", "cert verify", "cert present", "audit verify",
-		"stats", "seal", "shred", "vault init-master", "bench",
+		"stats", "seal", "shred", "vault init-master", "bench", "import", "iis status",
 	} {
 		t.Run(topic, func(t *testing.T) {
 			words := strings.Fields(topic)

@@ -173,6 +173,8 @@ one of them that discloses only the claims named by --reveal.
   --aud AUD          the verifier's audience for the key-binding JWT
   --nonce NONCE      the verifier's nonce for the key-binding JWT`},
 
+	{"import", "load persons, doses and tests from CSV or NDJSON", importHelp},
+
 	{"erase", "destroy a person: their key and card-code link", `usage: haven erase CARD
 
 Destroy the person with this card code: their data key (so their
@@ -223,6 +225,36 @@ gap report for the week of --to.
   --gaps              print the gap report instead
   --json              JSON output
   --csv               CSV output`},
+	{"iis", "the upstream IIS feed's outbox: status, retry a rejected report", `usage: haven iis status [--json] [--limit N]
+       haven iis retry SEQ
+
+The outbox of the feed that reports each recorded dose to an immunization
+information system (haven serve --iis-upstream). Run on the server's machine,
+with its data folder or --db, while it runs or not.
+
+commands:
+  status   counts, the oldest pending report's age, the last error, and the reports
+  retry    put a report the IIS rejected back in the queue
+
+See haven help iis SUBCOMMAND.`},
+	{"iis status", "show the outbox", `usage: haven iis status [--json] [--limit N]
+
+Print how many reports wait and how many the IIS rejected, when the oldest
+waiting one was queued and the last delivery error, then one row per report,
+oldest first: its number (SEQ), the record ID, A (recorded) or D (entered in
+error), when it was queued, delivery attempts, whether the IIS rejected it
+(such a report is set aside, not retried) and its last error. The outbox
+holds references only: no card code or name is shown.
+
+  --json      write the status as JSON (the shape of GET /api/v1/iis/outbox)
+  --limit N   list at most N reports, oldest first (1 to 1000; default 100)`},
+	{"iis retry", "queue a rejected report again", `usage: haven iis retry SEQ
+
+Put the report SEQ (from haven iis status), which the IIS rejected, back in
+the queue in its place, once the cause is fixed: the feed of a running server
+sends it at its next look at the outbox. The exit status is 1 if there is no
+such report.`},
+
 	{"backup", "write an online snapshot without any data keys", `usage: haven backup DEST
 
 Write a consistent snapshot of the SQLite database to the new file DEST while
@@ -257,7 +289,7 @@ codes, doses and tests; their demographics stay unreadable for good.
 	{"vault shred", "destroy the key ring without a server", shredUsage},
 	{"shred", "destroy the key ring without a server", shredUsage},
 	{"bench", "load test: clients record doses for a while", `usage: haven bench [--url URL --token TOKEN --site CODE] [--clients N] [--duration D]
-                   [--persons N] [--no-birth-date] [--json]
+                   [--persons N] [--no-birth-date] [--mode doses|vxu|fhir-search] [--doses N] [--json]
 
 Register a pool of persons, then have N clients record doses for them for D,
 against a running server (--url) or one started in-process on the configured
@@ -268,14 +300,20 @@ database, and print the throughput and latency.
   --site CODE       site code the token may record at (with --url)
   --clients N       concurrent clients (default 32)
   --duration D      how long to run (default 10s)
-  --persons N       size of the pool of persons (default 200)
+  --persons N       size of the pool of persons (default 5000)
   --no-birth-date   register the persons without a birth date, so that their doses are not evaluated
+  --mode M          what each request is: doses (default; POST a dose as JSON), vxu (POST an HL7
+                    VXU^V04 with one dose to /api/v1/hl7) or fhir-search (GET /fhir/r4/Immunization by card)
+  --doses N         doses recorded for each person before a fhir-search run (default 10)
   --json            print the result as JSON`},
 }
 
 const serveUsage = `usage: haven serve [--schedule cdc|who|cn] [--policies DIR] [--trust FILE] [--stats-epsilon E]
                    [--read-limit N] [--max-in-flight N] [--trusted-proxy CIDR]… [--secure-cookies]
-                   [--audit-export FILE|-] [--checkpoint-every D] [--log-level L]
+                   [--tls-cert FILE --tls-key FILE] [--audit-export FILE|-] [--checkpoint-every D] [--idempotency-retention D] [--log-level L]
+                   [--hl7-addr ADDR --hl7-tls-cert FILE --hl7-tls-key FILE [--hl7-client-ca FILE]]
+                   [--iis-upstream URL [--iis-ca FILE|--iis-pin SHA256] [--iis-cert FILE --iis-key FILE]
+                    [--iis-profile FIELDS] [--iis-receiver NAME]] [--hl7-facility NAME]
 
 Run the HTTP server (the JSON API under /api/v1/ and the web app at /) on
 --addr until interrupted. A fresh data folder is set up on the spot: the
@@ -289,10 +327,32 @@ database is created and migrated, and a key ring is made with mode 0600.
   --max-in-flight N      requests served at once; beyond it, 503 with Retry-After at once (default 256)
   --trusted-proxy CIDR   a proxy whose X-Forwarded-For names the client; repeatable (env HAVEN_TRUSTED_PROXIES)
   --secure-cookies       mark session cookies Secure: set it behind a TLS-terminating proxy (env HAVEN_SECURE_COOKIES)
+  --tls-cert FILE        serve HTTPS with this certificate (PEM, with its chain; TLS 1.2 or later) (env HAVEN_TLS_CERT)
+  --tls-key FILE         the private key (PEM) of --tls-cert; with it, session cookies are Secure (env HAVEN_TLS_KEY)
   --audit-export FILE    append every signed audit checkpoint to FILE as JSON Lines, or to standard
                          output with -, somewhere the database host cannot rewrite (env HAVEN_AUDIT_EXPORT)
   --checkpoint-every D   how often to sign an audit checkpoint while the log grows (default 2s)
+  --idempotency-retention D  how long a write's Idempotency-Key is kept (default 168h, at least 1h)
   --log-level L          debug, info (default), warn or error
+
+HL7 v2, inbound (POST /api/v1/hl7 is always on; this adds MLLP):
+  --hl7-addr ADDR        accept HL7 v2 over MLLP here, each message with a Haven token in MSH-8 (env HAVEN_HL7_ADDR);
+                         needs --hl7-tls-cert and --hl7-tls-key unless the address is loopback
+  --hl7-tls-cert FILE    TLS certificate (PEM) of the MLLP listener (env HAVEN_HL7_TLS_CERT)
+  --hl7-tls-key FILE     its private key (PEM) (env HAVEN_HL7_TLS_KEY)
+  --hl7-client-ca FILE   require client certificates signed by these CAs (PEM) (env HAVEN_HL7_CLIENT_CA)
+  --hl7-facility NAME    Haven's name in MSH-4 of the messages it writes (default HAVEN; env HAVEN_HL7_FACILITY)
+
+HL7 v2, outbound: report each recorded dose to an IIS as a VXU, in order (haven iis status):
+  --iis-upstream URL     https://host/path (bearer token from env HAVEN_IIS_TOKEN), mllp://host:port or
+                         mllps://host:port; plain only to a loopback address (env HAVEN_IIS_UPSTREAM)
+  --iis-ca FILE          CA certificates (PEM) the IIS's certificate must chain to (default: the system's) (env HAVEN_IIS_CA)
+  --iis-pin SHA256       SHA-256 of the IIS certificate's public key (hex), instead of a CA (env HAVEN_IIS_PIN)
+  --iis-cert FILE        client certificate (PEM) to present to the IIS (env HAVEN_IIS_CERT)
+  --iis-key FILE         its private key (PEM) (env HAVEN_IIS_KEY)
+  --iis-profile FIELDS   person fields the IIS requires beyond the card code, from PID-5,PID-7,PID-8,PID-13
+                         (default: the card code only) (env HAVEN_IIS_PROFILE)
+  --iis-receiver NAME    the IIS's name in MSH-5 and MSH-6 (env HAVEN_IIS_RECEIVER)
 
 Keys and secrets come from the environment, never from flags:
 HAVEN_MASTER_KEY_FILE (default DATA/master.key) or HAVEN_PASSPHRASE_FILE.`

@@ -25,7 +25,7 @@ import (
 // these names (in any order; absent columns are empty), or NDJSON objects
 // with the same keys. Each line is one record of one person; the lines of a
 // person share "person" (the source's own ID for them) or "card_code" (a
-// person already in Haven). See importHelp.
+// person already in Haven). importHelp is its help topic.
 var importColumns = []string{
 	"person", "card_code", "given_name", "family_name", "birth_date", "birth_date_estimated", "sex", "phone",
 	"type", "key", "product", "cvx", "mvx", "date", "site", "lot", "source", "payment", "amount", "currency",
@@ -89,17 +89,17 @@ func (st *importStats) reject(n int, field, msg string) {
 // importCommand implements "haven import".
 func importCommand(ctx context.Context, env *commandEnv, args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	source := fs.String("source", "", "")
-	format := fs.String("format", "", "")
-	rejectsPath := fs.String("rejects", "", "")
-	cardsPath := fs.String("cards", "", "")
-	workers := fs.Int("workers", 8, "")
+	fs.SetOutput(env.Stderr)
+	source := fs.String("source", "", "the source system (default: FILE's base name without extension); keep it for re-runs")
+	format := fs.String("format", "", "csv or ndjson (default: from the file name; .ndjson and .jsonl are NDJSON)")
+	rejectsPath := fs.String("rejects", "", "where to write the rejected lines (default FILE.rejects.csv)")
+	cardsPath := fs.String("cards", "", "also write person,card_code for every person of the file (the cards to print)")
+	workers := fs.Int("workers", 8, "persons imported at once")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{fmt.Errorf("%w\n%s", err, importHelp)}
+		return err
 	}
 	if fs.NArg() != 1 {
-		return &usageError{errors.New(importHelp)}
+		return &usageError{errors.New("usage: haven import [--source NAME] [--format csv|ndjson] [--rejects FILE] [--cards FILE] [--workers N] FILE")}
 	}
 	path := fs.Arg(0)
 	if *source == "" {

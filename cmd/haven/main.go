@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"token":    tokenCommand,
 		"bench":    benchCommand,
 		"erase":    eraseCommand,
+		"import":   importCommand,
 		"audit":    auditCommand,
 		"stats":    statsCommand,
 		"backup":   backupCommand,
@@ -46,6 +47,7 @@ func commands() map[string]command {
 		"forecast": forecastCommand,
 		"cert":     certCommand,
 		"keys":     keysCommand,
+		"iis":      iisCommand,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,9 @@ func TestCLIParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := clinic.New(clinic.Deps{Store: db, Vault: v, Keys: v, Catalog: catalog.Default()})
+	// ReportUpstream queues a report for every dose (no feed runs), for the
+	// outbox rows.
+	svc := clinic.New(clinic.Deps{Store: db, Vault: v, Keys: v, Catalog: catalog.Default(), ReportUpstream: true})
 	srv := httptest.NewServer(server.New(server.Deps{Service: svc}))
 	defer srv.Close()
 	if _, err := db.CreateSite(ctx, registry.Site{Code: "YB-1", Name: "Yanji", Jurisdiction: "CN-JL-YB", Services: []string{"vaccination"}}, registry.Write{}); err != nil {
@@ -93,6 +96,19 @@ func TestCLIParity(t *testing.T) {
 		return p.CardCode
 	}
 	spare := func() string { _, id := token(registry.RoleAuditor); return id }
+	// queued records a dose, which queues a report, and returns the
+	// report's number.
+	queued := func() string {
+		code, out := api(vaccinator, "POST", "/api/v1/persons/"+register()+"/vaccinations", `{"product":"coronavac","date":"2021-09-17","site":"YB-1"}`)
+		if code != "" {
+			t.Fatalf("record a dose: %s", out)
+		}
+		items, err := db.ListOutbox(ctx, 1000)
+		if err != nil || len(items) == 0 {
+			t.Fatalf("the dose queued no report (%v)", err)
+		}
+		return strconv.FormatInt(items[len(items)-1].Seq, 10)
+	}
 
 	type pair struct{ api, cli func() string }
 	rows := map[clinic.Action]map[string]pair{
@@ -134,6 +150,22 @@ func TestCLIParity(t *testing.T) {
 				func() string { return cli("stats", "--from", "2021-08-01", "--to", "2021-09-30") }},
 			"bad": {func() string { c, _ := api(analyst, "GET", "/api/v1/stats/coverage?from=2021-08-32", ""); return c },
 				func() string { return cli("stats", "--from", "2021-08-32") }},
+		},
+		clinic.ActOutboxList: {
+			"ok": {func() string { c, _ := api(admin, "GET", "/api/v1/iis/outbox", ""); return c },
+				func() string { return cli("iis", "status") }},
+			"ok-json": {func() string { c, _ := api(admin, "GET", "/api/v1/iis/outbox?limit=5", ""); return c },
+				func() string { return cli("iis", "status", "--json", "--limit", "5") }},
+			"bad-limit": {func() string { c, _ := api(admin, "GET", "/api/v1/iis/outbox?limit=0", ""); return c },
+				func() string { return cli("iis", "status", "--limit", "0") }},
+		},
+		clinic.ActOutboxRetry: {
+			"ok": {func() string { c, _ := api(admin, "POST", "/api/v1/iis/outbox/"+queued()+"/retry", ""); return c },
+				func() string { return cli("iis", "retry", queued()) }},
+			"unknown": {func() string { c, _ := api(admin, "POST", "/api/v1/iis/outbox/999999/retry", ""); return c },
+				func() string { return cli("iis", "retry", "999999") }},
+			"malformed": {func() string { c, _ := api(admin, "POST", "/api/v1/iis/outbox/abc/retry", ""); return c },
+				func() string { return cli("iis", "retry", "abc") }},
 		},
 		clinic.ActStatsGaps: {
 			"ok": {func() string { c, _ := api(analyst, "GET", "/api/v1/stats/gaps?week=2021-09-13", ""); return c },

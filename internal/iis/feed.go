@@ -92,6 +92,9 @@ type Feed struct {
 	// Poll is how often an empty outbox is looked at (default 1 s); MinBackoff
 	// and MaxBackoff bound the wait after a failure (default 1 s and 5 min).
 	Poll, MinBackoff, MaxBackoff time.Duration
+	// SendTimeout bounds one delivery, reply included (default 60 s): an IIS
+	// that takes a message and never answers must not stall the feed.
+	SendTimeout time.Duration
 }
 
 // Run delivers reports until ctx ends. It returns ctx's error.
@@ -160,7 +163,9 @@ func (f *Feed) Step(ctx context.Context) (bool, error) {
 		// A record Haven cannot write as a VXU (no CVX code): set aside.
 		return true, f.Service.SettleReport(ctx, op, r.Seq, false, true, "cannot be written as a VXU: "+registry.ErrorMessage(err))
 	}
-	reply, err := f.Sender.Send(ctx, msg)
+	sctx, cancel := context.WithTimeout(ctx, or(f.SendTimeout, time.Minute))
+	reply, err := f.Sender.Send(sctx, msg)
+	cancel()
 	if err != nil {
 		if serr := f.Service.SettleReport(ctx, op, r.Seq, false, false, err.Error()); serr != nil {
 			return false, serr
