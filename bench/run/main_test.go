@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRun runs the fastest measures end to end (it builds cmd/haven and
+// runs one haven serve for the SQLite comparison) and checks the table.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs haven serve")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	args := []string{"run", "--only", "sqlite,forecast", "--duration", "300ms", "--rounds", "1",
+		"--benchtime", "100ms", "--persons", "20", "--clients", "8"}
+	if err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"| measure | Haven | floor | floor's figure | Haven ÷ floor | doses evaluated |",
+		"- Command: `go run ./bench/run --only sqlite,forecast --duration 300ms",
+		"- Machine: ",
+		"| CDSi forecast of a COVID-19 history",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	row := regexp.MustCompile(`(?m)^\| Dose writes/s on SQLite vs raw batched SQLite inserts \|.*$`).FindString(out)
+	cells := strings.Split(strings.Trim(row, "|"), "|")
+	if len(cells) != 6 {
+		t.Fatalf("SQLite row %q: want 6 cells", row)
+	}
+	if r, err := strconv.ParseFloat(strings.TrimSpace(cells[4]), 64); err != nil || r <= 0 {
+		t.Errorf("SQLite row: ratio %q is not a positive number", cells[4])
+	}
+	if strings.Contains(out, "failed:") {
+		t.Errorf("a measure failed:\n%s", out)
+	}
+}
+
+// TestFloorLoad drives the HTTP floor with the load generator in each
+// mode.
+func TestFloorLoad(t *testing.T) {
+	srv := httptest.NewServer(newFloorHandler(3000))
+	defer srv.Close()
+	for _, mode := range []string{modeDoses, modeVXU, modeFHIR} {
+		t.Run(mode, func(t *testing.T) {
+			lg := newLoadGen(srv.URL, "floor", "BENCH-1", mode, 4)
+			defer lg.close()
+			res, err := lg.run(context.Background(), []string{"AAAA-BBBB-CCCC", "DDDD-EEEE-FFFF"}, 4, 100*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.OK == 0 || res.Errors != 0 || res.P99 < res.P50 || res.Max < res.P99 {
+				t.Errorf("got %+v", res)
+			}
+		})
+	}
+	lg := newLoadGen(srv.URL, "floor", "BENCH-1", modeFHIR, 1)
+	defer lg.close()
+	status, body, err := lg.do(context.Background(), "GET", "/fhir/r4/Immunization?patient.identifier=X", "", "", nil)
+	if err != nil || status != 200 || len(body) != 3000 || !json.Valid(body) {
+		t.Errorf("FHIR search: %d, %d bytes, %v", status, len(body), err)
+	}
+}
+
+func TestParseBench(t *testing.T) {
+	out := []byte(`goos: linux
+BenchmarkVerifyES256Schema    	   17000	     70123 ns/op	   17230 B/op	     314 allocs/op
+BenchmarkECDSAVerifyBaseline-2	   24000	     48000 ns/op
+BenchmarkVerifyES256SchemaRatio 	   8000	    118000 ns/op	     70100 verify-ns/op	     47900 ecdsa-ns/op	         1.463 ratio
+PASS
+`)
+	got := parseBench(out)
+	for _, c := range []struct {
+		name, unit string
+		want       float64
+	}{
+		{"BenchmarkVerifyES256Schema", "ns/op", 70123},
+		{"BenchmarkVerifyES256Schema", "allocs/op", 314},
+		{"BenchmarkECDSAVerifyBaseline", "ns/op", 48000},
+		{"BenchmarkVerifyES256SchemaRatio", "ecdsa-ns/op", 47900},
+		{"BenchmarkVerifyES256SchemaRatio", "ratio", 1.463},
+	} {
+		if v := got[c.name][c.unit]; v != c.want {
+			t.Errorf("%s %s = %v, want %v", c.name, c.unit, v, c.want)
+		}
+	}
+}
+
+func TestMedianAndRatio(t *testing.T) {
+	m := &measure{Kind: kindRate, Haven: &side{}, Floor: &side{}}
+	m.addRound(sample{PerSecond: 100}, &sample{PerSecond: 1000})
+	m.addRound(sample{PerSecond: 300, Errors: 2}, &sample{PerSecond: 1000})
+	m.addRound(sample{PerSecond: 200, Errors: 1}, &sample{PerSecond: 500})
+	if m.Haven.Median.PerSecond != 200 || m.Haven.Median.Errors != 3 {
+		t.Errorf("Haven median %+v", m.Haven.Median)
+	}
+	if m.Ratio == nil || *m.Ratio != 0.3 { // ratios 0.1, 0.3, 0.4
+		t.Errorf("ratio %v, want 0.3", m.Ratio)
+	}
+	if got := thousands(1234567.4); got != "1,234,567" {
+		t.Errorf("thousands = %q", got)
+	}
+}
