@@ -66,6 +66,17 @@ func vaccineCode(cat *catalog.Catalog, product string) CodeableConcept {
 	return cc
 }
 
+// sysActReason is the code system of Immunization.statusReason.
+const sysActReason = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+
+// actReasonDisplay names the reasons a dose was not given.
+var actReasonDisplay = map[string]string{
+	registry.ReasonPatientObjection:  "patient objection",
+	registry.ReasonImmune:            "immunity",
+	registry.ReasonMedicalPrecaution: "medical precaution",
+	registry.ReasonOutOfStock:        "product out of stock",
+}
+
 // immunizationOf is the Immunization of one recorded dose.
 func (h *Handler) immunizationOf(card registry.CardCode, v registry.Vaccination) Immunization {
 	out := Immunization{ResourceType: "Immunization", ID: immunizationID(card, v.ID), Status: v.Status,
@@ -76,7 +87,20 @@ func (h *Handler) immunizationOf(card registry.CardCode, v registry.Vaccination)
 	if !v.RecordedAt.IsZero() {
 		out.Recorded = v.RecordedAt.UTC().Format(time.RFC3339Nano)
 	}
+	if v.Status == registry.StatusNotDone {
+		// A dose not given: why, in the value set R4 binds
+		// (immunization-status-reason: v3-ActReason), and CVX 998 when no
+		// vaccine is named.
+		if v.StatusReason != "" {
+			out.StatusReason = &CodeableConcept{Coding: []Coding{{System: sysActReason, Code: v.StatusReason, Display: actReasonDisplay[v.StatusReason]}}}
+		}
+		if v.Product == "" {
+			out.VaccineCode = CodeableConcept{Coding: []Coding{{System: sysCVX, Code: "998", Display: "no vaccine administered"}}, Text: "No vaccine administered"}
+		}
+	}
 	switch v.Source {
+	case registry.SourceHistoricalRecord:
+		out.ReportOrigin = &CodeableConcept{Coding: []Coding{{System: sysOrigin, Code: "provider", Display: "Other Provider"}}}
 	case registry.SourceHistoricalCard:
 		out.ReportOrigin = &CodeableConcept{Coding: []Coding{{System: sysOrigin, Code: "record", Display: "Written Record"}}}
 	case registry.SourceSelfReport:
@@ -90,7 +114,9 @@ func (h *Handler) immunizationOf(card registry.CardCode, v registry.Vaccination)
 	}
 	if v.Payment.Kind == "paid" {
 		out.FundingSource = &CodeableConcept{Coding: []Coding{{System: sysFunding, Code: "private", Display: "Private"}}}
-		out.Extension = []Extension{{URL: PaymentExtension, ValueMoney: &Money{Value: json.Number(v.Payment.Amount), Currency: v.Payment.Currency}}}
+		if v.Payment.Amount != "" { // an HL7 message may say who paid, not how much
+			out.Extension = []Extension{{URL: PaymentExtension, ValueMoney: &Money{Value: json.Number(v.Payment.Amount), Currency: v.Payment.Currency}}}
+		}
 	}
 	return out
 }

@@ -89,6 +89,7 @@ type Immunization struct {
 	ID                 string           `json:"id,omitempty"`
 	Extension          []Extension      `json:"extension,omitempty"`
 	Status             string           `json:"status"`
+	StatusReason       *CodeableConcept `json:"statusReason,omitempty"`
 	VaccineCode        CodeableConcept  `json:"vaccineCode"`
 	Patient            Reference        `json:"patient"`
 	OccurrenceDateTime string           `json:"occurrenceDateTime"`

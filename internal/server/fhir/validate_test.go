@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/schedule"
 	"github.com/haven-registry/haven/internal/server/fhir"
@@ -134,6 +135,24 @@ func TestEmittedResourcesValidate(t *testing.T) {
 	}
 	for _, s := range refusedSearches {
 		f.do(t, "vaccinator", "GET", s.target, "")
+	}
+	// Records that came through HL7: a refusal, a dose not given with no
+	// vaccine named (CVX 998), a dose from another provider's record, and a
+	// dose paid for with no amount known.
+	hist, err := f.svc.RecordHistory(context.Background(), actors["vaccinator"], clinic.HistoryInput{
+		Person: clinic.PersonInput{BirthDate: "2019-02-03"}, Source: "EHR",
+		Vaccinations: []clinic.HistoryVaccination{
+			{Key: "1", CVX: "08", Date: "2021-03-01", NotGiven: true, Reason: registry.ReasonPatientObjection},
+			{Key: "2", CVX: "998", Date: "2021-03-02", NotGiven: true},
+			{Key: "3", CVX: "03", Date: "2020-03-01", Source: string(registry.SourceHistoricalRecord)},
+			{Key: "4", CVX: "03", Date: "2021-03-03", Source: string(registry.SourceHistoricalRecord), Payment: &registry.Payment{Kind: "paid"}},
+		}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := f.do(t, "vaccinator", "GET", "/fhir/r4/Immunization?patient.identifier="+string(hist.Card), ""); rec.Code != 200 ||
+		!strings.Contains(rec.Body.String(), `"not-done"`) || !strings.Contains(rec.Body.String(), "PATOBJ") {
+		t.Errorf("search of HL7 records: %d %s", rec.Code, rec.Body)
 	}
 	h := fhir.New(f.svc, fhir.Options{})
 	for _, c := range errorCases {
