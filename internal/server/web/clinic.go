@@ -208,6 +208,7 @@ func (a *App) ClinicRegister(w http.ResponseWriter, r *http.Request, c *PageCtx)
 // schedule evaluates it ("valid", "not_valid"…; "" when not evaluated).
 type doseRow struct {
 	ID, Product, Site, Lot, Status string
+	Reason                         string // why a dose was not given (registry.Reason…), if known
 	Date                           registry.Date
 	Source                         registry.Source
 	Payment                        registry.Payment
@@ -257,7 +258,7 @@ func (a *App) viewOf(rec *registry.Record, f *clinic.Forecast, c *PageCtx) perso
 		v.HasSecret = a.sessions.cardFor(c.sess, rec.Person.CardCode).secret != ""
 	}
 	for _, x := range rec.Vaccinations {
-		row := doseRow{ID: x.ID.String(), Product: x.Product, Site: x.Site, Lot: x.Lot, Status: x.Status,
+		row := doseRow{ID: x.ID.String(), Product: x.Product, Site: x.Site, Lot: x.Lot, Status: x.Status, Reason: x.StatusReason,
 			Date: x.Date, Source: x.Source, Payment: x.Payment}
 		if f != nil {
 			if evals := f.ByRecord[x.ID]; len(evals) > 0 {

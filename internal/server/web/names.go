@@ -367,7 +367,7 @@ func (a *App) correctPage(w http.ResponseWriter, r *http.Request, c *PageCtx, st
 	}
 	switch {
 	case d.Dose != nil:
-		d.Done = d.Dose.Status != registry.StatusCompleted
+		d.Done = d.Dose.Status == registry.StatusEnteredInError
 	case d.Test != nil:
 		d.Done = d.Test.Status != registry.StatusCompleted
 	default:
