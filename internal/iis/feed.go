@@ -97,11 +97,16 @@ type Feed struct {
 	SendTimeout time.Duration
 }
 
+// logger is the feed's logger, or one that discards.
+func (f *Feed) logger() *slog.Logger {
+	if f.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Logger
+}
+
 // Run delivers reports until ctx ends. It returns ctx's error.
 func (f *Feed) Run(ctx context.Context) error {
-	if f.Logger == nil {
-		f.Logger = slog.New(slog.DiscardHandler)
-	}
 	poll, minB, maxB := or(f.Poll, time.Second), or(f.MinBackoff, time.Second), or(f.MaxBackoff, 5*time.Minute)
 	failures := 0
 	for {
@@ -113,7 +118,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		case err != nil:
 			failures++
 			wait = backoff(minB, maxB, failures)
-			f.Logger.Warn("iis feed: delivery failed; retrying", "error", err.Error(), "retry_in", wait.Round(time.Millisecond))
+			f.logger().Warn("iis feed: delivery failed; retrying", "error", err.Error(), "retry_in", wait.Round(time.Millisecond))
 		case sent:
 			failures = 0
 			continue
@@ -177,7 +182,7 @@ func (f *Feed) Step(ctx context.Context) (bool, error) {
 	case sent:
 		return true, f.Service.SettleReport(ctx, op, r.Seq, true, false, "")
 	case rejected:
-		f.Logger.Warn("iis feed: the IIS rejected a report; set aside", "seq", r.Seq, "ack", why)
+		f.logger().Warn("iis feed: the IIS rejected a report; set aside", "seq", r.Seq, "ack", why)
 		return true, f.Service.SettleReport(ctx, op, r.Seq, false, true, why)
 	}
 	if serr := f.Service.SettleReport(ctx, op, r.Seq, false, false, why); serr != nil {
@@ -213,7 +218,11 @@ func readAck(reply []byte, want string) (sent, rejected bool, why string) {
 		if e.Severity == hl7.SeverityInfo || e.Severity == hl7.SeverityWarning {
 			continue
 		}
-		if e.Code == hl7.CodeInternal || e.Code == hl7.CodeRecordLocked {
+		// A locked record passes; so does an internal error, unless the
+		// IIS names a field of the message (another Haven answers 207 at
+		// RXA-11 for a site the token may not record at): that one needs
+		// an operator, and must not hold the queue for ever.
+		if e.Code == hl7.CodeRecordLocked || (e.Code == hl7.CodeInternal && (e.Location.Segment == "" || e.Location.Segment == "MSH")) {
 			transient = true
 		}
 		codes = append(codes, strconv.Itoa(int(e.Code))+" at "+e.Location.String())

@@ -20,6 +20,8 @@ package iis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"strings"
 	"time"
@@ -131,10 +133,7 @@ func (h *Handler) vxu(ctx context.Context, a clinic.Actor, m *hl7.Message) ([]by
 	if errs.Fatal() {
 		return h.reply(&v.Header, errs), string(errs.Ack())
 	}
-	key := ""
-	if v.Header.ControlID != "" {
-		key = "hl7:" + v.Header.ControlID
-	}
+	key := idempotencyKey(v.Header.ControlID)
 	res, err := h.svc.RecordHistory(ctx, a, in, key)
 	if err != nil {
 		errs = append(errs, errorAt(err, v))
@@ -148,6 +147,24 @@ func (h *Handler) vxu(ctx context.Context, a clinic.Actor, m *hl7.Message) ([]by
 		errs = append(errs, hl7.CardCodeAssigned(string(res.Card)))
 	}
 	return h.reply(&v.Header, errs), string(errs.Ack())
+}
+
+// idempotencyKey is the Idempotency-Key of a message: its control ID
+// (MSH-10), as it is when it is short printable ASCII, else hashed (HL7
+// allows spaces and any character there; keys may not hold them).
+func idempotencyKey(controlID string) string {
+	if controlID == "" {
+		return ""
+	}
+	plain := len(controlID) <= 200
+	for i := 0; plain && i < len(controlID); i++ {
+		plain = controlID[i] > 0x20 && controlID[i] < 0x7f
+	}
+	if plain {
+		return "hl7:" + controlID
+	}
+	sum := sha256.Sum256([]byte(controlID))
+	return "hl7#" + hex.EncodeToString(sum[:])
 }
 
 // errorAt turns an actions-layer error into an ERR at the field it names.

@@ -57,7 +57,18 @@ func administrationOf(cat *catalog.Catalog, v *registry.Vaccination) hl7.Adminis
 	if v.Status == registry.StatusEnteredInError {
 		a.Action = hl7.ActionDelete
 	}
+	if v.Payment.Kind == "paid" {
+		a.FundingSource = hl7.Coded{Code: "PHC70", Text: "Private funds", System: "CDCPHINVS"}
+	}
 	return a
+}
+
+// scheduleOf is the 59779-9 value of the schedule a forecast used.
+func scheduleOf(name string) hl7.Coded {
+	if name == "cdc" {
+		return hl7.ScheduleACIP
+	}
+	return hl7.Coded{Code: strings.ToUpper(name), Text: name + " schedule (Haven)", System: "99HAVEN"}
 }
 
 // vaccineGroupCVX maps a CDSi vaccine group, or an antigen, to the CVX code
@@ -130,6 +141,7 @@ func historyOfRecord(cat *catalog.Catalog, rec *registry.Record, f *clinic.Forec
 		return h
 	}
 	h.AsOf = hl7.Date{Year: f.AsOf.Year, Month: int(f.AsOf.Month), Day: f.AsOf.Day}
+	h.Schedule = scheduleOf(f.Schedule)
 	asOf := f.AsOf.Time()
 	seen := map[string]bool{}
 	for _, fc := range f.Result.Forecasts {
