@@ -210,6 +210,26 @@ func (s *Service) historyVaccination(ctx context.Context, a Actor, in *HistoryVa
 // idempotency key (an HL7 message control ID), a retry returns the first
 // outcome and writes nothing. One audit entry covers the batch.
 func (s *Service) RecordHistory(ctx context.Context, a Actor, in HistoryInput, idemKey string) (*ImportedHistory, error) {
+	// Most batches add new records to a known person: they are written
+	// without reading the person's records first, and the store's unique
+	// source references catch a record sent before, in which case the
+	// batch is read and written again the careful way.
+	optimistic := in.Card != "" && len(in.Tests) == 0
+	for i := range in.Vaccinations {
+		optimistic = optimistic && !in.Vaccinations[i].Delete && !in.Vaccinations[i].Update
+	}
+	if optimistic {
+		out, err := s.recordHistory(ctx, a, in, idemKey, true)
+		if registry.ErrorCode(err) != registry.ECONFLICT || registry.ErrorField(err) != "source_ref" {
+			return out, err
+		}
+	}
+	return s.recordHistory(ctx, a, in, idemKey, false)
+}
+
+// recordHistory is RecordHistory; optimistic skips reading the person's
+// records (see RecordHistory).
+func (s *Service) recordHistory(ctx context.Context, a Actor, in HistoryInput, idemKey string, optimistic bool) (*ImportedHistory, error) {
 	if err := s.begin(a, ActHistoryImport); err != nil {
 		return nil, err
 	}
@@ -273,7 +293,7 @@ func (s *Service) RecordHistory(ctx context.Context, a Actor, in HistoryInput, i
 	for i := range in.Vaccinations {
 		keyed = keyed || strings.TrimSpace(in.Vaccinations[i].Key) != ""
 	}
-	if in.Card != "" && !keyed {
+	if in.Card != "" && (!keyed || optimistic) {
 		// Nothing to find again by key: the person alone, read and
 		// opened once.
 		sp, err := s.findPerson(ctx, in.Card)
