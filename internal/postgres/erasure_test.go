@@ -88,7 +88,12 @@ func TestPostgresErasureLeavesNothingDecryptable(t *testing.T) {
 		want []int // persons that must still open from it
 	}{
 		{"heap", heap, []int{1, 2, 3, 4}},
-		{"wal", wal, []int{1, 2, 3, 4}},
+		// Persons 1 and 2 shared the erased person's epoch, so their keys
+		// in the WAL are the rewrapped ones; PostgreSQL logs an update that
+		// stays on its page with the prefix and suffix it shares with the
+		// old row left out, which can cut the new wrapped key short. So
+		// the scan is proven on 3 and 4, whose inserts are logged whole.
+		{"wal", wal, []int{3, 4}},
 		{"backup", backup, []int{3, 4}}, // the other epoch; 1 and 2 shared the erased person's epoch
 	} {
 		for _, h := range holders {

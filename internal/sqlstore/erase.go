@@ -1,10 +1,14 @@
 package sqlstore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/haven-registry/haven/internal/registry"
 )
@@ -47,10 +51,7 @@ func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w regis
 		if err != nil {
 			return err
 		}
-		numbers, err := s.doseNumbers(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+		numbers := doseNumbers(vs)
 		for _, v := range vs {
 			if err := s.forgetIdempotency(ctx, tx, v.ID.String()); err != nil {
 				return err
@@ -105,25 +106,24 @@ func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w regis
 	return nil
 }
 
-// doseNumbers returns the stored dose number of each of the person's doses.
-func (s *Store) doseNumbers(ctx context.Context, tx *sql.Tx, personID []byte) (map[registry.ID]int, error) {
-	rows, err := tx.QueryContext(ctx, s.dialect.Rebind(`SELECT id, dose_number FROM vaccinations WHERE person_id = ?`), personID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[registry.ID]int{}
-	for rows.Next() {
-		var (
-			id []byte
-			n  int
-		)
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
+// doseNumbers numbers a person's completed doses in the order they were
+// given (date, then recording time, then ID), as DoseCounts does for the
+// living.
+func doseNumbers(vs []registry.Vaccination) map[registry.ID]int {
+	done := make([]registry.Vaccination, 0, len(vs))
+	for _, v := range vs {
+		if v.Status == registry.StatusCompleted {
+			done = append(done, v)
 		}
-		out[registry.ID(id)] = n
 	}
-	return out, rows.Err()
+	slices.SortFunc(done, func(a, b registry.Vaccination) int {
+		return cmp.Or(strings.Compare(a.Date.String(), b.Date.String()), a.RecordedAt.Compare(b.RecordedAt), bytes.Compare(a.ID[:], b.ID[:]))
+	})
+	out := make(map[registry.ID]int, len(done))
+	for i, v := range done {
+		out[v.ID] = i + 1
+	}
+	return out
 }
 
 func (s *Store) forgetIdempotency(ctx context.Context, tx *sql.Tx, resource string) error {
@@ -147,10 +147,17 @@ func (s *Store) countErased(ctx context.Context, tx *sql.Tx, kind, site, product
 
 // DoseCounts implements registry.Store.
 func (s *Store) DoseCounts(ctx context.Context, from, to registry.Date) ([]registry.DoseCount, error) {
+	// A dose's number is its place among the person's completed doses by
+	// date (then recording time and ID), counted here rather than stored
+	// with every dose.
 	rows, err := s.db.QueryContext(ctx, s.dialect.Rebind(`
+		WITH numbered AS (
+			SELECT site, product, dose_date,
+				ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY dose_date, recorded_at, id) AS dose_number
+			FROM vaccinations WHERE status = ? AND person_id IS NOT NULL)
 		SELECT v.site, s.jurisdiction, v.product, v.dose_number, v.dose_date, COUNT(*)
-		FROM vaccinations v JOIN sites s ON s.code = v.site
-		WHERE v.status = ? AND v.dose_date BETWEEN ? AND ?
+		FROM numbered v JOIN sites s ON s.code = v.site
+		WHERE v.dose_date BETWEEN ? AND ?
 		GROUP BY v.site, s.jurisdiction, v.product, v.dose_number, v.dose_date
 		UNION ALL
 		SELECT e.site, s.jurisdiction, e.product, e.dose_number, e.week, e.count

@@ -349,31 +349,20 @@ func (s *Store) personMissing(err error) error {
 	return err
 }
 
-// RecordVaccination implements registry.Store. It also stores the dose's
-// number in the person's history at the time of recording, so that aggregate
-// tables can count doses by number after the person is erased.
+// RecordVaccination implements registry.Store.
 func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, w registry.Write) (*registry.Idempotency, error) {
 	return s.create(ctx, "record vaccination", w, func(tx *sql.Tx) error {
 		return s.insertVaccination(ctx, tx, v)
 	})
 }
 
-// insertVaccination stores v with its dose number (a not-given dose has
-// none).
+// insertVaccination stores v.
 func (s *Store) insertVaccination(ctx context.Context, tx *sql.Tx, v registry.Vaccination) error {
-	number := 0
-	if v.Status == registry.StatusCompleted {
-		if err := s.txQueryRow(ctx, tx, `SELECT COUNT(*) FROM vaccinations WHERE person_id = ? AND status = ? AND dose_date <= ?`,
-			v.PersonID[:], registry.StatusCompleted, v.Date.String()).Scan(&number); err != nil {
-			return err
-		}
-		number++
-	}
-	_, err := s.txExec(ctx, tx, `INSERT INTO vaccinations (`+vaccinationColumns+`, dose_number)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.txExec(ctx, tx, `INSERT INTO vaccinations (`+vaccinationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.ID[:], v.PersonID[:], v.Product, v.Date.String(), v.Site, v.Lot, string(v.Source), v.Payment.Kind,
 		v.Payment.Amount, v.Payment.Currency, micros(v.RecordedAt), v.Status, nullID(v.Replaces), nullID(v.ReplacedBy),
-		v.StatusReason, nullString(v.SourceRef), number)
+		v.StatusReason, nullString(v.SourceRef))
 	if s.dialect.IsUniqueViolation(err) && v.SourceRef != "" {
 		return registry.FieldErrorf(registry.ECONFLICT, "source_ref", "A record with this source reference is already stored.")
 	}
