@@ -281,13 +281,26 @@ type auditStore interface {
 	audit.CheckpointStore
 }
 
-// auditChainStore is an audit store that keys its log and prunes its
-// checkpoints (sqlstore.Store).
+// auditChainStore is an audit store that keys its log, joins its chains
+// and prunes its checkpoints (sqlstore.Store).
 type auditChainStore interface {
 	SetAuditChain(key func() *audit.ChainKey)
 	StartAuditEpoch(ctx context.Context, now time.Time) (uint64, error)
 	AuditEpoch(ctx context.Context, keyID string) (uint64, error)
 	DeleteCheckpoint(ctx context.Context, origin string, seq uint64) error
+	// JoinAuditChains names the head of every chain that moved in chain 0
+	// and returns chain 0's head: what a checkpoint signs.
+	JoinAuditChains(ctx context.Context, now time.Time) (audit.Entry, error)
+}
+
+// auditHead returns what a checkpoint signs: the head of chain 0 after a
+// join of every other chain (docs/adr/0005), or the last entry of a store
+// that keeps one chain.
+func auditHead(ctx context.Context, db auditStore, now time.Time) (audit.Entry, error) {
+	if cs, ok := db.(auditChainStore); ok {
+		return cs.JoinAuditChains(ctx, now)
+	}
+	return db.Last(ctx)
 }
 
 func openAuditStore(ctx context.Context, env *commandEnv) (auditStore, error) {
@@ -303,10 +316,11 @@ func openAuditStore(ctx context.Context, env *commandEnv) (auditStore, error) {
 	return as, nil
 }
 
-// signCheckpoint signs the head of the log, if it moved since the last
-// checkpoint, and stores the checkpoint.
+// signCheckpoint signs the head of the log (chain 0, after joining the
+// other chains), if it moved since the last checkpoint, and stores the
+// checkpoint.
 func signCheckpoint(ctx context.Context, db auditStore, signer *audit.Signer, now time.Time) (*audit.Checkpoint, error) {
-	head, err := db.Last(ctx)
+	head, err := auditHead(ctx, db, now)
 	if err != nil {
 		return nil, err
 	}
@@ -563,8 +577,10 @@ func (a *serverAudit) checkpoint(ctx context.Context, now time.Time) error {
 			}
 		}
 	} else if k := a.chain.Load(); k != nil && a.keyed != nil && !a.isRecorded(k.ID()) {
-		// Sealed at start, so the epoch began with a request: record it.
-		if seq, err := a.keyed.AuditEpoch(ctx, k.ID()); err == nil {
+		// Sealed at start, so the epoch began with a request (in chain 0,
+		// or in a writer's chain): start it in chain 0 if need be, and
+		// record it.
+		if seq, err := a.keyed.StartAuditEpoch(ctx, a.env.Now()); err == nil {
 			if err := a.recordEpoch(k.ID(), seq); err != nil {
 				return err
 			}
@@ -580,7 +596,7 @@ func (a *serverAudit) isRecorded(id string) bool {
 }
 
 func (a *serverAudit) signHead(ctx context.Context, signer *audit.Signer, now time.Time) error {
-	head, err := a.db.Last(ctx)
+	head, err := auditHead(ctx, a.db, now)
 	if registry.ErrorCode(err) == registry.ENOTFOUND {
 		return nil
 	}
@@ -750,14 +766,24 @@ func auditCommand(ctx context.Context, env *commandEnv, args []string) error {
 				keyed := "not keyed"
 				if rep.KeyedFrom != 0 {
 					keyed = fmt.Sprintf("keyed from entry %d, %d MACs checked", rep.KeyedFrom, rep.MACs)
+				} else if rep.MACs != 0 {
+					keyed = fmt.Sprintf("%d MACs checked", rep.MACs)
 				}
-				fmt.Fprintf(env.Stdout, "audit log OK: %d entries (%s), %d checkpoints (%d external), head %s\n",
-					rep.Entries, keyed, rep.Checkpoints, rep.External, rep.LastHash)
+				chains := ""
+				if n := len(rep.Chains); n > 0 {
+					chains = fmt.Sprintf(" in chain 0 and %d writers' chains joined to it", n)
+				}
+				fmt.Fprintf(env.Stdout, "audit log OK: %d entries%s (%s), %d checkpoints (%d external), head %s\n",
+					rep.Entries, chains, keyed, rep.Checkpoints, rep.External, rep.LastHash)
 			}
 		}
 		if verr != nil {
-			if rep.Problem != nil {
-				return fmt.Errorf("audit log bad at entry %d (%s): %s", rep.Problem.Seq, rep.Problem.Kind, rep.Problem.Detail)
+			if p := rep.Problem; p != nil {
+				at := fmt.Sprintf("entry %d", p.Seq)
+				if p.Chain != 0 {
+					at = fmt.Sprintf("entry %d of chain %d", p.Seq, p.Chain)
+				}
+				return fmt.Errorf("audit log bad at %s (%s): %s", at, p.Kind, p.Detail)
 			}
 			return verr
 		}
@@ -774,6 +800,14 @@ func auditCommand(ctx context.Context, env *commandEnv, args []string) error {
 		if args[0] == "key" {
 			fmt.Fprintln(env.Stdout, audit.EncodePublicKey(signer.PublicKey()))
 			return nil
+		}
+		if cs, ok := db.(auditChainStore); ok {
+			// The join this checkpoint writes is keyed like a server's.
+			k, err := auditChainKey(v)
+			if err != nil {
+				return err
+			}
+			cs.SetAuditChain(func() *audit.ChainKey { return k })
 		}
 		cp, err := signCheckpoint(ctx, db, signer, env.Now())
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -102,7 +104,9 @@ func auditWorkload(t *testing.T, e auditEnv, base string, persons int) {
 	}
 }
 
-// auditRows reads the log as stored.
+// auditRows reads the log as stored (SQLite keeps every entry in chain 0),
+// decoding the compact layout of migration 0009: names from audit_names,
+// the subject, and each entry's PrevHash from the entry before it.
 func auditRows(t *testing.T, dir string) []audit.Entry {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "haven.db"))
@@ -110,26 +114,40 @@ func auditRows(t *testing.T, dir string) []audit.Entry {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT seq, at, actor, role, action, purpose, subject, prev_hash, hash, mac FROM audit_log ORDER BY seq`)
+	names := auditNames(t, db)
+	rows, err := db.Query(`SELECT seq, at, actor, role, action, purpose, subject, hash, mac FROM audit_log WHERE chain = 0 ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []audit.Entry
+	var (
+		out  []audit.Entry
+		prev audit.Hash
+	)
 	for rows.Next() {
 		var (
-			e               audit.Entry
-			seq, at         int64
-			prev, hash, mac []byte
+			e                         audit.Entry
+			seq, at                   int64
+			actor, role, action, purp int64
+			subject, hash, mac        []byte
 		)
-		if err := rows.Scan(&seq, &at, &e.Actor, &e.Role, &e.Action, &e.Purpose, &e.Subject, &prev, &hash, &mac); err != nil {
+		if err := rows.Scan(&seq, &at, &actor, &role, &action, &purp, &subject, &hash, &mac); err != nil {
 			t.Fatal(err)
 		}
 		e.Seq, e.Time = uint64(seq), time.UnixMicro(at).UTC()
-		copy(e.PrevHash[:], prev)
+		e.Actor, e.Role, e.Action, e.Purpose = names[actor], names[role], names[action], names[purp]
+		switch {
+		case len(subject) == 0:
+		case subject[0] == 0:
+			e.Subject = string(subject[1:])
+		default:
+			id, n := binary.Uvarint(subject)
+			e.Subject = names[int64(id)] + hex.EncodeToString(subject[n:])
+		}
 		copy(e.Hash[:], hash)
-		if mac != nil {
-			var m audit.Hash
+		e.PrevHash, prev = prev, e.Hash
+		if len(mac) > 0 {
+			var m audit.MAC
 			copy(m[:], mac)
 			e.MAC = &m
 		}
@@ -138,8 +156,31 @@ func auditRows(t *testing.T, dir string) []audit.Entry {
 	return out
 }
 
+// auditNames reads the log's dictionary.
+func auditNames(t *testing.T, db *sql.DB) map[int64]string {
+	t.Helper()
+	rows, err := db.Query(`SELECT id, name FROM audit_names`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	names := map[int64]string{}
+	for rows.Next() {
+		var (
+			id   int64
+			name string
+		)
+		if err := rows.Scan(&id, &name); err != nil {
+			t.Fatal(err)
+		}
+		names[id] = name
+	}
+	return names
+}
+
 // rewriteLog replaces the stored log with rows, as someone with the
-// database file would.
+// database file would (adding names to the dictionary as needed, and
+// storing subjects as text, which the store reads as well).
 func rewriteLog(t *testing.T, dir string, rows []audit.Entry) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "haven.db"))
@@ -150,13 +191,28 @@ func rewriteLog(t *testing.T, dir string, rows []audit.Entry) {
 	if _, err := db.Exec(`DELETE FROM audit_log`); err != nil {
 		t.Fatal(err)
 	}
+	ids := map[string]int64{"": 0}
+	for id, name := range auditNames(t, db) {
+		ids[name] = id
+	}
+	id := func(name string) int64 {
+		if id, ok := ids[name]; ok {
+			return id
+		}
+		var id int64
+		if err := db.QueryRow(`INSERT INTO audit_names (id, name) SELECT MAX(id) + 1, ? FROM audit_names RETURNING id`, name).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = id
+		return id
+	}
 	for _, e := range rows {
-		var mac []byte
+		mac := []byte{} // none
 		if e.MAC != nil {
 			mac = e.MAC[:]
 		}
-		if _, err := db.Exec(`INSERT INTO audit_log (seq, at, actor, role, action, purpose, subject, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			int64(e.Seq), e.Time.UnixMicro(), e.Actor, e.Role, e.Action, e.Purpose, e.Subject, e.PrevHash[:], e.Hash[:], mac); err != nil {
+		if _, err := db.Exec(`INSERT INTO audit_log (chain, seq, at, actor, role, action, purpose, subject, hash, mac, heads) VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, X'')`,
+			int64(e.Seq), e.Time.UnixMicro(), id(e.Actor), id(e.Role), id(e.Action), id(e.Purpose), append([]byte{0}, e.Subject...), e.Hash[:], mac); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -280,7 +336,7 @@ func TestAuditVerifyDetectsShortening(t *testing.T) {
 			tamper(t, dir, `DELETE FROM audit_checkpoints`)
 		}, fmt.Sprintf("entry %d (", k+1), true},
 		{"fail/changed", func(t *testing.T, dir string) {
-			tamper(t, dir, `UPDATE audit_log SET subject = 'token:other' WHERE seq = 14`)
+			tamper(t, dir, `UPDATE audit_log SET subject = X'00' || CAST('token:other' AS BLOB) WHERE seq = 14`)
 		}, "entry 14", true},
 		{"fail/deleted", func(t *testing.T, dir string) { tamper(t, dir, `DELETE FROM audit_log WHERE seq = 12`) }, "entry 12", true},
 		{"fail/reordered", func(t *testing.T, dir string) {
@@ -288,7 +344,7 @@ func TestAuditVerifyDetectsShortening(t *testing.T) {
 		}, "entry 13", true},
 		{"fail/inserted", func(t *testing.T, dir string) {
 			tamper(t, dir, `UPDATE audit_log SET seq = seq + 100000 WHERE seq >= 13`, `UPDATE audit_log SET seq = seq - 99999 WHERE seq >= 100013`,
-				`INSERT INTO audit_log SELECT 13, at, actor, role, 'person.read', purpose, subject, prev_hash, hash, mac FROM audit_log WHERE seq = 12`)
+				`INSERT INTO audit_log SELECT chain, 13, at, actor, role, COALESCE((SELECT id FROM audit_names WHERE name = 'person.read'), action), purpose, subject, hash, mac, heads FROM audit_log WHERE seq = 12`)
 		}, "entry 13", true},
 	}
 	for _, tt := range tests {

@@ -71,7 +71,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		stmts []string
 		entry string
 	}{
-		{"fail/changed", []string{`UPDATE audit_log SET subject = 'token:other' WHERE seq = 4`}, "entry 4"},
+		{"fail/changed", []string{`UPDATE audit_log SET subject = X'00' || CAST('token:other' AS BLOB) WHERE seq = 4`}, "entry 4"},
 		{"fail/deleted", []string{`DELETE FROM audit_log WHERE seq = 2`}, "entry 2"},
 		{"fail/reordered", []string{
 			`UPDATE audit_log SET seq = 100 WHERE seq = 3`,
@@ -80,7 +80,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		{"fail/inserted", []string{
 			`UPDATE audit_log SET seq = seq + 10 WHERE seq >= 3`,
 			`UPDATE audit_log SET seq = seq - 9 WHERE seq >= 13`,
-			`INSERT INTO audit_log SELECT 3, at, actor, role, 'person.read', purpose, subject, prev_hash, hash, mac FROM audit_log WHERE seq = 2`}, "entry 3"},
+			`INSERT INTO audit_log SELECT chain, 3, at, actor, role, COALESCE((SELECT id FROM audit_names WHERE name = 'person.read'), action), purpose, subject, hash, mac, heads FROM audit_log WHERE seq = 2`}, "entry 3"},
 		{"fail/truncated-before-checkpoint", []string{`DELETE FROM audit_log WHERE seq >= 2`}, "entry 2"},
 	}
 	for _, tt := range tests {

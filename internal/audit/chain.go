@@ -32,9 +32,34 @@ const (
 	epochSubjectPrefix = "chain:"
 )
 
+// MACSize is the size of an entry's MAC: HMAC-SHA-256 truncated to 128
+// bits (as RFC 4868 truncates it for IPsec), which keeps a forger's chance
+// per attempt at 2^-128 and halves what every entry stores.
+const MACSize = 16
+
+// MAC is an entry's MAC. Its text form is 32 lower-case hex digits.
+type MAC [MACSize]byte
+
+// String returns the MAC as lower-case hex.
+func (m MAC) String() string { return hex.EncodeToString(m[:]) }
+
+// MarshalText encodes the MAC as hex (so JSON shows a string).
+func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText decodes 32 hex digits.
+func (m *MAC) UnmarshalText(b []byte) error {
+	if len(b) != 2*len(m) {
+		return registry.Errorf(registry.EMALFORMED, "mac must be %d hex digits", 2*len(m))
+	}
+	if _, err := hex.Decode(m[:], b); err != nil {
+		return registry.Errorf(registry.EMALFORMED, "mac is not hex")
+	}
+	return nil
+}
+
 // ChainKey is the secret that keys the audit chain. Each entry's MAC is
 //
-//	HMAC-SHA-256(key, "haven-audit-mac/v1\x00" ‖ entry hash)
+//	HMAC-SHA-256(key, "haven-audit-mac/v1\x00" ‖ entry hash), first 16 bytes
 //
 // and the entry hash commits to every entry before it, so a valid MAC on
 // entry n vouches for entries 1…n. Someone who can edit the database but
@@ -75,7 +100,7 @@ func (k *ChainKey) Is(secret []byte) bool {
 }
 
 // Sum returns the MAC of an entry whose hash is h.
-func (k *ChainKey) Sum(h Hash) Hash {
+func (k *ChainKey) Sum(h Hash) MAC {
 	st, _ := k.macs.Get().(*macState)
 	if st == nil {
 		st = k.newState()
@@ -99,11 +124,11 @@ func (k *ChainKey) newState() *macState {
 	return st
 }
 
-func (st *macState) sum(h *Hash) Hash {
+func (st *macState) sum(h *Hash) MAC {
 	copy(st.in[len(macDomain):], h[:])
 	st.h.Reset()
 	st.h.Write(st.in[:])
-	var out Hash
+	var out MAC
 	copy(out[:], st.h.Sum(st.out[:0]))
 	return out
 }

@@ -20,8 +20,9 @@ import (
 // checkpointHeader starts the signed message of every checkpoint.
 const checkpointHeader = "haven-audit-checkpoint/v1"
 
-// Checkpoint is a signed statement "the log named Origin had Seq entries and
-// entry Seq had hash Hash, at Time". Anyone holding the public key can check
+// Checkpoint is a signed statement "chain 0 of the log named Origin had Seq
+// entries and entry Seq had hash Hash, at Time". Through the joins in chain
+// 0 (JoinAction) it covers every other chain too. Anyone holding the public key can check
 // it; an outside party (a partner organisation, a witness) keeps copies so a
 // later rewrite or truncation of the log is caught even by someone who
 // controls the database.

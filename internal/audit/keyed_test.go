@@ -124,7 +124,7 @@ func TestVerifyKeyedDetects(t *testing.T) {
 			return r
 		}, nil, nil, nil, 5, audit.KindChanged},
 		{"fail/mac-altered", func(r []audit.Entry) []audit.Entry {
-			bad := audit.Hash{1}
+			bad := audit.MAC{1}
 			r[9].MAC = &bad
 			return r
 		}, cps, nil, nil, 10, audit.KindChanged},

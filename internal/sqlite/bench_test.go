@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/hex"
 	"testing"
 	"time"
 
@@ -21,20 +22,31 @@ func BenchmarkAuditVerify1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_log (seq, at, actor, role, action, purpose, subject, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	// The compact layout of migration 0009: names as dictionary IDs, the
+	// pseudonym as the ID of its prefix ("ps1_", 3) and 16 bytes.
+	rec := audit.Record{Actor: "tk_0123456789ab", Role: "vaccinator", Action: "person.read", Purpose: "care", Subject: "ps1_00112233445566778899aabbccddeeff"}
+	var ids []any
+	for _, name := range []string{rec.Actor, rec.Role, rec.Action, rec.Purpose} {
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO audit_names (id, name) SELECT MAX(id) + 1, ? FROM audit_names RETURNING id`, name).Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	subject, _ := hex.DecodeString("03" + rec.Subject[len("ps1_"):])
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_log (chain, seq, at, actor, role, action, purpose, subject, hash, mac, heads)
+		VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, X'', X'')`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var last *audit.Entry
 	now := time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)
 	for i := range n {
-		e, err := audit.Next(last, audit.Record{Actor: "tk_0123456789ab", Role: "vaccinator", Action: "person.read",
-			Purpose: "care", Subject: "ps1_00112233445566778899aabbccddeeff"}, now.Add(time.Duration(i)*time.Millisecond))
+		e, err := audit.Next(last, rec, now.Add(time.Duration(i)*time.Millisecond))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := ins.ExecContext(ctx, int64(e.Seq), e.Time.UnixMicro(), e.Actor, e.Role, e.Action, e.Purpose, e.Subject, e.PrevHash[:], e.Hash[:]); err != nil {
+		if _, err := ins.ExecContext(ctx, append([]any{int64(e.Seq), e.Time.UnixMicro()}, append(ids, subject, e.Hash[:])...)...); err != nil {
 			b.Fatal(err)
 		}
 		last = &e

@@ -216,11 +216,11 @@ func (s *Store) FindRecord(ctx context.Context, code registry.CardCode) (*regist
 		return nil, s.wrap("find record", err)
 	}
 	defer tx.Rollback()
-	st, err := s.prepared(ctx, &s.readStmts, s.db, `SELECT `+personColumns+` FROM persons WHERE card_code = ?`)
+	st, err := s.stmtIn(ctx, tx, &s.readStmts, s.db, `SELECT `+personColumns+` FROM persons WHERE card_code = ?`)
 	if err != nil {
 		return nil, s.wrap("find record", err)
 	}
-	p, err := scanPerson(tx.StmtContext(ctx, st).QueryRowContext(ctx, string(code)))
+	p, err := scanPerson(st.QueryRowContext(ctx, string(code)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, registry.Errorf(registry.ENOTFOUND, "Person not found.")
 	}
@@ -250,16 +250,20 @@ func (s *Store) FindVaccinations(ctx context.Context, personID registry.ID) ([]r
 // tx, a transaction of the write pool when write is set (of the read pool
 // otherwise).
 func (s *Store) query(ctx context.Context, tx *sql.Tx, write bool, query string, args ...any) (*sql.Rows, error) {
-	cache, db := &s.readStmts, s.db
-	if write {
-		cache, db = &s.txStmts, s.writeDB
+	if tx != nil {
+		cache, db := &s.readStmts, s.db
+		if write {
+			cache, db = &s.txStmts, s.writeDB
+		}
+		st, err := s.stmtIn(ctx, tx, cache, db, query)
+		if err != nil {
+			return nil, err
+		}
+		return st.QueryContext(ctx, args...)
 	}
-	st, err := s.prepared(ctx, cache, db, query)
+	st, err := s.prepared(ctx, &s.readStmts, s.db, query)
 	if err != nil {
 		return nil, err
-	}
-	if tx != nil {
-		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
 	return st.QueryContext(ctx, args...)
 }

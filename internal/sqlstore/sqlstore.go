@@ -35,11 +35,13 @@ type Dialect struct {
 	// now but may soon (full disk, I/O error, lost connection, too busy):
 	// such failures answer EUNAVAILABLE, which clients retry.
 	IsUnavailable func(error) bool
-	// AuditLock, when set, is run before reading the head of the audit log
-	// in a write transaction, to serialise appends across connections and
-	// processes (PostgreSQL: an advisory transaction lock). SQLite needs
-	// none: it has one writer.
-	AuditLock string
+	// AuditChains makes every write transaction append its audit entry to
+	// a chain of its own, claimed once and held until the store closes,
+	// so that concurrent writers, in one process or several, never wait for
+	// one another (PostgreSQL; see audit_chains.go and docs/adr/0005).
+	// Without it, every entry goes to chain 0, which suits a database with
+	// one writer at a time (SQLite).
+	AuditChains bool
 	// PostErase runs, outside any transaction, after a person is erased,
 	// to purge old copies of the erased rows from the database files.
 	PostErase []string
@@ -71,7 +73,9 @@ type Store struct {
 // migrates with the *.sql files of migrations. closers run, in order, when
 // the Store is closed.
 func New(db *sql.DB, d Dialect, runner TxRunner, migrations fs.FS, closers ...func() error) *Store {
-	return &Store{db: db, writeDB: db, dialect: d, runner: runner, migrations: migrations, closers: closers}
+	s := &Store{db: db, writeDB: db, dialect: d, migrations: migrations, closers: closers}
+	s.runner = newAuditRunner(s, runner)
+	return s
 }
 
 // WithWriteDB tells the store that the runner's transactions come from w, so
@@ -99,23 +103,42 @@ func (s *Store) prepared(ctx context.Context, cache *sync.Map, db *sql.DB, query
 	return st, nil
 }
 
+// inTx returns query's statement for tx: prepared once on the write pool
+// and bound to tx. A statement not prepared yet is prepared on tx's own
+// connection for this call (and on the pool in the background), never by
+// waiting for another connection of the pool, which concurrent transactions
+// may all be holding: on PostgreSQL, 32 first writes at once would wait for
+// each other for ever.
+func (s *Store) inTx(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	return s.stmtIn(ctx, tx, &s.txStmts, s.writeDB, query)
+}
+
+// stmtIn is inTx for a transaction of db, whose statements cache holds.
+func (s *Store) stmtIn(ctx context.Context, tx *sql.Tx, cache *sync.Map, db *sql.DB, query string) (*sql.Stmt, error) {
+	if st, ok := cache.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	go func() { _, _ = s.prepared(context.Background(), cache, db, query) }()
+	return tx.PrepareContext(ctx, s.dialect.Rebind(query))
+}
+
 // txExec runs a write statement in tx.
 func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	st, err := s.prepared(ctx, &s.txStmts, s.writeDB, query)
+	st, err := s.inTx(ctx, tx, query)
 	if err != nil {
 		return nil, err
 	}
-	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	return st.ExecContext(ctx, args...)
 }
 
 // txQueryRow runs a one-row query in tx.
 func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	st, err := s.prepared(ctx, &s.txStmts, s.writeDB, query)
+	st, err := s.inTx(ctx, tx, query)
 	if err != nil {
 		// Let the error surface from Scan through an unprepared query.
 		return tx.QueryRowContext(ctx, s.dialect.Rebind(query), args...)
 	}
-	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	return st.QueryRowContext(ctx, args...)
 }
 
 // queryRow runs a one-row read outside any transaction.
