@@ -292,7 +292,15 @@ func (s *Service) evaluate(rec *registry.Record, v registry.Vaccination) ([]sche
 	if pos < 0 {
 		return nil, []Warning{{Code: "not_evaluated", Message: "This product is not part of the schedule, so the dose was not evaluated.", NotEvaluated: "product_not_evaluated"}}
 	}
-	res, err := sch.Forecast(p, asOf.Time())
+	// Only the vaccine groups the dose counts for are evaluated: a dose of
+	// a COVID-19 vaccine needs the COVID-19 series, not every antigen of
+	// the schedule (which took most of a dose's time).
+	var res schedule.Result
+	if groups := sch.GroupsOfCVX(p.Doses[pos].CVX); len(groups) > 0 {
+		res, err = sch.ForecastGroups(p, asOf.Time(), groups...)
+	} else {
+		res, err = sch.Forecast(p, asOf.Time())
+	}
 	if err != nil {
 		s.logger.Warn("dose evaluation failed", "schedule", sch.Name(), "error", err.Error())
 		return nil, []Warning{{Code: "not_evaluated", Message: "The dose could not be evaluated.", NotEvaluated: "unavailable"}}

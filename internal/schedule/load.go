@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"slices"
 	"embed"
 	"io/fs"
 	"path"
@@ -49,6 +50,26 @@ func (s *Schedule) VaccineGroups() []string {
 
 // Antigens returns the names of the antigens that have series, sorted.
 func (s *Schedule) Antigens() []string { return append([]string(nil), s.antigenNames...) }
+
+// GroupsOfCVX returns the vaccine groups whose antigens a dose of the CVX
+// code counts for, in the order of the supporting data (nil for a code the
+// schedule does not know). Evaluating one dose needs only these groups
+// (ForecastGroups), not the whole schedule.
+func (s *Schedule) GroupsOfCVX(cvx string) []string {
+	e, ok := s.cvx[normCVX(cvx)]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, g := range s.groups {
+		for _, as := range e.associations {
+			if slices.Contains(g.antigens, as.antigen) && !slices.Contains(out, g.name) {
+				out = append(out, g.name)
+			}
+		}
+	}
+	return out
+}
 
 type cached struct {
 	once  sync.Once
