@@ -473,9 +473,19 @@ func (s *Service) Gaps(ctx context.Context, a Actor, week registry.Date) (stats.
 	return rep, nil
 }
 
-// AuditEntries returns up to limit entries of the access log from sequence
-// number from on. The listing is itself audited.
-func (s *Service) AuditEntries(ctx context.Context, a Actor, from uint64, limit int) ([]audit.Entry, error) {
+// AuditPage is one page of one chain of the access log, and every chain
+// the log has. A SQLite log has chain 0 only; on PostgreSQL each writer
+// appends to a chain of its own (ADR 0005), so a reader pages each chain.
+type AuditPage struct {
+	Chain   uint64
+	Entries []audit.Entry
+	Chains  []uint64
+}
+
+// AuditEntries returns up to limit entries of chain from seq from on, with
+// the list of chains. Returns EINVALID naming from_seq or limit, and
+// ENOTFOUND naming chain for a chain the log does not have.
+func (s *Service) AuditEntries(ctx context.Context, a Actor, chain, from uint64, limit int) (*AuditPage, error) {
 	if err := s.begin(a, ActAuditList); err != nil {
 		return nil, err
 	}
@@ -488,22 +498,41 @@ func (s *Service) AuditEntries(ctx context.Context, a Actor, from uint64, limit 
 	if s.auditLog == nil {
 		return nil, registry.Errorf(registry.EUNAVAILABLE, "This store keeps no access log.")
 	}
+	page := &AuditPage{Chain: chain, Entries: []audit.Entry{}, Chains: []uint64{0}}
+	chains, multi := s.auditLog.(audit.ChainStore)
+	if multi {
+		var err error
+		if page.Chains, err = chains.Chains(ctx); err != nil {
+			return nil, err
+		}
+		if len(page.Chains) == 0 {
+			page.Chains = []uint64{0}
+		}
+	}
+	if !slices.Contains(page.Chains, chain) {
+		return nil, registry.FieldErrorf(registry.ENOTFOUND, "chain", "The access log has no chain %d.", chain)
+	}
 	if err := s.trace(ctx, a, ActAuditList, "", ""); err != nil {
 		return nil, err
 	}
-	entries := []audit.Entry{}
 	errStop := errors.New("stop")
-	err := s.auditLog.Scan(ctx, from, func(e audit.Entry) error {
-		entries = append(entries, e)
-		if len(entries) == limit {
+	collect := func(e audit.Entry) error {
+		page.Entries = append(page.Entries, e)
+		if len(page.Entries) == limit {
 			return errStop
 		}
 		return nil
-	})
+	}
+	var err error
+	if multi {
+		err = chains.ScanChain(ctx, chain, from, collect)
+	} else {
+		err = s.auditLog.Scan(ctx, from, collect)
+	}
 	if err != nil && !errors.Is(err, errStop) {
 		return nil, err
 	}
-	return entries, nil
+	return page, nil
 }
 
 // VerifyAudit checks the whole chain against the stored checkpoints. A

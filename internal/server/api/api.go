@@ -666,8 +666,15 @@ func (h *API) Gaps() http.Handler {
 // AuditList pages through the access log (clinic AuditEntries).
 func (h *API) AuditList() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		from, limit := uint64(1), 100
+		chain, from, limit := uint64(0), uint64(1), 100
 		q := r.URL.Query()
+		if v := q.Get("chain"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return registry.FieldErrorf(registry.EINVALID, "chain", "chain must be a whole number (see chains).")
+			}
+			chain = n
+		}
 		if v := q.Get("from_seq"); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil || n == 0 {
@@ -682,11 +689,11 @@ func (h *API) AuditList() http.Handler {
 			}
 			limit = n
 		}
-		entries, err := h.svc.AuditEntries(r.Context(), a, from, limit)
+		page, err := h.svc.AuditEntries(r.Context(), a, chain, from, limit)
 		if err != nil {
 			return err
 		}
-		Encode(w, http.StatusOK, map[string]any{"entries": entries})
+		Encode(w, http.StatusOK, map[string]any{"chain": page.Chain, "entries": page.Entries, "chains": page.Chains})
 		return nil
 	})
 }

@@ -217,12 +217,12 @@ func (f *fixture) do(tb testing.TB, actor, method, target, body string, header .
 // personReads counts the person-level entries of the access log.
 func (f *fixture) personReads(tb testing.TB) int {
 	tb.Helper()
-	entries, err := f.svc.AuditEntries(context.Background(), clinic.Operator(), 1, 1000)
+	page, err := f.svc.AuditEntries(context.Background(), clinic.Operator(), 0, 1, 1000)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	n := 0
-	for _, e := range entries {
+	for _, e := range page.Entries {
 		if strings.HasPrefix(e.Action, "person.") && e.Action != string(clinic.ActPersonCreate) {
 			n++
 		}

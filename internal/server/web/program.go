@@ -668,6 +668,8 @@ func (a *App) RevokeToken(w http.ResponseWriter, r *http.Request, c *PageCtx) er
 
 type auditPageData struct {
 	Entries  []audit.Entry
+	Chain    uint64
+	Chains   []uint64
 	From     uint64
 	Next     uint64
 	Prev     uint64
@@ -680,6 +682,13 @@ type auditPageData struct {
 func (a *App) AuditPage(w http.ResponseWriter, r *http.Request, c *PageCtx) error {
 	const limit = 100
 	d := auditPageData{From: 1}
+	if v := r.URL.Query().Get("chain"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return registry.FieldErrorf(registry.EINVALID, "chain", "chain must be a whole number.")
+		}
+		d.Chain = n
+	}
 	if v := r.URL.Query().Get("from_seq"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n == 0 {
@@ -687,10 +696,12 @@ func (a *App) AuditPage(w http.ResponseWriter, r *http.Request, c *PageCtx) erro
 		}
 		d.From = n
 	}
-	entries, err := a.svc.AuditEntries(r.Context(), c.actor(r), d.From, limit+1)
+	page, err := a.svc.AuditEntries(r.Context(), c.actor(r), d.Chain, d.From, limit+1)
 	if err != nil {
 		return err
 	}
+	entries := page.Entries
+	d.Chains = page.Chains
 	if len(entries) > limit {
 		d.Next, entries = entries[limit].Seq, entries[:limit]
 	}
