@@ -1,10 +1,10 @@
 package schedule
 
 import (
-	"slices"
 	"embed"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
