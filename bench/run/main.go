@@ -77,7 +77,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each load run (and of each SQLite insert run)")
 	fs.DurationVar(&o.benchtime, "benchtime", time.Second, "-test.benchtime of each Go benchmark (dcc, forecast)")
 	fs.IntVar(&o.clients, "clients", 32, "concurrent HTTP clients, and PostgreSQL connections of the pgbench-style floor")
-	fs.IntVar(&o.persons, "persons", 500, "persons registered on each server; requests cycle through them")
+	fs.IntVar(&o.persons, "persons", 5000, "persons registered on each server; requests cycle through them (5,000 keep a 10 s run near a handful of doses each, as in real use)")
 	only := fs.String("only", "", "comma-separated measures to run: "+strings.Join(groups, ",")+" (default: all; postgres only with a URL)")
 	fs.StringVar(&o.postgres, "postgres", getenv("HAVEN_TEST_POSTGRES"), "PostgreSQL server URL for the postgres measure (env HAVEN_TEST_POSTGRES); a database is created for each round and dropped")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of Markdown")
