@@ -23,7 +23,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/haven-registry/haven/internal/clinic"
@@ -55,17 +57,75 @@ func NewHandler(svc *clinic.Service, logger *slog.Logger, facility string) *Hand
 // Handle answers a body of one or more messages (or a batch) sent by actor,
 // with one reply for each, framed as the request was. It never fails: an
 // error in a message is an ACK (or RSP) with AE or AR naming the field.
+//
+// Messages about the same card code are handled one after another, in the
+// order sent; the others (different cards, or new persons) are handled a
+// few at a time, so that a batch's writes share the store's group commits.
+// The replies keep the order of the messages.
 func (h *Handler) Handle(ctx context.Context, a clinic.Actor, body []byte) []byte {
 	batch, err := hl7.Parse(body)
 	if err != nil {
 		// The body as a whole is unreadable: one reject with no header.
 		return h.reply(nil, hl7.Errors{hl7.FromError(err, hl7.Location{})})
 	}
-	replies := make([][]byte, 0, len(batch.Messages))
-	for _, m := range batch.Messages {
-		replies = append(replies, h.message(ctx, a, m))
+	replies := make([][]byte, len(batch.Messages))
+	if len(batch.Messages) == 1 {
+		replies[0] = h.message(ctx, a, batch.Messages[0])
+		return hl7.NewBatch(batch, replies, h.envelope())
 	}
+	var (
+		order []string
+		runs  = map[string][]int{}
+	)
+	for i, m := range batch.Messages {
+		key := cardOf(m)
+		if key == "" {
+			key = "#" + strconv.Itoa(i) // no card: a new person, or no person at all
+		}
+		if _, ok := runs[key]; !ok {
+			order = append(order, key)
+		}
+		runs[key] = append(runs[key], i)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, batchConcurrency)
+	for _, key := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(run []int) {
+			defer func() { <-sem; wg.Done() }()
+			for _, i := range run {
+				replies[i] = h.message(ctx, a, batch.Messages[i])
+			}
+		}(runs[key])
+	}
+	wg.Wait()
 	return hl7.NewBatch(batch, replies, h.envelope())
+}
+
+// batchConcurrency bounds the messages of one body handled at once.
+const batchConcurrency = 8
+
+// cardOf returns the Haven card code a message names (PID-3 or QPD-3 with
+// assigning authority HAVEN), or "".
+func cardOf(m *hl7.Message) string {
+	for _, at := range []struct {
+		seg   string
+		field int
+	}{{"PID", 3}, {"QPD", 3}} {
+		s := m.Find(at.seg, 1)
+		if s == nil {
+			continue
+		}
+		f := s.Field(at.field)
+		for r := 1; r <= min(f.Reps(), 100); r++ {
+			cx := f.Rep(r)
+			if strings.EqualFold(cx.Comp(4).Sub(1).Text(), hl7.HavenAuthority) || strings.EqualFold(cx.Comp(4).Text(), hl7.HavenAuthority) {
+				return strings.ToUpper(cx.Comp(1).Text())
+			}
+		}
+	}
+	return ""
 }
 
 // HandleMessage answers one message (MLLP carries one per frame).
