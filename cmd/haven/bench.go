@@ -38,11 +38,15 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	mode := fs.String("mode", "doses", "what each request is: doses (POST a dose as JSON), vxu (POST an HL7 VXU^V04 with one dose to /api/v1/hl7), fhir-search (GET /fhir/r4/Immunization by card for persons holding --doses doses)")
 	dosesEach := fs.Int("doses", 10, "doses recorded for each person before a fhir-search run")
+	batch := fs.Int("batch", 1, "with --mode vxu: messages per request (one dose each, for different persons), as an EHR's batch upload sends them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *mode != "doses" && *mode != "vxu" && *mode != "fhir-search" {
 		return fmt.Errorf("--mode %q: want doses, vxu or fhir-search", *mode)
+	}
+	if *batch < 1 || *batch > 1000 {
+		return fmt.Errorf("--batch %d: want 1 to 1000", *batch)
 	}
 	if *clients < 1 || *persons < 1 || *duration <= 0 {
 		return errors.New("--clients, --persons and --duration must be positive")
@@ -59,7 +63,7 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	} else if *token == "" || *site == "" {
 		return errors.New("--url needs --token (a vaccinator token) and --site")
 	}
-	lg := &loadGen{base: *url, token: *token, site: *site, client: newLoadClient(*clients), evaluated: !*noBirthDate, mode: *mode}
+	lg := &loadGen{base: *url, token: *token, site: *site, client: newLoadClient(*clients), evaluated: !*noBirthDate, mode: *mode, batch: *batch}
 	cards, err := lg.registerPersons(ctx, *persons)
 	if err != nil {
 		return fmt.Errorf("setting up persons: %w", err)
@@ -69,12 +73,16 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 			return fmt.Errorf("setting up doses: %w", err)
 		}
 	}
+	lg.cards = cards
 	res := lg.run(ctx, cards, *clients, *duration)
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(res)
 	}
 	fmt.Fprintf(env.Stdout, "mode %s, clients %d, duration %s, persons %d, doses evaluated: %v\n", *mode, *clients, *duration, *persons, lg.evaluated)
 	fmt.Fprintf(env.Stdout, "acknowledged requests: %d (%.0f/s)\n", res.OK, res.PerSecond)
+	if lg.batch > 1 {
+		fmt.Fprintf(env.Stdout, "acknowledged messages: %d (%.0f/s), %d a request\n", res.OK*lg.batch, res.PerSecond*float64(lg.batch), lg.batch)
+	}
 	fmt.Fprintf(env.Stdout, "latency p50 %s, p99 %s, max %s\n", res.P50, res.P99, res.Max)
 	fmt.Fprintf(env.Stdout, "errors: %d\n", res.Errors)
 	return nil
@@ -148,6 +156,8 @@ type loadGen struct {
 	client            *http.Client
 	evaluated         bool   // persons have birth dates, so every dose is evaluated
 	mode              string // doses, vxu or fhir-search
+	batch             int    // vxu: messages per request
+	cards             []string
 }
 
 func newLoadClient(conns int) *http.Client {
@@ -236,8 +246,12 @@ func (lg *loadGen) doseBody(i int) []byte {
 func (lg *loadGen) request(ctx context.Context, card, key string, i int) (bool, error) {
 	switch lg.mode {
 	case "vxu":
-		status, body, err := lg.do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", lg.vxuBody(card, key, i))
-		return status == http.StatusOK && bytes.Contains(body, []byte("MSA|AA|")), err
+		var msgs []byte
+		for j := range max(lg.batch, 1) {
+			msgs = append(msgs, lg.vxuBody(lg.cards[(i*lg.batch+j)%len(lg.cards)], fmt.Sprintf("%s-%d", key, j), i*lg.batch+j)...)
+		}
+		status, body, err := lg.do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", msgs)
+		return status == http.StatusOK && bytes.Count(body, []byte("MSA|AA|")) == max(lg.batch, 1), err
 	case "fhir-search":
 		status, _, err := lg.do(ctx, "GET", "/fhir/r4/Immunization?patient.identifier="+card, "", "", nil)
 		return status == http.StatusOK, err

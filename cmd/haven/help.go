@@ -305,6 +305,7 @@ database, and print the throughput and latency.
   --mode M          what each request is: doses (default; POST a dose as JSON), vxu (POST an HL7
                     VXU^V04 with one dose to /api/v1/hl7) or fhir-search (GET /fhir/r4/Immunization by card)
   --doses N         doses recorded for each person before a fhir-search run (default 10)
+  --batch N         with --mode vxu: messages per request, each one dose for another person (default 1)
   --json            print the result as JSON`},
 }
 
