@@ -58,13 +58,15 @@ func newFloorHandler(fhirBytes int) http.Handler {
 		}{r.PathValue("card"), in.Product, in.Date, in.Site, in.Lot, "completed"})
 	})
 	mux.HandleFunc("POST /api/v1/hl7", func(w http.ResponseWriter, r *http.Request) {
-		msg, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		msg, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 		if err != nil || !bytes.HasPrefix(msg, []byte("MSH|")) {
 			http.Error(w, "not an HL7 message", http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Type", "application/hl7-v2")
-		io.WriteString(w, floorACK)
+		for range max(1, bytes.Count(msg, []byte("\rMSH|"))+1) { // one ACK a message
+			io.WriteString(w, floorACK)
+		}
 	})
 	mux.HandleFunc("GET /fhir/r4/Immunization", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("patient.identifier") == "" {

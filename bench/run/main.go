@@ -2,7 +2,7 @@
 // one command, each of Haven's figures beside its floor (what the building
 // block underneath achieves alone) measured in the same run:
 //
-//	go run ./bench/run [--rounds 3] [--duration 10s] [--clients 32] [--persons 500]
+//	go run ./bench/run [--rounds 3] [--duration 10s] [--clients 32] [--persons 5000] [--vxu-batch 1]
 //	                   [--only doses,vxu,fhir,sqlite,postgres,dcc,forecast]
 //	                   [--postgres URL] [--benchtime 1s] [--json] [--out FILE]
 //
@@ -58,6 +58,7 @@ type options struct {
 	duration  time.Duration
 	benchtime time.Duration
 	clients   int
+	vxuBatch  int
 	persons   int
 	only      []string
 	postgres  string
@@ -73,6 +74,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		fmt.Fprintln(stderr, "usage: go run ./bench/run [flags]   (from the module root; see docs/benchmarks.md)")
 		fs.PrintDefaults()
 	}
+	fs.IntVar(&o.vxuBatch, "vxu-batch", 1, "VXUs per request of the vxu measure, each for another person (an EHR's batch upload); 1: one message a request")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs Haven then its floor, and figures are the medians over the rounds")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each load run (and of each SQLite insert run)")
 	fs.DurationVar(&o.benchtime, "benchtime", time.Second, "-test.benchtime of each Go benchmark (dcc, forecast)")
@@ -88,7 +90,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if o.rounds < 1 || o.duration <= 0 || o.benchtime <= 0 || o.clients < 1 || o.persons < 1 {
+	if o.rounds < 1 || o.duration <= 0 || o.benchtime <= 0 || o.clients < 1 || o.persons < 1 || o.vxuBatch < 1 || o.vxuBatch > 1000 {
 		return o, errors.New("--rounds, --duration, --benchtime, --clients and --persons must be positive")
 	}
 	if *only == "" {
@@ -319,6 +321,9 @@ func (r *runner) havenLoad(ctx context.Context, hr havenRun) (sample, int, error
 	if err != nil {
 		return s, 0, fmt.Errorf("%w: %s", err, tail(h.log))
 	}
+	if hr.mode == modeVXU {
+		lg.batch, lg.cards = r.opts.vxuBatch, cards
+	}
 	size := 0
 	if hr.mode == modeFHIR {
 		if err := lg.recordDoses(ctx, cards, 10, r.opts.clients); err != nil {
@@ -379,6 +384,9 @@ func (r *runner) floorLoad(ctx context.Context, mode string, fhirBytes int, rss 
 	}
 	lg := newLoadGen(p.base, "floor", "BENCH-1", mode, r.opts.clients)
 	defer lg.close()
+	if mode == modeVXU {
+		lg.batch, lg.cards = r.opts.vxuBatch, cards
+	}
 	res, err := lg.run(ctx, cards, r.opts.clients, r.opts.duration)
 	if err != nil {
 		return s, err
@@ -521,7 +529,7 @@ func (r *runner) sqliteOnly(ctx context.Context) error {
 // vxu measures HL7 VXU ingest beside the HTTP floor answering a fixed ACK.
 func (r *runner) vxu(ctx context.Context) error {
 	m := r.measure(&measure{ID: "vxu", Kind: kindRate, Evaluated: "no (imported history is stored, not evaluated)",
-		Name:  fmt.Sprintf("HL7 VXU ingest over HTTP, SQLite, one dose a message, %d clients", r.opts.clients),
+		Name:  fmt.Sprintf("HL7 VXU ingest over HTTP, SQLite, one dose a message, %d a request, %d clients (messages/s)", r.opts.vxuBatch, r.opts.clients),
 		Haven: &side{What: "haven serve"}, Floor: &side{What: "HTTP floor server: reads the message, answers a fixed ACK (AA)"},
 		Note: "`POST /api/v1/hl7` (application/hl7-v2), a VXU^V04 with one RXA for a registered card (PID-3 `CARD^^^HAVEN^PI`), " +
 			"unique MSH-10 and ORC-3, counted when the ACK says AA. The persons have birth dates."})
