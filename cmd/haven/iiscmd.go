@@ -13,6 +13,7 @@ import (
 
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
+	"github.com/haven-registry/haven/internal/server/api"
 )
 
 // iisCommand implements "haven iis status [--json] [--limit N]" and "haven
@@ -33,29 +34,6 @@ func iisCommand(ctx context.Context, env *commandEnv, args []string) error {
 	return usageErrorf("iis: unknown command %q (haven help iis lists them)", args[0])
 }
 
-// outboxJSON is haven iis status --json: the shape of GET
-// /api/v1/iis/outbox, so that a script reads either the same way.
-type outboxJSON struct {
-	Pending   int64              `json:"pending"`
-	Failed    int64              `json:"failed"`
-	Oldest    *time.Time         `json:"oldest,omitempty"`
-	LastError string             `json:"last_error,omitempty"`
-	Reports   []outboxReportJSON `json:"reports"`
-}
-
-type outboxReportJSON struct {
-	Seq       int64  `json:"seq"`
-	RecordID  string `json:"record_id"`
-	Deleted   bool   `json:"deleted,omitempty"`
-	QueuedAt  string `json:"queued_at"`
-	Attempts  int    `json:"attempts"`
-	LastError string `json:"last_error,omitempty"`
-	Failed    bool   `json:"failed,omitempty"`
-}
-
-// iisStatus prints the outbox: its counts, the age of the oldest pending
-// report and the last error, then the reports waiting or set aside, oldest
-// first.
 func iisStatus(ctx context.Context, env *commandEnv, args []string) error {
 	fs := flag.NewFlagSet("iis status", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -80,24 +58,9 @@ func iisStatus(ctx context.Context, env *commandEnv, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(env.Stdout).Encode(outboxOf(ob))
+		return json.NewEncoder(env.Stdout).Encode(api.OutboxBody(ob))
 	}
 	return writeOutbox(env.Stdout, ob, env.Now())
-}
-
-// outboxOf is the JSON form of an outbox.
-func outboxOf(ob *clinic.Outbox) outboxJSON {
-	out := outboxJSON{Pending: ob.Status.Pending, Failed: ob.Status.Failed, LastError: ob.Status.LastError,
-		Reports: make([]outboxReportJSON, 0, len(ob.Items))}
-	if !ob.Status.Oldest.IsZero() {
-		t := ob.Status.Oldest.UTC()
-		out.Oldest = &t
-	}
-	for _, it := range ob.Items {
-		out.Reports = append(out.Reports, outboxReportJSON{Seq: it.Seq, RecordID: it.RecordID.String(), Deleted: it.Deleted,
-			QueuedAt: it.QueuedAt, Attempts: it.Attempts, LastError: it.LastError, Failed: it.Failed})
-	}
-	return out
 }
 
 // writeOutbox writes the outbox as text: the summary, then one row per

@@ -146,7 +146,14 @@ func TestIISStatusAndRetry(t *testing.T) {
 	if !reflect.DeepEqual(fromCLI, fromAPI) {
 		t.Errorf("iis status --json:\n%s\nGET /api/v1/iis/outbox:\n%v", r.stdout, fromAPI)
 	}
-	var st outboxJSON
+	var st struct {
+		Pending, Failed int64
+		Oldest          *time.Time
+		Reports         []struct {
+			Seq    int64
+			Failed bool
+		}
+	}
 	json.Unmarshal([]byte(r.stdout), &st)
 	if st.Pending != 2 || st.Failed != 1 || st.Oldest == nil || len(st.Reports) != 3 || !st.Reports[0].Failed {
 		t.Errorf("iis status --json = %+v", st)

@@ -204,7 +204,10 @@ func TestOutboxCrash(t *testing.T) {
 	// Wait for the outbox to empty.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		var st outboxJSON
+		var st struct {
+			Pending, Failed int64
+			Reports         []json.RawMessage
+		}
 		out := runCLI(t, bin, env, append(flags, "iis", "status", "--json")...)
 		if err := json.Unmarshal([]byte(out), &st); err != nil {
 			t.Fatalf("iis status --json: %v\n%s", err, out)

@@ -43,19 +43,25 @@ func (h *API) OutboxList() http.Handler {
 		if err != nil {
 			return err
 		}
-		out := outboxResponse{Pending: ob.Status.Pending, Failed: ob.Status.Failed, LastError: ob.Status.LastError,
-			Reports: make([]outboxEntry, 0, len(ob.Items))}
-		if !ob.Status.Oldest.IsZero() {
-			t := ob.Status.Oldest.UTC()
-			out.Oldest = &t
-		}
-		for _, it := range ob.Items {
-			out.Reports = append(out.Reports, outboxEntry{Seq: it.Seq, RecordID: it.RecordID.String(), Deleted: it.Deleted,
-				QueuedAt: it.QueuedAt, Attempts: it.Attempts, LastError: it.LastError, Failed: it.Failed})
-		}
-		Encode(w, http.StatusOK, out)
+		Encode(w, http.StatusOK, OutboxBody(ob))
 		return nil
 	})
+}
+
+// OutboxBody is the JSON form of an outbox, which GET /api/v1/iis/outbox
+// answers and haven iis status --json prints.
+func OutboxBody(ob *clinic.Outbox) any {
+	out := outboxResponse{Pending: ob.Status.Pending, Failed: ob.Status.Failed, LastError: ob.Status.LastError,
+		Reports: make([]outboxEntry, 0, len(ob.Items))}
+	if !ob.Status.Oldest.IsZero() {
+		t := ob.Status.Oldest.UTC()
+		out.Oldest = &t
+	}
+	for _, it := range ob.Items {
+		out.Reports = append(out.Reports, outboxEntry{Seq: it.Seq, RecordID: it.RecordID.String(), Deleted: it.Deleted,
+			QueuedAt: it.QueuedAt, Attempts: it.Attempts, LastError: it.LastError, Failed: it.Failed})
+	}
+	return out
 }
 
 // OutboxRetry puts a rejected report back in the queue (clinic RetryReport)
