@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/haven-registry/haven/internal/loadgen"
+
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx", as internal/postgres uses
 	_ "modernc.org/sqlite"             // driver "sqlite", as internal/sqlite uses
 )
@@ -227,24 +229,24 @@ func (a *pgAdmin) drop(ctx context.Context, dbURL string) error {
 // inserting one vaccination row per statement (its own transaction,
 // durable at the server's synchronous_commit) as fast as it can for d,
 // into a fresh table of the database at dbURL.
-func runPGFloor(ctx context.Context, dbURL string, clients int, d time.Duration, persons int) (loadResult, error) {
+func runPGFloor(ctx context.Context, dbURL string, clients int, d time.Duration, persons int) (loadgen.Result, error) {
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
-		return loadResult{}, err
+		return loadgen.Result{}, err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(clients)
 	db.SetMaxIdleConns(clients)
 	for _, s := range append([]string{"DROP TABLE IF EXISTS floor_vaccinations"}, vaccinationsTable("floor_vaccinations", "BYTEA", "BIGINT")...) {
 		if _, err := db.ExecContext(ctx, s); err != nil {
-			return loadResult{}, fmt.Errorf("postgres floor: %w", err)
+			return loadgen.Result{}, fmt.Errorf("postgres floor: %w", err)
 		}
 	}
 	query := fmt.Sprintf(insertDose, "floor_vaccinations", "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13")
 	conns := make([]*sql.Conn, clients)
 	for i := range conns {
 		if conns[i], err = db.Conn(ctx); err != nil {
-			return loadResult{}, fmt.Errorf("postgres floor: %w", err)
+			return loadgen.Result{}, fmt.Errorf("postgres floor: %w", err)
 		}
 		defer conns[i].Close()
 	}
@@ -288,9 +290,9 @@ func runPGFloor(ctx context.Context, dbURL string, clients int, d time.Duration,
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return loadResult{}, err
+		return loadgen.Result{}, err
 	}
-	res := summarize(latencies, errs, time.Since(start))
+	res := loadgen.Summarize(latencies, errs, time.Since(start))
 	if res.OK == 0 && firstErr != nil {
 		return res, fmt.Errorf("postgres floor: %w", firstErr)
 	}

@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/haven-registry/haven/internal/loadgen"
 )
 
 func main() {
@@ -315,27 +317,27 @@ func (r *runner) havenLoad(ctx context.Context, hr havenRun) (sample, int, error
 			return s, 0, err
 		}
 	}
-	lg := newLoadGen(h.base, h.token, h.site, hr.mode, r.opts.clients)
-	defer lg.close()
-	cards, err := lg.registerPersons(ctx, r.opts.persons, r.opts.clients, hr.birthDates)
+	lg := loadgen.New(h.base, h.token, h.site, hr.mode, r.opts.clients)
+	defer lg.Close()
+	cards, err := lg.RegisterPersons(ctx, r.opts.persons, r.opts.clients, hr.birthDates)
 	if err != nil {
 		return s, 0, fmt.Errorf("%w: %s", err, tail(h.log))
 	}
-	if hr.mode == modeVXU {
-		lg.batch, lg.cards = r.opts.vxuBatch, cards
+	if hr.mode == loadgen.VXU {
+		lg.Batch, lg.Cards = r.opts.vxuBatch, cards
 	}
 	size := 0
-	if hr.mode == modeFHIR {
-		if err := lg.recordDoses(ctx, cards, 10, r.opts.clients); err != nil {
+	if hr.mode == loadgen.FHIR {
+		if err := lg.RecordDoses(ctx, cards, 10, r.opts.clients); err != nil {
 			return s, 0, fmt.Errorf("%w: %s", err, tail(h.log))
 		}
-		status, body, err := lg.do(ctx, "GET", "/fhir/r4/Immunization?patient.identifier="+cards[0], "", "", nil)
+		status, body, err := lg.Do(ctx, "GET", "/fhir/r4/Immunization?patient.identifier="+cards[0], "", "", nil)
 		if err != nil || status != 200 {
 			return s, 0, fmt.Errorf("FHIR search: %d %v %s", status, err, body)
 		}
 		size = len(body)
 	}
-	res, err := lg.run(ctx, cards, r.opts.clients, r.opts.duration)
+	res, err := lg.Run(ctx, cards, r.opts.clients, r.opts.duration)
 	if err != nil {
 		return s, 0, err
 	}
@@ -382,12 +384,12 @@ func (r *runner) floorLoad(ctx context.Context, mode string, fhirBytes int, rss 
 	for i := range cards {
 		cards[i] = fmt.Sprintf("FLR0-%04d-%04d", i/10000, i%10000)
 	}
-	lg := newLoadGen(p.base, "floor", "BENCH-1", mode, r.opts.clients)
-	defer lg.close()
-	if mode == modeVXU {
-		lg.batch, lg.cards = r.opts.vxuBatch, cards
+	lg := loadgen.New(p.base, "floor", "BENCH-1", mode, r.opts.clients)
+	defer lg.Close()
+	if mode == loadgen.VXU {
+		lg.Batch, lg.Cards = r.opts.vxuBatch, cards
 	}
-	res, err := lg.run(ctx, cards, r.opts.clients, r.opts.duration)
+	res, err := lg.Run(ctx, cards, r.opts.clients, r.opts.duration)
 	if err != nil {
 		return s, err
 	}
@@ -447,17 +449,17 @@ func (r *runner) doses(ctx context.Context, withSQLite bool) error {
 		all = append(all, sq)
 	}
 	for round := 1; round <= r.opts.rounds; round++ {
-		hs, _, err := r.havenLoad(ctx, havenRun{mode: modeDoses, birthDates: true, rss: true})
+		hs, _, err := r.havenLoad(ctx, havenRun{mode: loadgen.Doses, birthDates: true, rss: true})
 		if err != nil {
 			return fail(err, all...)
 		}
 		r.describe("doses", round, "haven serve, evaluated", hs, kindRate)
-		hu, _, err := r.havenLoad(ctx, havenRun{mode: modeDoses})
+		hu, _, err := r.havenLoad(ctx, havenRun{mode: loadgen.Doses})
 		if err != nil {
 			return fail(err, all...)
 		}
 		r.describe("doses", round, "haven serve, not evaluated", hu, kindRate)
-		fs, err := r.floorLoad(ctx, modeDoses, 0, true)
+		fs, err := r.floorLoad(ctx, loadgen.Doses, 0, true)
 		if err != nil {
 			return fail(err, all...)
 		}
@@ -514,7 +516,7 @@ func (r *runner) sqliteRound(ctx context.Context, m *measure, round int, haven s
 func (r *runner) sqliteOnly(ctx context.Context) error {
 	m := r.sqliteMeasure()
 	for round := 1; round <= r.opts.rounds; round++ {
-		hs, _, err := r.havenLoad(ctx, havenRun{mode: modeDoses, birthDates: true})
+		hs, _, err := r.havenLoad(ctx, havenRun{mode: loadgen.Doses, birthDates: true})
 		if err != nil {
 			return fail(err, m)
 		}
@@ -534,12 +536,12 @@ func (r *runner) vxu(ctx context.Context) error {
 		Note: "`POST /api/v1/hl7` (application/hl7-v2), a VXU^V04 with one RXA for a registered card (PID-3 `CARD^^^HAVEN^PI`), " +
 			"unique MSH-10 and ORC-3, counted when the ACK says AA. The persons have birth dates."})
 	for round := 1; round <= r.opts.rounds; round++ {
-		hs, _, err := r.havenLoad(ctx, havenRun{mode: modeVXU, birthDates: true})
+		hs, _, err := r.havenLoad(ctx, havenRun{mode: loadgen.VXU, birthDates: true})
 		if err != nil {
 			return fail(err, m)
 		}
 		r.describe("vxu", round, "haven serve", hs, kindRate)
-		fs, err := r.floorLoad(ctx, modeVXU, 0, false)
+		fs, err := r.floorLoad(ctx, loadgen.VXU, 0, false)
 		if err != nil {
 			return fail(err, m)
 		}
@@ -559,12 +561,12 @@ func (r *runner) fhir(ctx context.Context) error {
 		Note: "`GET /fhir/r4/Immunization?patient.identifier=CARD` for persons holding 10 doses each; the per-token read limit is lifted " +
 			"so that it does not answer 429. The ratio compares p99 latencies (closed loop: latency includes queueing behind the other clients)."})
 	for round := 1; round <= r.opts.rounds; round++ {
-		hs, size, err := r.havenLoad(ctx, havenRun{mode: modeFHIR, birthDates: true, serveArgs: []string{"--read-limit", "1000000000"}})
+		hs, size, err := r.havenLoad(ctx, havenRun{mode: loadgen.FHIR, birthDates: true, serveArgs: []string{"--read-limit", "1000000000"}})
 		if err != nil {
 			return fail(err, m)
 		}
 		r.describe("fhir", round, fmt.Sprintf("haven serve (answers of %d bytes)", size), hs, kindP99)
-		fs, err := r.floorLoad(ctx, modeFHIR, size, false)
+		fs, err := r.floorLoad(ctx, loadgen.FHIR, size, false)
 		if err != nil {
 			return fail(err, m)
 		}
@@ -621,7 +623,7 @@ func (r *runner) postgresHaven(ctx context.Context) (sample, error) {
 		return sample{}, err
 	}
 	defer r.pg.drop(context.WithoutCancel(ctx), db)
-	hs, _, err := r.havenLoad(ctx, havenRun{mode: modeDoses, birthDates: true, db: db})
+	hs, _, err := r.havenLoad(ctx, havenRun{mode: loadgen.Doses, birthDates: true, db: db})
 	return hs, err
 }
 

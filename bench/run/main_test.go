@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/haven-registry/haven/internal/loadgen"
 )
 
 // TestRun runs the fastest measures end to end (it builds cmd/haven and
@@ -55,11 +57,11 @@ func TestRun(t *testing.T) {
 func TestFloorLoad(t *testing.T) {
 	srv := httptest.NewServer(newFloorHandler(3000))
 	defer srv.Close()
-	for _, mode := range []string{modeDoses, modeVXU, modeFHIR} {
+	for _, mode := range []string{loadgen.Doses, loadgen.VXU, loadgen.FHIR} {
 		t.Run(mode, func(t *testing.T) {
-			lg := newLoadGen(srv.URL, "floor", "BENCH-1", mode, 4)
-			defer lg.close()
-			res, err := lg.run(context.Background(), []string{"AAAA-BBBB-CCCC", "DDDD-EEEE-FFFF"}, 4, 100*time.Millisecond)
+			lg := loadgen.New(srv.URL, "floor", "BENCH-1", mode, 4)
+			defer lg.Close()
+			res, err := lg.Run(context.Background(), []string{"AAAA-BBBB-CCCC", "DDDD-EEEE-FFFF"}, 4, 100*time.Millisecond)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,9 +70,9 @@ func TestFloorLoad(t *testing.T) {
 			}
 		})
 	}
-	lg := newLoadGen(srv.URL, "floor", "BENCH-1", modeFHIR, 1)
-	defer lg.close()
-	status, body, err := lg.do(context.Background(), "GET", "/fhir/r4/Immunization?patient.identifier=X", "", "", nil)
+	lg := loadgen.New(srv.URL, "floor", "BENCH-1", loadgen.FHIR, 1)
+	defer lg.Close()
+	status, body, err := lg.Do(context.Background(), "GET", "/fhir/r4/Immunization?patient.identifier=X", "", "", nil)
 	if err != nil || status != 200 || len(body) != 3000 || !json.Valid(body) {
 		t.Errorf("FHIR search: %d, %d bytes, %v", status, len(body), err)
 	}

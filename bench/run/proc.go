@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/haven-registry/haven/internal/loadgen"
 )
 
 // proc is a server process started by the tool: haven serve or the floor.
@@ -199,9 +201,9 @@ func (h *havenServer) setup(ctx context.Context) error {
 		return err
 	}
 	site, _ := json.Marshal(map[string]any{"code": h.site, "name": "Benchmark site", "jurisdiction": "KR", "services": []string{"vaccination"}})
-	lg := newLoadGen(h.base, admin, h.site, modeDoses, 1)
-	defer lg.close()
-	status, body, err := lg.do(ctx, "POST", "/api/v1/sites", "application/json", "", site)
+	lg := loadgen.New(h.base, admin, h.site, loadgen.Doses, 1)
+	defer lg.Close()
+	status, body, err := lg.Do(ctx, "POST", "/api/v1/sites", "application/json", "", site)
 	if err != nil {
 		return fmt.Errorf("create a site: %w", err)
 	}

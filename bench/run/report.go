@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/haven-registry/haven/internal/loadgen"
 )
 
 // Kinds of measure: which figure of a sample is the headline, and so what
@@ -35,7 +37,7 @@ type sample struct {
 	RSS       int64         `json:"rss_bytes,omitempty"`      // 2 s after the burst
 }
 
-func fromLoad(r loadResult) sample {
+func fromLoad(r loadgen.Result) sample {
 	return sample{PerSecond: r.PerSecond, P50: r.P50, P99: r.P99, Max: r.Max, Errors: r.Errors}
 }
 

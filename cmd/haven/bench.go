@@ -1,22 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/clinic"
+	"github.com/haven-registry/haven/internal/loadgen"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
 )
@@ -42,7 +39,7 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *mode != "doses" && *mode != "vxu" && *mode != "fhir-search" {
+	if *mode != loadgen.Doses && *mode != loadgen.VXU && *mode != loadgen.FHIR {
 		return fmt.Errorf("--mode %q: want doses, vxu or fhir-search", *mode)
 	}
 	if *batch < 1 || *batch > 1000 {
@@ -54,7 +51,7 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if *url == "" {
 		// A search run reads one token's cards many times a second: the
 		// in-process server lifts the per-token read limit for it.
-		stop, u, tok, st, err := startInProcess(ctx, env, *mode == "fhir-search")
+		stop, u, tok, st, err := startInProcess(ctx, env, *mode == loadgen.FHIR)
 		if err != nil {
 			return err
 		}
@@ -63,26 +60,31 @@ func benchCommand(ctx context.Context, env *commandEnv, args []string) error {
 	} else if *token == "" || *site == "" {
 		return errors.New("--url needs --token (a vaccinator token) and --site")
 	}
-	lg := &loadGen{base: *url, token: *token, site: *site, client: newLoadClient(*clients), evaluated: !*noBirthDate, mode: *mode, batch: *batch}
-	cards, err := lg.registerPersons(ctx, *persons)
+	lg := loadgen.New(*url, *token, *site, *mode, *clients)
+	defer lg.Close()
+	cards, err := lg.RegisterPersons(ctx, *persons, min(*clients, 16), !*noBirthDate)
 	if err != nil {
 		return fmt.Errorf("setting up persons: %w", err)
 	}
-	if *mode == "fhir-search" {
-		if err := lg.recordDoses(ctx, cards, *dosesEach); err != nil {
+	if *mode == loadgen.FHIR {
+		if err := lg.RecordDoses(ctx, cards, *dosesEach, min(*clients, 16)); err != nil {
 			return fmt.Errorf("setting up doses: %w", err)
 		}
 	}
-	lg.cards = cards
-	res := lg.run(ctx, cards, *clients, *duration)
+	lg.Batch, lg.Cards = *batch, cards
+	res, err := lg.Run(ctx, cards, *clients, *duration)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(res)
 	}
-	fmt.Fprintf(env.Stdout, "mode %s, clients %d, duration %s, persons %d, doses evaluated: %v\n", *mode, *clients, *duration, *persons, lg.evaluated)
-	fmt.Fprintf(env.Stdout, "acknowledged requests: %d (%.0f/s)\n", res.OK, res.PerSecond)
-	if lg.batch > 1 {
-		fmt.Fprintf(env.Stdout, "acknowledged messages: %d (%.0f/s), %d a request\n", res.OK*lg.batch, res.PerSecond*float64(lg.batch), lg.batch)
+	fmt.Fprintf(env.Stdout, "mode %s, clients %d, duration %s, persons %d, doses evaluated: %v\n", *mode, *clients, *duration, *persons, !*noBirthDate)
+	unit := "requests"
+	if *mode == loadgen.VXU && *batch > 1 {
+		unit = fmt.Sprintf("messages (%d a request)", *batch)
 	}
+	fmt.Fprintf(env.Stdout, "acknowledged %s: %d (%.0f/s)\n", unit, res.OK, res.PerSecond)
 	fmt.Fprintf(env.Stdout, "latency p50 %s, p99 %s, max %s\n", res.P50, res.P99, res.Max)
 	fmt.Fprintf(env.Stdout, "errors: %d\n", res.Errors)
 	return nil
@@ -148,199 +150,4 @@ func startInProcess(ctx context.Context, env *commandEnv, unlimitedReads bool) (
 		}
 	}
 	return stop, "http://" + ln.Addr().String(), secret, site, nil
-}
-
-// loadGen records doses over HTTP.
-type loadGen struct {
-	base, token, site string
-	client            *http.Client
-	evaluated         bool   // persons have birth dates, so every dose is evaluated
-	mode              string // doses, vxu or fhir-search
-	batch             int    // vxu: messages per request
-	cards             []string
-}
-
-func newLoadClient(conns int) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = conns*2, conns*2, conns*2
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
-}
-
-// post sends one JSON POST and returns the status and body.
-func (lg *loadGen) post(ctx context.Context, path, key string, body []byte) (int, []byte, error) {
-	return lg.do(ctx, "POST", path, "application/json", key, body)
-}
-
-// do sends one request and returns the status and body.
-func (lg *loadGen) do(ctx context.Context, method, path, contentType, key string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, lg.base+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Authorization", "Bearer "+lg.token)
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	res, err := lg.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	return res.StatusCode, out, err
-}
-
-func (lg *loadGen) registerPersons(ctx context.Context, n int) ([]string, error) {
-	cards := make([]string, n)
-	errs := make(chan error, 16)
-	var wg sync.WaitGroup
-	stamp := time.Now().UnixNano()
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += 16 {
-				person := []byte(`{}`)
-				if lg.evaluated {
-					person = fmt.Appendf(nil, `{"birth_date":"%d-%02d-%02d","sex":%q}`, 1950+i%60, 1+i%12, 1+i%28, [...]string{"female", "male"}[i%2])
-				}
-				status, body, err := lg.post(ctx, "/api/v1/persons", fmt.Sprintf("bench-person-%d-%d", stamp, i), person)
-				if err == nil && status != http.StatusCreated {
-					err = fmt.Errorf("register: %d %s", status, body)
-				}
-				var p struct {
-					CardCode string `json:"card_code"`
-				}
-				if err == nil {
-					err = json.Unmarshal(body, &p)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-				cards[i] = p.CardCode
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
-	}
-	return cards, nil
-}
-
-// doseBody is the body of one benchmark dose.
-func (lg *loadGen) doseBody(i int) []byte {
-	products := [...]string{"coronavac", "bbibp-corv", "comirnaty", "zf2001"}
-	return []byte(fmt.Sprintf(`{"product":%q,"date":"2021-09-%02d","site":%q,"lot":"B%d"}`,
-		products[i%len(products)], 1+i%28, lg.site, i))
-}
-
-// request makes the run's request number i for card and reports whether
-// it was acknowledged: a dose stored (201), a VXU answered AA, or a search
-// answered 200.
-func (lg *loadGen) request(ctx context.Context, card, key string, i int) (bool, error) {
-	switch lg.mode {
-	case "vxu":
-		var msgs []byte
-		for j := range max(lg.batch, 1) {
-			msgs = append(msgs, lg.vxuBody(lg.cards[(i*lg.batch+j)%len(lg.cards)], fmt.Sprintf("%s-%d", key, j), i*lg.batch+j)...)
-		}
-		status, body, err := lg.do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", msgs)
-		return status == http.StatusOK && bytes.Count(body, []byte("MSA|AA|")) == max(lg.batch, 1), err
-	case "fhir-search":
-		status, _, err := lg.do(ctx, "GET", "/fhir/r4/Immunization?patient.identifier="+card, "", "", nil)
-		return status == http.StatusOK, err
-	}
-	status, _, err := lg.post(ctx, "/api/v1/persons/"+card+"/vaccinations", key, lg.doseBody(i))
-	return status == http.StatusCreated, err
-}
-
-// vxuBody is a VXU^V04 with one administered dose for card, its control ID
-// and order ID unique to the request.
-func (lg *loadGen) vxuBody(card, key string, i int) []byte {
-	cvx := [...]string{"511", "510", "208", "207"}[i%4]
-	return fmt.Appendf(nil, "MSH|^~\\&|BENCH|BENCH-EHR|HAVEN|HAVEN|20210930||VXU^V04^VXU_V04|%s|P|2.5.1|||ER|AL|||||Z22^CDCPHINVS\r"+
-		"PID|1||%s^^^HAVEN^PI\r"+
-		"ORC|RE||%s^BENCH\r"+
-		"RXA|0|1|202109%02d||%s^vaccine^CVX|0.5|mL^mL^UCUM||00^New record^NIP001||^^^%s||||B%d\r",
-		key, card, key, 1+i%28, cvx, lg.site, i)
-}
-
-// recordDoses records n doses for each card (the fixture of a search run).
-func (lg *loadGen) recordDoses(ctx context.Context, cards []string, n int) error {
-	for ci, card := range cards {
-		for j := range n {
-			i := ci*n + j
-			status, body, err := lg.post(ctx, "/api/v1/persons/"+card+"/vaccinations", "", lg.doseBody(i))
-			if err != nil {
-				return err
-			}
-			if status != http.StatusCreated {
-				return fmt.Errorf("dose: %d %s", status, body)
-			}
-		}
-	}
-	return nil
-}
-
-// loadResult is what a load run measured.
-type loadResult struct {
-	OK        int           `json:"ok"`
-	Errors    int           `json:"errors"`
-	PerSecond float64       `json:"per_second"`
-	P50       time.Duration `json:"p50_ns"`
-	P99       time.Duration `json:"p99_ns"`
-	Max       time.Duration `json:"max_ns"`
-}
-
-// run records doses from clients goroutines until d has passed.
-func (lg *loadGen) run(ctx context.Context, cards []string, clients int, d time.Duration) loadResult {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      int
-		wg        sync.WaitGroup
-	)
-	start := time.Now()
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var local []time.Duration
-			localErrs := 0
-			for i := c; ctx.Err() == nil; i += clients {
-				card := cards[i%len(cards)]
-				key := fmt.Sprintf("bench-%d-%d-%d", start.UnixNano(), c, i)
-				t0 := time.Now()
-				ok, err := lg.request(ctx, card, key, i)
-				if ctx.Err() != nil {
-					break // cut off by the end of the run, not a server error
-				}
-				if err != nil || !ok {
-					localErrs++
-					continue
-				}
-				local = append(local, time.Since(t0))
-			}
-			mu.Lock()
-			latencies = append(latencies, local...)
-			errs += localErrs
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(latencies)
-	res := loadResult{OK: len(latencies), Errors: errs, PerSecond: float64(len(latencies)) / elapsed.Seconds()}
-	if n := len(latencies); n > 0 {
-		res.P50, res.P99, res.Max = latencies[n/2], latencies[min(n-1, n*99/100)], latencies[n-1]
-	}
-	return res
 }

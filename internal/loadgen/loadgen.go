@@ -1,4 +1,10 @@
-package main
+// Package loadgen drives a Haven server (or a floor server standing in for
+// it) the way a clinic's clients would: N clients on keep-alive
+// connections, each sending its next request as soon as the last one is
+// answered, recording doses (as JSON or as HL7 VXUs) or searching them
+// (FHIR). haven bench and bench/run both use it, so their figures are of
+// the same requests.
+package loadgen
 
 import (
 	"bytes"
@@ -13,51 +19,52 @@ import (
 	"time"
 )
 
-// Request kinds of a load run, the same as haven bench's --mode.
+// Request kinds of a load run (haven bench's --mode).
 const (
-	modeDoses = "doses" // POST a dose as JSON to /api/v1/persons/{card}/vaccinations
-	modeVXU   = "vxu"   // POST an HL7 VXU^V04 with one dose to /api/v1/hl7
-	modeFHIR  = "fhir"  // GET /fhir/r4/Immunization?patient.identifier={card}
+	Doses = "doses"       // POST a dose as JSON to /api/v1/persons/{card}/vaccinations
+	VXU   = "vxu"         // POST an HL7 VXU^V04 with one dose to /api/v1/hl7
+	FHIR  = "fhir-search" // GET /fhir/r4/Immunization?patient.identifier={card}
 )
 
-// loadGen drives a server (Haven or the HTTP floor) the way cmd/haven's
-// bench does: N clients on keep-alive connections, each sending its next
-// request as soon as the last one is answered.
-type loadGen struct {
-	base, token, site string
-	client            *http.Client
-	mode              string
-	// batch is the number of VXUs a vxu request carries, each for the next
-	// card of cards (1: one message, for the request's card).
-	batch int
-	cards []string
+// Gen drives one server. Base is its URL, Token a vaccinator token and Site
+// a site the token may record at.
+type Gen struct {
+	Base, Token, Site string
+	Mode              string // Doses, VXU or FHIR
+	// Batch is the number of VXUs a VXU request carries, each for the next
+	// card of Cards (1: one message, for the request's card).
+	Batch int
+	Cards []string
+
+	client *http.Client
 }
 
-func newLoadGen(base, token, site, mode string, conns int) *loadGen {
+// New returns a Gen for up to conns concurrent connections.
+func New(base, token, site, mode string, conns int) *Gen {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = conns*2, conns*2, conns*2
-	return &loadGen{base: base, token: token, site: site, mode: mode,
+	return &Gen{Base: base, Token: token, Site: site, Mode: mode, Batch: 1,
 		client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-// close drops the idle connections, so that a server stopped next does
+// Close drops the idle connections, so that a server stopped next does
 // not wait for them.
-func (lg *loadGen) close() { lg.client.CloseIdleConnections() }
+func (lg *Gen) Close() { lg.client.CloseIdleConnections() }
 
-// do sends one request and returns the status and body.
-func (lg *loadGen) do(ctx context.Context, method, path, contentType, key string, body []byte) (int, []byte, error) {
+// Do sends one request and returns the status and body.
+func (lg *Gen) Do(ctx context.Context, method, path, contentType, key string, body []byte) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, lg.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, lg.Base+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
-	req.Header.Set("Authorization", "Bearer "+lg.token)
+	req.Header.Set("Authorization", "Bearer "+lg.Token)
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
@@ -70,17 +77,17 @@ func (lg *loadGen) do(ctx context.Context, method, path, contentType, key string
 	return res.StatusCode, out, err
 }
 
-// registerPersons registers n persons, from clients goroutines, and
+// RegisterPersons registers n persons, from clients goroutines, and
 // returns their card codes. With birth dates every dose recorded for them
 // is evaluated; without, none is.
-func (lg *loadGen) registerPersons(ctx context.Context, n, clients int, birthDates bool) ([]string, error) {
+func (lg *Gen) RegisterPersons(ctx context.Context, n, clients int, birthDates bool) ([]string, error) {
 	cards := make([]string, n)
 	err := parallel(ctx, n, clients, func(ctx context.Context, i int) error {
 		person := []byte(`{}`)
 		if birthDates {
 			person = fmt.Appendf(nil, `{"birth_date":"%d-%02d-%02d","sex":%q}`, 1950+i%60, 1+i%12, 1+i%28, [...]string{"female", "male"}[i%2])
 		}
-		status, body, err := lg.do(ctx, "POST", "/api/v1/persons", "application/json", fmt.Sprintf("run-person-%d-%d", time.Now().UnixNano(), i), person)
+		status, body, err := lg.Do(ctx, "POST", "/api/v1/persons", "application/json", fmt.Sprintf("run-person-%d-%d", time.Now().UnixNano(), i), person)
 		if err != nil {
 			return err
 		}
@@ -99,11 +106,11 @@ func (lg *loadGen) registerPersons(ctx context.Context, n, clients int, birthDat
 	return cards, err
 }
 
-// recordDoses records n doses for each card, from clients goroutines (the
+// RecordDoses records n doses for each card, from clients goroutines (the
 // fixture of a search run).
-func (lg *loadGen) recordDoses(ctx context.Context, cards []string, n, clients int) error {
+func (lg *Gen) RecordDoses(ctx context.Context, cards []string, n, clients int) error {
 	return parallel(ctx, len(cards)*n, clients, func(ctx context.Context, i int) error {
-		status, body, err := lg.do(ctx, "POST", "/api/v1/persons/"+cards[i/n]+"/vaccinations", "application/json", "", lg.doseBody(i))
+		status, body, err := lg.Do(ctx, "POST", "/api/v1/persons/"+cards[i/n]+"/vaccinations", "application/json", "", lg.doseBody(i))
 		if err != nil {
 			return err
 		}
@@ -140,53 +147,53 @@ func parallel(ctx context.Context, n, workers int, fn func(ctx context.Context, 
 }
 
 // doseBody is the body of dose number i, as haven bench sends it.
-func (lg *loadGen) doseBody(i int) []byte {
+func (lg *Gen) doseBody(i int) []byte {
 	products := [...]string{"coronavac", "bbibp-corv", "comirnaty", "zf2001"}
 	return fmt.Appendf(nil, `{"product":%q,"date":"2021-09-%02d","site":%q,"lot":"B%d"}`,
-		products[i%len(products)], 1+i%28, lg.site, i)
+		products[i%len(products)], 1+i%28, lg.Site, i)
 }
 
 // vxuBody is a VXU^V04 with one administered dose for card, its control ID
 // (MSH-10) and order ID (ORC-3) the request's unique key, as haven bench
 // sends it.
-func (lg *loadGen) vxuBody(card, key string, i int) []byte {
+func (lg *Gen) vxuBody(card, key string, i int) []byte {
 	cvx := [...]string{"511", "510", "208", "207"}[i%4]
 	return fmt.Appendf(nil, "MSH|^~\\&|BENCH|BENCH-EHR|HAVEN|HAVEN|20210930||VXU^V04^VXU_V04|%s|P|2.5.1|||ER|AL|||||Z22^CDCPHINVS\r"+
 		"PID|1||%s^^^HAVEN^PI\r"+
 		"ORC|RE||%s^BENCH\r"+
 		"RXA|0|1|202109%02d||%s^vaccine^CVX|0.5|mL^mL^UCUM||00^New record^NIP001||^^^%s||||B%d\r",
-		key, card, key, 1+i%28, cvx, lg.site, i)
+		key, card, key, 1+i%28, cvx, lg.Site, i)
 }
 
 // request makes request number i for card and reports whether it was
 // acknowledged: a dose stored (201), a VXU answered AA, or a search
 // answered 200.
-func (lg *loadGen) request(ctx context.Context, card, key string, i int) (bool, error) {
-	switch lg.mode {
-	case modeVXU:
-		if lg.batch <= 1 || len(lg.cards) == 0 {
-			status, body, err := lg.do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", lg.vxuBody(card, key, i))
+func (lg *Gen) request(ctx context.Context, card, key string, i int) (bool, error) {
+	switch lg.Mode {
+	case VXU:
+		if lg.Batch <= 1 || len(lg.Cards) == 0 {
+			status, body, err := lg.Do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", lg.vxuBody(card, key, i))
 			return status == http.StatusOK && bytes.Contains(body, []byte("MSA|AA|")), err
 		}
 		var msgs []byte
-		for j := range lg.batch {
-			n := i*lg.batch + j
-			msgs = append(msgs, lg.vxuBody(lg.cards[n%len(lg.cards)], fmt.Sprintf("%s-%d", key, j), n)...)
+		for j := range lg.Batch {
+			n := i*lg.Batch + j
+			msgs = append(msgs, lg.vxuBody(lg.Cards[n%len(lg.Cards)], fmt.Sprintf("%s-%d", key, j), n)...)
 		}
-		status, body, err := lg.do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", msgs)
-		return status == http.StatusOK && bytes.Count(body, []byte("MSA|AA|")) == lg.batch, err
-	case modeFHIR:
-		status, _, err := lg.do(ctx, "GET", "/fhir/r4/Immunization?patient.identifier="+card, "", "", nil)
+		status, body, err := lg.Do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", msgs)
+		return status == http.StatusOK && bytes.Count(body, []byte("MSA|AA|")) == lg.Batch, err
+	case FHIR:
+		status, _, err := lg.Do(ctx, "GET", "/fhir/r4/Immunization?patient.identifier="+card, "", "", nil)
 		return status == http.StatusOK, err
 	}
-	status, _, err := lg.do(ctx, "POST", "/api/v1/persons/"+card+"/vaccinations", "application/json", key, lg.doseBody(i))
+	status, _, err := lg.Do(ctx, "POST", "/api/v1/persons/"+card+"/vaccinations", "application/json", key, lg.doseBody(i))
 	return status == http.StatusCreated, err
 }
 
-// loadResult is what one load run measured. Errors counts requests
+// Result is what one load run measured. Errors counts requests
 // answered with anything but success (or not answered) before the end of
 // the run.
-type loadResult struct {
+type Result struct {
 	OK        int           `json:"ok"`
 	Errors    int           `json:"errors"`
 	PerSecond float64       `json:"per_second"`
@@ -195,9 +202,9 @@ type loadResult struct {
 	Max       time.Duration `json:"max_ns"`
 }
 
-// run sends requests from clients goroutines for d, cycling through cards.
+// Run sends requests from clients goroutines for d, cycling through cards.
 // It fails only when ctx ends first.
-func (lg *loadGen) run(ctx context.Context, cards []string, clients int, d time.Duration) (loadResult, error) {
+func (lg *Gen) Run(ctx context.Context, cards []string, clients int, d time.Duration) (Result, error) {
 	runCtx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
@@ -233,21 +240,21 @@ func (lg *loadGen) run(ctx context.Context, cards []string, clients int, d time.
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return loadResult{}, err
+		return Result{}, err
 	}
-	res := summarize(latencies, errs, time.Since(start))
-	if lg.mode == modeVXU && lg.batch > 1 { // counted in messages
-		res.OK *= lg.batch
-		res.PerSecond *= float64(lg.batch)
+	res := Summarize(latencies, errs, time.Since(start))
+	if lg.Mode == VXU && lg.Batch > 1 { // counted in messages
+		res.OK *= lg.Batch
+		res.PerSecond *= float64(lg.Batch)
 	}
 	return res, nil
 }
 
-// summarize turns the latencies of the acknowledged requests of a run that
-// took elapsed into a loadResult.
-func summarize(latencies []time.Duration, errs int, elapsed time.Duration) loadResult {
+// Summarize turns the latencies of the acknowledged requests of a run that
+// took elapsed into a Result.
+func Summarize(latencies []time.Duration, errs int, elapsed time.Duration) Result {
 	slices.Sort(latencies)
-	res := loadResult{OK: len(latencies), Errors: errs, PerSecond: float64(len(latencies)) / elapsed.Seconds()}
+	res := Result{OK: len(latencies), Errors: errs, PerSecond: float64(len(latencies)) / elapsed.Seconds()}
 	if n := len(latencies); n > 0 {
 		res.P50, res.P99, res.Max = latencies[n/2], latencies[min(n-1, n*99/100)], latencies[n-1]
 	}
