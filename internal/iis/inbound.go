@@ -162,7 +162,13 @@ func (h *Handler) message(ctx context.Context, a clinic.Actor, m *hl7.Message) [
 	default:
 		out, outcome = h.vxu(ctx, a, m)
 	}
-	h.logger.Info("hl7 message", "type", hdr.Type.Code+"^"+hdr.Type.Event, "control_id", logSafe(hdr.ControlID),
+	// An accepted message is routine (the request log has it); a refused
+	// one is what an operator looks for.
+	level := slog.LevelInfo
+	if outcome == "AA" || outcome == "NF" {
+		level = slog.LevelDebug
+	}
+	h.logger.Log(ctx, level, "hl7 message", "type", hdr.Type.Code+"^"+hdr.Type.Event, "control_id", logSafe(hdr.ControlID),
 		"ack", outcome, "took", time.Since(start))
 	return out
 }
