@@ -1,5 +1,6 @@
 // Package testenv finds what tests need outside their own package: the
-// repository root and the shared reference test data beside it.
+// repository root and the shared reference test data beside it; and it
+// makes the throw-away TLS certificates that several packages' tests use.
 package testenv
 
 import (
