@@ -240,7 +240,7 @@ const (
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleAdmin, RoleVaccinator, RoleAnalyst, RoleAuditor:
+	case RoleAdmin, RoleVaccinator, RoleAnalyst, RoleAuditor, RoleNode:
 		return true
 	}
 	return false
@@ -260,9 +260,9 @@ type Token struct {
 }
 
 // MaySite reports whether the token may act at the given site. Tokens other
-// than vaccinators are not scoped to sites.
+// than vaccinators and nodes are not scoped to sites.
 func (t *Token) MaySite(site string) bool {
-	if t.Role != RoleVaccinator {
+	if t.Role != RoleVaccinator && t.Role != RoleNode {
 		return true
 	}
 	for _, s := range t.Sites {

@@ -19,6 +19,9 @@ type SealedPerson struct {
 	// records by a keyed hash of that system's ID for them (see
 	// Vaccination.SourceRef); empty otherwise. A store keeps it unique.
 	SourceRef string
+	// Origin is empty for a person registered here, and names where a
+	// shadow came from (OriginCentral) on an offline clinic node.
+	Origin string
 }
 
 // SealedRecord is a person's whole record as a store returns it.
@@ -51,6 +54,17 @@ type Write struct {
 	// Reports, when set, are queued in the outbox of the upstream feed in
 	// the same transaction (see Report).
 	Reports []Report
+	// Push, on an offline clinic node, queues the write's events for the
+	// central in the node's sync outbox, in the same transaction.
+	Push []SyncEvent
+	// Feed, at the central, queues the write's events for every node that
+	// follows the person, except FeedExcept (the node the write came
+	// from), in the same transaction.
+	Feed       []SyncEvent
+	FeedExcept string
+	// Cursor, when set, advances a node's applied_seq in the same
+	// transaction, as a compare-and-set (see SyncCursor).
+	Cursor *SyncCursor
 }
 
 // Report is one record to report to an upstream immunization information
