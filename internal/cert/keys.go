@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
@@ -115,11 +116,16 @@ type Keys struct {
 	// private keys are gone, but certificates they signed stay verifiable
 	// until they expire, so they stay in the trust list.
 	Retired []*x509.Certificate
+	// Nodes holds the DSCs this CSCA signed for offline clinic nodes
+	// (SignNodeDSC), which stay trusted until DistrustNode removes them.
+	Nodes []*x509.Certificate
 }
 
-// TrustList returns a trust list holding this DSC.
+// TrustList returns a trust list holding this DSC, the retired DSCs and the
+// node DSCs.
 func (k *Keys) TrustList() *TrustList {
-	return NewTrustList(append([]*x509.Certificate{k.DSC}, k.Retired...)...)
+	certs := append([]*x509.Certificate{k.DSC}, k.Retired...)
+	return NewTrustList(append(certs, k.Nodes...)...)
 }
 
 // retiredPrefix starts the file name of a retired DSC: retired-<kid hex>.pem.
@@ -257,20 +263,37 @@ func InitKeys(dir string, secrets SecretStore, opts KeyOptions) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{Signer: dscKey, DSC: dsc, CSCA: csca, Retired: retired}, nil
+	nodes, err := NodeDSCs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{Signer: dscKey, DSC: dsc, CSCA: csca, Retired: retired, Nodes: nodes}, nil
 }
 
 // loadRetired reads the retired DSCs in dir, oldest file name first.
 func loadRetired(dir string) ([]*x509.Certificate, error) {
-	names, err := filepath.Glob(filepath.Join(dir, retiredPrefix+"*.pem"))
+	return loadCertFiles(dir, retiredPrefix, "retired DSC")
+}
+
+// loadCertFiles reads every certificate in the files <prefix>*.pem of dir,
+// in file name order; what names them in errors. A missing dir holds none.
+func loadCertFiles(dir, prefix, what string) ([]*x509.Certificate, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, err
+		return nil, &registry.Error{Code: registry.EINTERNAL, Field: dir, Message: "cannot list the keys folder", Err: err}
 	}
 	var out []*x509.Certificate
-	for _, n := range names {
+	for _, e := range ents { // sorted by name
+		if e.IsDir() || !strings.HasPrefix(e.Name(), prefix) || !strings.HasSuffix(e.Name(), ".pem") {
+			continue
+		}
+		n := filepath.Join(dir, e.Name())
 		b, err := os.ReadFile(n)
 		if err != nil {
-			return nil, &registry.Error{Code: registry.EINTERNAL, Field: filepath.Base(n), Message: "cannot read retired DSC", Err: err}
+			return nil, &registry.Error{Code: registry.EINTERNAL, Field: filepath.Base(n), Message: "cannot read " + what, Err: err}
 		}
 		cs, err := ParseCertificates(b)
 		if err != nil {
@@ -281,9 +304,11 @@ func loadRetired(dir string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// LoadKeys reads the key material written by InitKeys: certificates from
-// dir, the DSC private key from secrets. It checks that the private key
-// matches the DSC and that the DSC was issued by the CSCA.
+// LoadKeys reads the key material written by InitKeys (or, on an offline
+// node, by InstallNodeKeys): certificates from dir, the DSC private key from
+// secrets. It checks that the private key matches the DSC and that the DSC
+// was issued by the CSCA. It never reads the CSCA private key. Retired and
+// node DSCs in dir are loaded too.
 func LoadKeys(dir string, secrets SecretStore) (*Keys, error) {
 	certs := DirStore(dir)
 	load := func(name string) (*x509.Certificate, error) {
@@ -331,7 +356,11 @@ func LoadKeys(dir string, secrets SecretStore) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{Signer: signer, DSC: dsc, CSCA: csca, Retired: retired}, nil
+	nodes, err := NodeDSCs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{Signer: signer, DSC: dsc, CSCA: csca, Retired: retired, Nodes: nodes}, nil
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {
