@@ -71,6 +71,19 @@ const (
 
 	ActAuditList   Action = "audit.list"
 	ActAuditVerify Action = "audit.verify"
+
+	// Offline clinic node sync (docs/adr/0006-offline-clinic-nodes.md).
+	// The first four are a node token's only actions at the central;
+	// ActSyncApply (one entry per person of a push) and ActSyncErase (an
+	// erasure pulled from the central, on the node) are audit-only.
+	ActSyncHello  Action = "sync.hello"
+	ActSyncPush   Action = "sync.push"
+	ActSyncPull   Action = "sync.pull"
+	ActSyncLookup Action = "sync.lookup"
+	ActSyncStatus Action = "sync.status"
+	ActSyncRetry  Action = "sync.retry"
+	ActSyncApply  Action = "sync.apply"
+	ActSyncErase  Action = "sync.erase"
 )
 
 // RoleHolder is the role of a person reading their own record with their card
@@ -97,6 +110,7 @@ var (
 	vaccinator = []registry.Role{registry.RoleVaccinator}
 	analyst    = []registry.Role{registry.RoleAnalyst}
 	auditor    = []registry.Role{registry.RoleAuditor}
+	node       = []registry.Role{registry.RoleNode}
 	staff      = []registry.Role{registry.RoleAdmin, registry.RoleVaccinator, registry.RoleAnalyst}
 )
 
@@ -148,6 +162,13 @@ var permissions = map[Action]Permission{
 
 	ActAuditList:   {Roles: auditor},
 	ActAuditVerify: {Roles: auditor},
+
+	ActSyncHello:  {Roles: node},
+	ActSyncPush:   {Roles: node},
+	ActSyncPull:   {Roles: node},
+	ActSyncLookup: {Roles: node},
+	ActSyncStatus: {Roles: admin},
+	ActSyncRetry:  {Roles: admin},
 }
 
 // PermissionOf returns the permission of an action a caller can invoke, and

@@ -126,13 +126,14 @@ const tokenPrefix = "hvn_"
 // record to store (which holds only the secret's SHA-256 hash).
 func NewToken(role registry.Role, sites []string, now time.Time) (secret string, tok registry.Token, err error) {
 	if !role.Valid() {
-		return "", tok, registry.FieldErrorf(registry.EINVALID, "role", "Role must be admin, vaccinator, analyst or auditor.")
+		return "", tok, registry.FieldErrorf(registry.EINVALID, "role", "Role must be admin, vaccinator, analyst, auditor or node.")
 	}
-	if role == registry.RoleVaccinator && len(sites) == 0 {
-		return "", tok, registry.FieldErrorf(registry.EINVALID, "sites", "A vaccinator token must name the sites it may record at.")
+	scoped := role == registry.RoleVaccinator || role == registry.RoleNode
+	if scoped && len(sites) == 0 {
+		return "", tok, registry.FieldErrorf(registry.EINVALID, "sites", "A %s token must name the sites it may record at.", role)
 	}
-	if role != registry.RoleVaccinator && len(sites) > 0 {
-		return "", tok, registry.FieldErrorf(registry.EINVALID, "sites", "Only vaccinator tokens are scoped to sites.")
+	if !scoped && len(sites) > 0 {
+		return "", tok, registry.FieldErrorf(registry.EINVALID, "sites", "Only vaccinator and node tokens are scoped to sites.")
 	}
 	var raw [20]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -255,6 +256,10 @@ func (s *Service) SignIn(ctx context.Context, addr, secret string) (*registry.To
 		return nil, registry.Errorf(registry.ERATELIMITED, "Too many failed sign-ins; wait a minute.")
 	}
 	tok, err := s.Authenticate(ctx, secret)
+	if err == nil && tok.Role == registry.RoleNode {
+		// A node token syncs; it never signs in to the web pages.
+		return nil, registry.FieldErrorf(registry.EFORBIDDEN, "token", "A clinic node's token cannot sign in; use a staff token.")
+	}
 	if registry.ErrorCode(err) == registry.EUNAUTHORIZED {
 		s.signinFailures.fail(addr, now)
 	} else if err == nil {
@@ -281,7 +286,11 @@ func (s *Service) Revalidate(ctx context.Context, hash []byte) (*registry.Token,
 	if subtle.ConstantTimeCompare(tok.Hash, hash) != 1 {
 		return nil, registry.FieldErrorf(registry.EUNAUTHORIZED, "Authorization", "The token is not valid.")
 	}
-	s.tokens.put(string(hash), tok, s.now())
+	// A node token is read afresh on every request, so that revoking it
+	// stops a node's sync at once.
+	if tok.Role != registry.RoleNode {
+		s.tokens.put(string(hash), tok, s.now())
+	}
 	return tok, nil
 }
 

@@ -422,10 +422,13 @@ func (s *Service) recordHistory(ctx context.Context, a Actor, in HistoryInput, i
 	if idem != nil {
 		idem.ResourceID = string(out.Card)
 	}
-	prev, err := s.store.RecordHistory(ctx, h, registry.Write{Idem: idem, Audit: s.entry(a, ActHistoryImport, "care", subject)})
+	w := registry.Write{Idem: idem, Audit: s.entry(a, ActHistoryImport, "care", subject)}
+	s.queueSync(ctx, &w, s.historyEvents(h)...)
+	prev, err := s.store.RecordHistory(ctx, h, w)
 	if err != nil {
 		return nil, err
 	}
+	s.synced(&w)
 	if prev != nil {
 		// A retry: the first request's outcome is the person it named,
 		// which is a read of that person.

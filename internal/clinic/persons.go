@@ -120,10 +120,13 @@ func (s *Service) RegisterPerson(ctx context.Context, a Actor, in PersonInput, i
 	if err != nil {
 		return nil, err
 	}
-	prev, err := s.store.CreatePerson(ctx, sealed, registry.Write{Idem: idem, Audit: s.entry(a, ActPersonCreate, "care", subject)})
+	w := registry.Write{Idem: idem, Audit: s.entry(a, ActPersonCreate, "care", subject)}
+	s.queueSync(ctx, &w, s.syncEvent(registry.SyncPerson, p.ID, registry.ID{}))
+	prev, err := s.store.CreatePerson(ctx, sealed, w)
 	if err != nil {
 		return nil, err
 	}
+	s.synced(&w)
 	if prev != nil {
 		rec, err := s.read(ctx, a, registry.CardCode(prev.ResourceID), ActPersonReplay, "care")
 		if err != nil {
@@ -171,6 +174,13 @@ func (s *Service) read(ctx context.Context, a Actor, card registry.CardCode, act
 		return nil, err
 	}
 	sealed, err := s.findRecord(ctx, card)
+	if registry.ErrorCode(err) == registry.ENOTFOUND && action == ActPersonRead && s.sync.cfg.Node {
+		// A card registered at another clinic: the central is asked
+		// (and audits it), and the node keeps what it answers.
+		if err = s.lookupUpstream(ctx, card, purpose); err == nil {
+			sealed, err = s.findRecord(ctx, card)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +260,9 @@ func (s *Service) EditPerson(ctx context.Context, a Actor, card registry.CardCod
 	if err != nil {
 		return nil, err
 	}
+	if sealed.Person.Origin != "" {
+		return nil, registry.FieldErrorf(registry.EFORBIDDEN, "card_code", "Correct this at the clinic that registered the person.")
+	}
 	rec, err := s.open(sealed)
 	if err != nil {
 		return nil, err
@@ -306,9 +319,12 @@ func (s *Service) EditPerson(ctx context.Context, a Actor, card registry.CardCod
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.UpdatePerson(ctx, resealed, registry.Write{Idem: idem, Audit: s.entry(a, ActPersonEdit, "correction", subject)}); err != nil {
+	w := registry.Write{Idem: idem, Audit: s.entry(a, ActPersonEdit, "correction", subject)}
+	s.queueSync(ctx, &w, s.syncEvent(registry.SyncEdit, sealed.Person.ID, registry.ID{}))
+	if _, err := s.store.UpdatePerson(ctx, resealed, w); err != nil {
 		return nil, err
 	}
+	s.synced(&w)
 	// A replayed edit applied the same change; either way the record now
 	// reads as this one.
 	rec.Person.HolderSecret = ""
@@ -330,9 +346,12 @@ func (s *Service) ErasePerson(ctx context.Context, a Actor, card registry.CardCo
 	if err != nil {
 		return err
 	}
-	if err := s.store.ErasePerson(ctx, card, registry.Write{Audit: s.entry(a, ActPersonErase, "", subject)}); err != nil {
+	w := registry.Write{Audit: s.entry(a, ActPersonErase, "", subject)}
+	s.queueSync(ctx, &w, s.syncEvent(registry.SyncErase, p.ID, registry.ID{}))
+	if err := s.store.ErasePerson(ctx, card, w); err != nil {
 		return err
 	}
+	s.synced(&w)
 	// The person is erased; destroying the key that could open old copies
 	// of their row follows. If it fails here, the key rotator retries within
 	// its bound (docs/adr/0004-epoch-keys.md), so the erasure stands.

@@ -95,7 +95,7 @@ func (s *Service) eventDate(field, in string) (registry.Date, error) {
 	if err != nil {
 		return d, fieldErr(field, "%v.", err)
 	}
-	if d.After(s.Today()) {
+	if d.After(s.todayBound()) {
 		return d, fieldErr(field, "The date is in the future.")
 	}
 	if d.Year < 1900 {
@@ -262,11 +262,13 @@ func (s *Service) RecordVaccination(ctx context.Context, a Actor, card registry.
 	if idem != nil {
 		idem.ResourceID = v.ID.String()
 	}
-	prev, err := s.store.RecordVaccination(ctx, v, registry.Write{Idem: idem, Audit: s.entry(a, ActVaccinationCreate, "care", subject),
-		Reports: s.reports(v, false)})
+	w := registry.Write{Idem: idem, Audit: s.entry(a, ActVaccinationCreate, "care", subject), Reports: s.reports(v, false)}
+	s.queueSync(ctx, &w, s.syncEvent(registry.SyncDose, v.PersonID, v.ID))
+	prev, err := s.store.RecordVaccination(ctx, v, w)
 	if err != nil {
 		return nil, err
 	}
+	s.synced(&w)
 	if prev != nil {
 		return s.replayDose(ctx, a, card, prev)
 	}
@@ -391,10 +393,13 @@ func (s *Service) RecordTest(ctx context.Context, a Actor, card registry.CardCod
 	if idem != nil {
 		idem.ResourceID = t.ID.String()
 	}
-	prev, err := s.store.RecordTest(ctx, t, registry.Write{Idem: idem, Audit: s.entry(a, ActTestCreate, "care", subject)})
+	w := registry.Write{Idem: idem, Audit: s.entry(a, ActTestCreate, "care", subject)}
+	s.queueSync(ctx, &w, s.syncEvent(registry.SyncTest, t.PersonID, t.ID))
+	prev, err := s.store.RecordTest(ctx, t, w)
 	if err != nil {
 		return nil, err
 	}
+	s.synced(&w)
 	if prev == nil {
 		return &RecordedTest{Test: t}, nil
 	}
@@ -484,11 +489,13 @@ func (s *Service) MarkEnteredInError(ctx context.Context, a Actor, card registry
 	if out.Vaccination != nil {
 		reports = s.reports(*out.Vaccination, true)
 	}
-	prev, err := s.store.MarkEnteredInError(ctx, sealed.Person.ID, recordID, replacement,
-		registry.Write{Idem: idem, Audit: s.entry(a, ActCorrectionCreate, "correction", subject), Reports: reports})
+	w := registry.Write{Idem: idem, Audit: s.entry(a, ActCorrectionCreate, "correction", subject), Reports: reports}
+	s.queueSync(ctx, &w, s.syncEvent(registry.SyncCorrect, sealed.Person.ID, recordID))
+	prev, err := s.store.MarkEnteredInError(ctx, sealed.Person.ID, recordID, replacement, w)
 	if err != nil {
 		return nil, err
 	}
+	s.synced(&w)
 	if prev != nil {
 		out.Replayed = true
 		if err := s.limitRead(a, card); err != nil {

@@ -36,7 +36,7 @@ import (
 type Actor struct {
 	TokenID string        // the token's public ID; "cli" for the operator's shell; "" for holders and verifiers
 	Role    registry.Role // a token role, RoleHolder or RolePublic
-	Sites   []string      // for vaccinators: the sites they may act at
+	Sites   []string      // for vaccinators and nodes: the sites they may act at
 	Addr    string
 }
 
@@ -52,10 +52,10 @@ func Operator() Actor { return Actor{TokenID: "cli", Role: RoleOperator} }
 // Anonymous is the actor of a public action (a holder or a verifier).
 func Anonymous(addr string) Actor { return Actor{Role: RolePublic, Addr: addr} }
 
-// MaySite reports whether the actor may act at site. Only vaccinators are
-// scoped to sites.
+// MaySite reports whether the actor may act at site. Only vaccinators and
+// offline clinic nodes are scoped to sites.
 func (a Actor) MaySite(site string) bool {
-	return a.Role != registry.RoleVaccinator || slices.Contains(a.Sites, site)
+	return (a.Role != registry.RoleVaccinator && a.Role != registry.RoleNode) || slices.Contains(a.Sites, site)
 }
 
 // KeyControl seals and unlocks the key-encryption key at run time.
@@ -134,6 +134,9 @@ type Deps struct {
 	// transaction as the write. Records received from another system (HL7,
 	// import) are not reported back.
 	ReportUpstream bool
+	// Sync makes the service an offline clinic node or configures how it
+	// serves nodes (nil: a central with the defaults).
+	Sync *SyncConfig
 }
 
 // Limits are the rate limits, in requests a minute with a burst. They are
@@ -202,6 +205,7 @@ type Service struct {
 	afterErase                             func(ctx context.Context) error
 	loadCerts                              func() (Certs, error)
 	reportUpstream                         bool
+	sync                                   *syncState
 }
 
 // New returns a Service wired to deps.
@@ -229,6 +233,7 @@ func New(deps Deps) *Service {
 	s.readsByToken, s.readsByAddr, s.readsByCard = newLimiter(lim.ReadsPerToken), newLimiter(lim.ReadsPerAddr), newLimiter(lim.ReadsPerCard)
 	s.holderByAddr, s.holderByCard = newLimiter(lim.HolderPerAddr), newLimiter(lim.HolderPerCard)
 	s.holderFailures, s.signinFailures = newBackoff(), newBackoff()
+	s.initSync(deps.Sync)
 	return s
 }
 

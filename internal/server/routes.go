@@ -81,6 +81,15 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/iis/outbox", clinic.ActOutboxList, a.OutboxList()},
 		{"POST", "/api/v1/iis/outbox/{seq}/retry", clinic.ActOutboxRetry, a.OutboxRetry()},
 
+		// Offline clinic nodes (docs/adr/0006): a node token's only routes.
+		{"POST", "/api/v1/sync/hello", clinic.ActSyncHello, a.SyncHello()},
+		{"POST", "/api/v1/sync/push", clinic.ActSyncPush, a.SyncPush()},
+		{"GET", "/api/v1/sync/pull", clinic.ActSyncPull, a.SyncPull()},
+		{"GET", "/api/v1/sync/trust", clinic.ActSyncPull, a.SyncTrust()},
+		{"GET", "/api/v1/sync/persons/{card}", clinic.ActSyncLookup, a.SyncLookup()},
+		{"GET", "/api/v1/sync/status", clinic.ActSyncStatus, a.SyncStatus()},
+		{"POST", "/api/v1/sync/failed/{seq}/retry", clinic.ActSyncRetry, a.SyncRetry()},
+
 		{"GET", "/api/v1/sites", clinic.ActSiteList, a.SiteList()},
 		{"POST", "/api/v1/sites", clinic.ActSiteCreate, a.SiteCreate()},
 		{"POST", "/api/v1/tokens", clinic.ActTokenCreate, a.TokenCreate()},

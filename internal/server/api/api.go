@@ -29,6 +29,9 @@ import (
 type API struct {
 	svc    *clinic.Service
 	logger *slog.Logger
+
+	syncOpts  SyncOptions
+	pushSlots chan struct{}
 }
 
 // New returns the API's handlers on svc. Internal errors are logged to

@@ -165,7 +165,7 @@ func StatusOf(code string) int {
 		return http.StatusBadRequest
 	case registry.ENOTFOUND:
 		return http.StatusNotFound
-	case registry.ECONFLICT:
+	case registry.ECONFLICT, "sync_behind":
 		return http.StatusConflict
 	case registry.EUNAUTHORIZED:
 		return http.StatusUnauthorized
