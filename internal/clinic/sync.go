@@ -74,6 +74,7 @@ type syncContact struct {
 	LastErrorAt, OfflineSince              time.Time
 	SkewSeconds                            float64
 	AckedSeq, PullCursor                   int64
+	upstream                               string
 	loaded                                 bool
 	hasDSC                                 bool
 	shareBirthDate, shareBirthDateReported bool

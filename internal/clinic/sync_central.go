@@ -23,12 +23,25 @@ const maxPullPage = 1000
 // boundNode returns the node of a node token's request, which must be bound
 // to that token (by hello).
 func (s *Service) boundNode(ctx context.Context, ss registry.SyncStore, a Actor, id string) (*registry.SyncNode, error) {
+	if id == "" {
+		// The node the token is bound to.
+		nodes, err := ss.ListNodes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i := range nodes {
+			if nodes[i].TokenID == a.TokenID {
+				return &nodes[i], nil
+			}
+		}
+		return nil, registry.FieldErrorf(registry.ECONFLICT, "node", "This node has not enrolled; it must say hello first.")
+	}
 	if !nodeIDPattern.MatchString(id) {
 		return nil, fieldErr("node", "A node ID is 32 lower-case hex digits.")
 	}
 	n, err := ss.FindNode(ctx, id)
 	if registry.ErrorCode(err) == registry.ENOTFOUND {
-		return nil, registry.FieldErrorf(registry.EFORBIDDEN, "node", "This node has not enrolled; it must say hello first.")
+		return nil, registry.FieldErrorf(registry.ECONFLICT, "node", "This node has not enrolled; it must say hello first.")
 	}
 	if err != nil {
 		return nil, err

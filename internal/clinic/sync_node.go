@@ -39,6 +39,7 @@ const (
 	stOfflineSince = "offline_since"
 	stSkew         = "clock_skew_seconds"
 	stShareBirth   = "share_birth_date"
+	stUpstream     = "upstream"
 )
 
 // loadSyncState reads the saved state into memory once.
@@ -80,14 +81,15 @@ func (s *Service) loadSyncState(ctx context.Context) (registry.SyncStore, error)
 	c.OfflineSince = parseStamp(kv[stOfflineSince])
 	c.SkewSeconds, _ = strconv.ParseFloat(kv[stSkew], 64)
 	c.shareBirthDate = kv[stShareBirth] == "1"
+	c.upstream = kv[stUpstream]
 	if floor, err := strconv.ParseInt(kv[stHLC], 10, 64); err == nil && s.sync.clock != nil {
-		s.sync.clock.Observe(floor)
+		s.sync.clock.Raise(floor)
 	}
 	if s.sync.clock != nil {
 		// The clock never runs back across a restart: the last event
 		// queued is at or below it.
 		if items, err := ss.PendingSync(ctx, 1); err == nil && len(items) > 0 {
-			s.sync.clock.Observe(items[0].Event.HLC)
+			s.sync.clock.Raise(items[0].Event.HLC)
 		}
 	}
 	c.loaded = true
@@ -187,7 +189,8 @@ func (s *Service) SyncEnrolled(ctx context.Context, ans *syncwire.HelloAnswer) e
 		}
 	}
 	s.observeCentral(ans.HLC, ans.Now)
-	state := map[string]string{stShareBirth: boolString(ans.ShareBirthDate), stAcked: strconv.FormatInt(ans.AppliedSeq, 10)}
+	state := map[string]string{stShareBirth: boolString(ans.ShareBirthDate), stAcked: strconv.FormatInt(ans.AppliedSeq, 10),
+		stUpstream: s.sync.cfg.Upstream}
 	s.sync.mu.Lock()
 	s.sync.contact.shareBirthDate = ans.ShareBirthDate
 	acked := s.sync.contact.AckedSeq
@@ -693,7 +696,11 @@ func (s *Service) syncStatus(ctx context.Context) (*SyncStatus, error) {
 	if s.Sealed() {
 		state = nodesync.StateSealed
 	}
-	return &SyncStatus{Role: "node", Upstream: s.sync.cfg.Upstream, State: state, Pending: st.Pending, Failed: st.Failed,
+	upstream := s.sync.cfg.Upstream
+	if upstream == "" {
+		upstream = c.upstream
+	}
+	return &SyncStatus{Role: "node", Upstream: upstream, State: state, Pending: st.Pending, Failed: st.Failed,
 		OldestPending: st.Oldest, LastPush: c.LastPush, LastPull: c.LastPull, LastContact: c.LastContact,
 		AckedSeq: c.AckedSeq, PullCursor: c.PullCursor, ClockSkewSeconds: c.SkewSeconds, LastError: c.LastError,
 		LastErrorCode: c.LastErrorCode, LastErrorAt: c.LastErrorAt, OfflineSince: c.OfflineSince}, nil

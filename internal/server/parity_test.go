@@ -274,6 +274,7 @@ func parityRows() map[clinic.Action]parityRow {
 	}
 	personPage := func(p *parity) string { return "/clinic/p/" + p.card + "?purpose=care" }
 	apiOnly := "the web app does not offer it"
+	nodeOnly := "offline clinic nodes only: internal/nodesync's client calls it, and the multi-process tests in cmd/haven (sync_test.go) drive it"
 	return map[clinic.Action]parityRow{
 		clinic.ActProductList: {api: func(p *parity, who, _ string) (int, string) {
 			return p.api(who, "GET", "/api/v1/products", "")
@@ -325,6 +326,14 @@ func parityRows() map[clinic.Action]parityRow {
 		clinic.ActOutboxRetry: {api: func(p *parity, who, v string) (int, string) {
 			return p.api(who, "POST", "/api/v1/iis/outbox/"+bad(v, "999", "x")+"/retry", "")
 		}, why: apiOnly},
+		clinic.ActSyncHello:  {why: nodeOnly},
+		clinic.ActSyncPush:   {why: nodeOnly},
+		clinic.ActSyncPull:   {why: nodeOnly},
+		clinic.ActSyncLookup: {why: nodeOnly},
+		clinic.ActSyncStatus: {why: apiOnly + " (GET /api/v1/sync/status takes no input; TestRouteMatrix checks who may call it); haven sync status reads the same, and the web app shows a node's state on every page"},
+		clinic.ActSyncRetry: {api: func(p *parity, who, v string) (int, string) {
+			return p.api(who, "POST", "/api/v1/sync/failed/"+bad(v, "0", "x")+"/retry", "")
+		}, why: apiOnly + "; haven sync retry does the same"},
 		clinic.ActCardPrint: {web: func(p *parity, who, v string) (int, string) {
 			return p.get(who, "/clinic/p/"+bad(v, p.card, "0000-0000-0000")+"/card")
 		}, reads: true, why: "printing a card is a page"},

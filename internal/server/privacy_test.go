@@ -29,6 +29,7 @@ func TestRouteMatrix(t *testing.T) {
 		V             // vaccinator
 		N             // analyst
 		U             // auditor
+		O             // an offline clinic node
 		P             // public: no token needed
 	)
 	matrix := []struct {
@@ -66,6 +67,13 @@ func TestRouteMatrix(t *testing.T) {
 		{"POST", "/api/v1/hl7", V},
 		{"GET", "/api/v1/iis/outbox", A},
 		{"POST", "/api/v1/iis/outbox/1/retry", A},
+		{"POST", "/api/v1/sync/hello", O},
+		{"POST", "/api/v1/sync/push", O},
+		{"GET", "/api/v1/sync/pull", O},
+		{"GET", "/api/v1/sync/trust", O},
+		{"GET", "/api/v1/sync/persons/" + card, O},
+		{"GET", "/api/v1/sync/status", A},
+		{"POST", "/api/v1/sync/failed/1/retry", A},
 		{"GET", "/fhir/r4/metadata", P},
 		{"GET", "/fhir/r4/Patient/" + card, V},
 		{"GET", "/fhir/r4/Patient", V},
@@ -82,7 +90,7 @@ func TestRouteMatrix(t *testing.T) {
 		bit   int
 		name  string
 		token string
-	}{{A, "admin", e.admin}, {V, "vaccinator", e.vaccinator}, {N, "analyst", e.analyst}, {U, "auditor", e.auditor}, {0, "none", ""}}
+	}{{A, "admin", e.admin}, {V, "vaccinator", e.vaccinator}, {N, "analyst", e.analyst}, {U, "auditor", e.auditor}, {O, "node", e.node}, {0, "none", ""}}
 	seen := map[string]bool{}
 	for _, m := range matrix {
 		path, _, _ := strings.Cut(m.path, "?")

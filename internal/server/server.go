@@ -51,6 +51,8 @@ type Deps struct {
 	// HL7Facility names Haven in the MSH-4 of its HL7 replies (default
 	// HAVEN).
 	HL7Facility string
+	// Sync configures the sync routes of offline clinic nodes.
+	Sync api.SyncOptions
 }
 
 // Server serves Haven's HTTP API and web pages. Create it with New.
@@ -76,6 +78,7 @@ func New(deps Deps) *Server {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.api = api.New(s.svc, s.logger)
+	s.api.SetSync(deps.Sync)
 	s.fhir = fhir.New(s.svc, fhir.Options{Logger: s.logger, Evaluator: s.svc, BaseURL: deps.FHIRBaseURL})
 	s.hl7 = iis.NewHandler(s.svc, s.logger, deps.HL7Facility)
 	s.web = web.New(web.Deps{Logger: s.logger, Service: s.svc, NotFound: s.notFound()})

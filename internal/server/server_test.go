@@ -33,6 +33,7 @@ type testEnv struct {
 	vault                               *vault.Vault
 	logs                                *syncBuffer
 	admin, vaccinator, analyst, auditor string
+	node                                string // an offline clinic node's token for YB-1
 	now                                 time.Time
 	dbPath                              string // the SQLite file, for tests that search it
 }
@@ -131,6 +132,7 @@ func newTestEnvOn(t *testing.T, db migratable, configure ...func(*server.Deps)) 
 	e.vaccinator = e.token(registry.RoleVaccinator, "YB-1")
 	e.analyst = e.token(registry.RoleAnalyst)
 	e.auditor = e.token(registry.RoleAuditor)
+	e.node = e.token(registry.RoleNode, "YB-1")
 	return e
 }
 

@@ -78,6 +78,7 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, c *PageCtx, status 
 	buf.Reset()
 	defer a.bufs.Put(buf)
 	c.errField = errFieldOf(data)
+	c.loadSyncLine(r.Context())
 	if err := t.Execute(buf, pageData{PageCtx: c, TitleKey: titleKey, Data: data}); err != nil {
 		return registry.Errorf(registry.EINTERNAL, "Rendering %s: %v", name, err)
 	}

@@ -170,6 +170,8 @@ type PageCtx struct {
 	Path string
 	// errField is the field named by the page's form error, if any.
 	errField string
+	// syncLine is the node's sync line (see sync.go), set by render.
+	syncLine *syncLine
 }
 
 // actor is who is asking: the signed-in token, or an anonymous visitor.
