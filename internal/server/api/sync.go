@@ -188,5 +188,3 @@ func (h *API) SyncRetry() http.Handler {
 		return nil
 	})
 }
-
-
