@@ -29,6 +29,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) registry.Store { return MustOpenDB(t) })
 }
 
+func TestSyncConformance(t *testing.T) {
+	storetest.RunSync(t, func(t *testing.T) storetest.SyncStore { return MustOpenDB(t) })
+}
+
 func TestSchemaCheck(t *testing.T) {
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, storetest.PostgresURL(t))

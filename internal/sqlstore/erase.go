@@ -80,6 +80,17 @@ func (s *Store) ErasePerson(ctx context.Context, code registry.CardCode, w regis
 		if err := s.markEpochForRetire(ctx, tx, wrapped); err != nil {
 			return err
 		}
+		// Sync: the person's pending events go (create then queues w.Push,
+		// the erase event itself), and a tombstone keeps a late event from
+		// bringing the person back. Their follows cascade away with the
+		// row; create read them for w.Feed before this write.
+		if _, err := s.txExec(ctx, tx, `DELETE FROM sync_outbox WHERE person_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := s.txExec(ctx, tx, `INSERT INTO sync_tombstones (person_id, erased_on) VALUES (?, ?) ON CONFLICT (person_id) DO NOTHING`,
+			id, erasureDay(w).String()); err != nil {
+			return err
+		}
 		// The person's key and fields are cleared before the row is
 		// deleted, so that the row version a delete may leave behind (until
 		// vacuum) no longer holds them.

@@ -17,11 +17,23 @@ import (
 // appending w.Audit. If the idempotency key was stored before, it writes
 // nothing and returns the earlier entry (or EIDEMPOTENCY if the earlier
 // request differed).
+//
+// The sync fields of w run in the same transaction (sync.go): w.Cursor's
+// compare-and-set first, then the followers of w.Feed's persons are read
+// (before write, which may erase the person and with them their follows),
+// and after write, w.Push is queued in the sync outbox, w.Reports in the
+// IIS outbox, and w.Feed fanned out to the followers' feeds. A Write
+// without them costs nothing more.
 func (s *Store) create(ctx context.Context, op string, w registry.Write, write func(tx *sql.Tx) error) (*registry.Idempotency, error) {
 	var replay *registry.Idempotency
 	idem := w.Idem
 	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
 		replay = nil
+		if w.Cursor != nil {
+			if err := s.advanceCursor(ctx, tx, *w.Cursor); err != nil {
+				return err
+			}
+		}
 		if idem != nil {
 			res, err := s.txExec(ctx, tx, `INSERT INTO idempotency (scope, key, request_hash, kind, resource_id, created_at)
 				 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
@@ -44,11 +56,26 @@ func (s *Store) create(ctx context.Context, op string, w registry.Write, write f
 				return nil
 			}
 		}
+		var feed *feedPlan
+		if len(w.Feed) > 0 {
+			var err error
+			if feed, err = s.planFeed(ctx, tx, w.Feed, w.FeedExcept); err != nil {
+				return err
+			}
+		}
 		if err := write(tx); err != nil {
+			return err
+		}
+		if err := s.queuePush(ctx, tx, w.Push); err != nil {
 			return err
 		}
 		if err := s.queueReports(ctx, tx, w.Reports); err != nil {
 			return err
+		}
+		if feed != nil {
+			if err := s.fanOut(ctx, tx, feed); err != nil {
+				return err
+			}
 		}
 		if w.Audit != nil {
 			return s.appendAudit(ctx, tx, *w.Audit)
@@ -131,8 +158,8 @@ func (s *Store) CreatePerson(ctx context.Context, p registry.SealedPerson, w reg
 }
 
 func (s *Store) insertPerson(ctx context.Context, tx *sql.Tx, p registry.SealedPerson) error {
-	_, err := s.txExec(ctx, tx, `INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed, source_ref) VALUES (?, ?, ?, ?, ?, ?)`,
-		p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed, nullString(p.SourceRef))
+	_, err := s.txExec(ctx, tx, `INSERT INTO persons (id, card_code, created_at, wrapped_key, sealed, source_ref, origin) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		p.ID[:], string(p.CardCode), micros(p.CreatedAt), p.WrappedKey, p.Sealed, nullString(p.SourceRef), p.Origin)
 	if s.dialect.IsUniqueViolation(err) && p.SourceRef != "" {
 		return registry.FieldErrorf(registry.ECONFLICT, "source_ref", "A person with this source reference is already registered.")
 	}
@@ -155,7 +182,7 @@ func (s *Store) UpdatePerson(ctx context.Context, p registry.SealedPerson, w reg
 	})
 }
 
-const personColumns = `id, card_code, created_at, wrapped_key, sealed, source_ref`
+const personColumns = `id, card_code, created_at, wrapped_key, sealed, source_ref, origin`
 
 func scanPerson(row interface{ Scan(...any) error }) (*registry.SealedPerson, error) {
 	var (
@@ -165,7 +192,7 @@ func scanPerson(row interface{ Scan(...any) error }) (*registry.SealedPerson, er
 		created int64
 		ref     sql.NullString
 	)
-	if err := row.Scan(&id, &code, &created, &p.WrappedKey, &p.Sealed, &ref); err != nil {
+	if err := row.Scan(&id, &code, &created, &p.WrappedKey, &p.Sealed, &ref, &p.Origin); err != nil {
 		return nil, err
 	}
 	p.SourceRef = ref.String
@@ -362,8 +389,24 @@ func (s *Store) RecordVaccination(ctx context.Context, v registry.Vaccination, w
 
 // insertVaccination stores v.
 func (s *Store) insertVaccination(ctx context.Context, tx *sql.Tx, v registry.Vaccination) error {
+	return s.insertVaccinationOr(ctx, tx, v, "")
+}
+
+// Conflict clauses for insertVaccinationOr and insertTestOr.
+const (
+	// skipSameID skips a record whose ID is stored (a resend); any other
+	// conflict (a source reference) is still an error.
+	skipSameID = ` ON CONFLICT (id) DO NOTHING`
+	// skipAnyConflict skips a record that clashes with a stored one on
+	// its ID or its source reference.
+	skipAnyConflict = ` ON CONFLICT DO NOTHING`
+)
+
+// insertVaccinationOr stores v, with the conflict clause onConflict ("",
+// skipSameID or skipAnyConflict).
+func (s *Store) insertVaccinationOr(ctx context.Context, tx *sql.Tx, v registry.Vaccination, onConflict string) error {
 	_, err := s.txExec(ctx, tx, `INSERT INTO vaccinations (`+vaccinationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict,
 		v.ID[:], v.PersonID[:], v.Product, v.Date.String(), v.Site, v.Lot, string(v.Source), v.Payment.Kind,
 		v.Payment.Amount, v.Payment.Currency, micros(v.RecordedAt), v.Status, nullID(v.Replaces), nullID(v.ReplacedBy),
 		v.StatusReason, nullString(v.SourceRef))
@@ -401,9 +444,14 @@ func (s *Store) RecordTest(ctx context.Context, t registry.Test, w registry.Writ
 }
 
 func (s *Store) insertTest(ctx context.Context, tx *sql.Tx, t registry.Test) error {
+	return s.insertTestOr(ctx, tx, t, "")
+}
+
+// insertTestOr is insertVaccinationOr for a test.
+func (s *Store) insertTestOr(ctx context.Context, tx *sql.Tx, t registry.Test, onConflict string) error {
 	_, err := s.txExec(ctx, tx, `INSERT INTO tests
 		(id, person_id, kind, result, sample_date, site, recorded_at, status, replaces, replaced_by, source_ref)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict,
 		t.ID[:], t.PersonID[:], string(t.Kind), string(t.Result), t.Date.String(), t.Site, micros(t.RecordedAt),
 		t.Status, nullID(t.Replaces), nullID(t.ReplacedBy), nullString(t.SourceRef))
 	if s.dialect.IsUniqueViolation(err) && t.SourceRef != "" {
@@ -422,17 +470,8 @@ func (s *Store) RecordHistory(ctx context.Context, h registry.History, w registr
 				return err
 			}
 		}
-		for _, c := range h.Corrections {
-			if err := s.markEnteredInError(ctx, tx, h.PersonID, c.RecordID, registry.ID{}); err != nil {
-				return err
-			}
-			if c.Replacement != (registry.ID{}) {
-				for _, table := range []string{"vaccinations", "tests"} {
-					if _, err := s.txExec(ctx, tx, `UPDATE `+table+` SET replaced_by = ? WHERE id = ?`, c.Replacement[:], c.RecordID[:]); err != nil {
-						return err
-					}
-				}
-			}
+		if err := s.applyCorrections(ctx, tx, h.PersonID, h.Corrections, false); err != nil {
+			return err
 		}
 		for _, v := range h.Vaccinations {
 			if err := s.insertVaccination(ctx, tx, v); err != nil {
@@ -446,6 +485,29 @@ func (s *Store) RecordHistory(ctx context.Context, h registry.History, w registr
 		}
 		return nil
 	})
+}
+
+// applyCorrections marks the records of cs entered in error, each linked
+// to its replacement (stored later in the same batch). A record already
+// marked is ECONFLICT, or skipped when skipMarked is set.
+func (s *Store) applyCorrections(ctx context.Context, tx *sql.Tx, personID registry.ID, cs []registry.Correction, skipMarked bool) error {
+	for _, c := range cs {
+		if err := s.markEnteredInError(ctx, tx, personID, c.RecordID, registry.ID{}); err != nil {
+			var appErr *registry.Error
+			if skipMarked && errors.As(err, &appErr) && appErr.Code == registry.ECONFLICT && appErr.Field == "record" {
+				continue
+			}
+			return err
+		}
+		if c.Replacement != (registry.ID{}) {
+			for _, table := range []string{"vaccinations", "tests"} {
+				if _, err := s.txExec(ctx, tx, `UPDATE `+table+` SET replaced_by = ? WHERE id = ?`, c.Replacement[:], c.RecordID[:]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // FindTest implements registry.Store.
