@@ -54,7 +54,7 @@ func (l *siteList) Set(v string) error {
 // prints only the new token (its hash is stored; the token is not), "haven
 // token list" and "haven token revoke ID".
 func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
-	usage := errors.New("usage: haven token create --role admin|vaccinator|analyst|auditor [--site CODE]… | list | revoke ID")
+	usage := errors.New("usage: haven token create --role admin|vaccinator|analyst|auditor|node [--site CODE]… [--label TEXT] | list | revoke ID")
 	if len(args) == 0 {
 		return usage
 	}
@@ -67,9 +67,9 @@ func tokenCommand(ctx context.Context, env *commandEnv, args []string) error {
 	}
 	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	role := fs.String("role", "", "admin, vaccinator, analyst or auditor")
+	role := fs.String("role", "", "admin, vaccinator, analyst, auditor or node")
 	var sites siteList
-	fs.Var(&sites, "site", "a site a vaccinator may record at (repeatable, or comma-separated)")
+	fs.Var(&sites, "site", "a site a vaccinator or clinic node may record at (repeatable, or comma-separated; required for both)")
 	label := fs.String("label", "", "the staff member or device the token is for, shown by token list")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

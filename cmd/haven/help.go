@@ -46,9 +46,14 @@ See haven help token SUBCOMMAND.`},
 Print a new API token, and nothing else, so that scripts can capture it. Only
 its hash is stored: it cannot be shown again.
 
-  --role ROLE   admin, vaccinator, analyst or auditor (required)
-  --site CODE   a site a vaccinator may record at (repeatable, or comma-separated)
-  --label TEXT  the staff member or device the token is for, shown by token list`},
+  --role ROLE   admin, vaccinator, analyst, auditor or node (an offline clinic
+                node's token, for haven serve --upstream at the clinic) (required)
+  --site CODE   a site a vaccinator or node may record at (repeatable, or
+                comma-separated; required for those two roles)
+  --label TEXT  the staff member or device the token is for, shown by token list
+
+A node is enrolled with, for example:
+  haven token create --role node --site YB-1 --label "Yanbian clinic laptop"`},
 	{"token list", "list the tokens", `usage: haven token list
 
 Print one line per token: ID, role, sites and creation time (tab-separated).
@@ -255,6 +260,42 @@ the queue in its place, once the cause is fixed: the feed of a running server
 sends it at its next look at the outbox. The exit status is 1 if there is no
 such report.`},
 
+	{"sync", "offline clinic nodes: sync status, send refused records again", `usage: haven sync status [--json]
+       haven sync retry SEQ|--all
+
+The sync of an offline clinic node (haven serve --upstream) with its central
+registry, or, at a central, the nodes enrolled with it. Run on the server's
+machine, with its data folder or --db, while it runs or not: a data folder
+holding upstream.token is a node's. Nodes are enrolled at the central with
+haven token create --role node --site CODE.
+
+commands:
+  status   the link to the central: state, what waits, what was refused, the last error; at a central, its nodes
+  retry    queue records the central refused again
+
+See haven help sync SUBCOMMAND.`},
+	{"sync status", "show the state of sync", `usage: haven sync status [--json]
+
+On a node: its role and central, its state (online, offline, revoked,
+refused, sealed or disk_full), how many events wait to be sent and since
+when, how many the central refused, the last contact with the central, the
+last error, and how far this clock is off the central's; then the refused
+events, oldest first, with the central's reason. At a central: one row per
+node, with its sites, the last event applied, what it reported waiting, its
+last contact, its clock skew and whether its token was revoked. Events hold
+references only: no card code or name is shown.
+
+  --json   write the status as JSON (the shape of GET /api/v1/sync/status)`},
+	{"sync retry", "queue refused records again", `usage: haven sync retry SEQ|--all
+
+Queue again the events of the person of refused event SEQ (from haven sync
+status), or with --all every refused event, once the cause is fixed (an
+unknown product, a site missing at the central): a running node sends them
+at its next push. Print how many events were queued again. The exit status
+is 1 if SEQ is not a refused event.
+
+  --all   queue every event the central refused again`},
+
 	{"backup", "write an online snapshot without any data keys", `usage: haven backup DEST
 
 Write a consistent snapshot of the SQLite database to the new file DEST while
@@ -315,6 +356,8 @@ const serveUsage = `usage: haven serve [--schedule cdc|who|cn] [--policies DIR] 
                    [--hl7-addr ADDR --hl7-tls-cert FILE --hl7-tls-key FILE [--hl7-client-ca FILE]]
                    [--iis-upstream URL [--iis-ca FILE|--iis-pin SHA256] [--iis-cert FILE --iis-key FILE]
                     [--iis-profile FIELDS] [--iis-receiver NAME]] [--hl7-facility NAME]
+                   [--upstream URL [--upstream-ca FILE|--upstream-pin SHA256] [--node-label NAME]]
+                   [--sync-concurrency N] [--sync-share-birth-date]
 
 Run the HTTP server (the JSON API under /api/v1/ and the web app at /) on
 --addr until interrupted. A fresh data folder is set up on the spot: the
@@ -354,6 +397,15 @@ HL7 v2, outbound: report each recorded dose to an IIS as a VXU, in order (haven 
   --iis-profile FIELDS   person fields the IIS requires beyond the card code, from PID-5,PID-7,PID-8,PID-13
                          (default: the card code only) (env HAVEN_IIS_PROFILE)
   --iis-receiver NAME    the IIS's name in MSH-5 and MSH-6 (env HAVEN_IIS_RECEIVER)
+
+Offline clinic nodes (haven sync status; docs/adr/0006-offline-clinic-nodes.md):
+  --upstream URL         run as a clinic node of this central, https://host[:port]; the node token comes from env
+                         HAVEN_UPSTREAM_TOKEN the first time and is kept, encrypted, in DATA/upstream.token (env HAVEN_UPSTREAM)
+  --upstream-ca FILE     CA certificates (PEM) the central's certificate must chain to (default: the system's) (env HAVEN_UPSTREAM_CA)
+  --upstream-pin SHA256  SHA-256 of the central certificate's public key (hex), instead of a CA (env HAVEN_UPSTREAM_PIN)
+  --node-label NAME      this node's name at the central and in its signing certificate (default: the host name) (env HAVEN_NODE_LABEL)
+  --sync-concurrency N   central: node pushes applied at once; beyond it, 503 with Retry-After (default 2)
+  --sync-share-birth-date  central: keep full birth dates of persons registered at nodes (default: the year only)
 
 Keys and secrets come from the environment, never from flags:
 HAVEN_MASTER_KEY_FILE (default DATA/master.key) or HAVEN_PASSPHRASE_FILE.`

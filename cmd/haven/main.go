@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 )
 
 func main() {
@@ -48,6 +47,7 @@ func commands() map[string]command {
 		"cert":     certCommand,
 		"keys":     keysCommand,
 		"iis":      iisCommand,
+		"sync":     syncCommand,
 	}
 }
 
@@ -65,7 +65,7 @@ var globalFlagNames = []string{"data", "db", "addr"}
 // "--flag value" and the "--flag=value" forms. A nil error means exit code
 // 0; a *usageError (or an error isUsageError recognises) means 2.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	env := &commandEnv{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: stderr, Now: time.Now}
+	env := &commandEnv{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: stderr, Now: clockFor()}
 	fs := globalFlags(env, getenv)
 	version := fs.Bool("version", false, "print the version and exit")
 	if len(args) == 0 {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/haven-registry/haven/internal/catalog"
 	"github.com/haven-registry/haven/internal/clinic"
+	"github.com/haven-registry/haven/internal/nodesync"
 	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/schedule"
 	"github.com/haven-registry/haven/internal/server"
@@ -61,6 +62,7 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	tlsKey := fs.String("tls-key", env.Getenv("HAVEN_TLS_KEY"), "the private key (PEM) of --tls-cert (env HAVEN_TLS_KEY)")
 	retention := fs.Duration("idempotency-retention", defaultIdempotencyRetention, "how long a write's Idempotency-Key is kept: a retry within it returns the first result; older keys are removed in the background")
 	hl7Flags := addIISFlags(fs, env)
+	nodeFlags := addSyncFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -156,9 +158,38 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	}
 	deps.LoadCerts = func() (clinic.Certs, error) { return certService(env, v, *trustFile) }
 	deps.ReportUpstream = *hl7Flags.upstream != ""
-	svc := clinic.New(deps)
+	syncCfg, upstream, err := nodeFlags.nodeConfig(env, v, logger)
+	if err != nil {
+		return err
+	}
+	var (
+		svc    *clinic.Service
+		syncer *nodesync.Syncer
+	)
+	syncOpts := nodeFlags.centralSync(env, v, syncCfg, *trustFile, &svc)
+	if upstream != nil {
+		syncCfg.Kick = func() {
+			if syncer != nil {
+				syncer.Kick()
+			}
+		}
+	}
+	deps.Sync = syncCfg
+	svc = clinic.New(deps)
 	srv := server.New(server.Deps{Logger: logger, Service: svc, SecureCookies: *secureCookies,
-		TrustedProxies: proxies, MaxInFlight: *maxInFlight, HL7Facility: *hl7Flags.facility})
+		TrustedProxies: proxies, MaxInFlight: *maxInFlight, HL7Facility: *hl7Flags.facility, Sync: syncOpts})
+	syncDone := make(chan struct{})
+	if upstream != nil {
+		syncer = nodesync.NewSyncer(upstream, svc, nodesync.Options{Logger: logger, Now: env.Now})
+		go func() {
+			defer close(syncDone)
+			_ = syncer.Run(ctx)
+		}()
+		fmt.Fprintf(env.Stdout, "Clinic node: syncing with %s whenever it can be reached.\n", *nodeFlags.upstream)
+	} else {
+		close(syncDone)
+	}
+	defer func() { <-syncDone }()
 	stopIIS, err := startIIS(ctx, hl7Flags, svc, logger, func(s string) { fmt.Fprintln(env.Stdout, s) })
 	defer stopIIS(context.Background())
 	if err != nil {

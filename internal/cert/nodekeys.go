@@ -92,6 +92,10 @@ func NodeCSR(label, country string) (*ecdsa.PrivateKey, []byte, error) {
 	return key, der, nil
 }
 
+// NodeClockAllowance is how far a node's DSC is backdated, for a node whose
+// clock runs behind the central's.
+const NodeClockAllowance = 72 * time.Hour
+
 // SignNodeDSC signs, on the central, a node's DSC with the CSCA. csrDER is a
 // DER PKCS #10 request whose signature must verify and whose key must be
 // P-256; its subject is ignored. The CSCA certificate is read from dir
@@ -100,7 +104,8 @@ func NodeCSR(label, country string) (*ecdsa.PrivateKey, []byte, error) {
 // makes the central's own: HCERT test, vaccination and recovery key usages,
 // digital signature key usage, subject and authority key identifiers, with
 // subject C and O copied from the CSCA and CN "Haven node <label>". It is
-// valid from now (truncated to the second) for validity, at most
+// valid from NodeClockAllowance before now (truncated to the second; never
+// before the CSCA) until now plus validity, at most
 // NodeDSCMaxValidity (also when validity <= 0) and never past the CSCA.
 //
 // The DSC is stored in dir as node-<kid hex>.pem, so LoadKeys trusts it
@@ -144,10 +149,17 @@ func SignNodeDSC(dir string, secrets SecretStore, csrDER []byte, label string, n
 	if validity <= 0 || validity > NodeDSCMaxValidity {
 		validity = NodeDSCMaxValidity
 	}
+	// A node's clock may run behind the central's by days: its DSC is
+	// valid from NodeClockAllowance before now (never before the CSCA), so
+	// that what it signs at once is not "issued before the DSC".
+	notBefore := start.Add(-NodeClockAllowance)
+	if notBefore.Before(csca.NotBefore) {
+		notBefore = csca.NotBefore
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          randSerial(rand.Reader),
 		Subject:               pkix.Name{Country: csca.Subject.Country, Organization: csca.Subject.Organization, CommonName: cn},
-		NotBefore:             start,
+		NotBefore:             notBefore,
 		NotAfter:              start.Add(validity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		UnknownExtKeyUsage:    []asn1.ObjectIdentifier{OIDTest, OIDVaccination, OIDRecovery},
