@@ -75,6 +75,8 @@ type syncContact struct {
 	SkewSeconds                            float64
 	AckedSeq, PullCursor                   int64
 	upstream                               string
+	pushedEvents, pushedBytes              int64
+	pulledEvents, pulledBytes              int64
 	loaded                                 bool
 	hasDSC                                 bool
 	shareBirthDate, shareBirthDateReported bool

@@ -626,6 +626,14 @@ func (s *Service) SyncContact(ctx context.Context, c nodesync.Contact) error {
 	st := &s.sync.contact
 	prevState := st.State
 	st.State = c.State
+	switch c.Direction {
+	case "push":
+		st.pushedEvents += int64(c.Events)
+		st.pushedBytes += c.Bytes
+	case "pull":
+		st.pulledEvents += int64(c.Events)
+		st.pulledBytes += c.Bytes
+	}
 	if c.Error == "" {
 		st.LastContact, st.LastError, st.LastErrorCode, st.OfflineSince = now, "", "", time.Time{}
 	} else {
@@ -703,7 +711,8 @@ func (s *Service) syncStatus(ctx context.Context) (*SyncStatus, error) {
 	return &SyncStatus{Role: "node", Upstream: upstream, State: state, Pending: st.Pending, Failed: st.Failed,
 		OldestPending: st.Oldest, LastPush: c.LastPush, LastPull: c.LastPull, LastContact: c.LastContact,
 		AckedSeq: c.AckedSeq, PullCursor: c.PullCursor, ClockSkewSeconds: c.SkewSeconds, LastError: c.LastError,
-		LastErrorCode: c.LastErrorCode, LastErrorAt: c.LastErrorAt, OfflineSince: c.OfflineSince}, nil
+		LastErrorCode: c.LastErrorCode, LastErrorAt: c.LastErrorAt, OfflineSince: c.OfflineSince,
+		PushedEvents: c.pushedEvents, PushedBytes: c.pushedBytes, PulledEvents: c.pulledEvents, PulledBytes: c.pulledBytes}, nil
 }
 
 // PageSyncStatus is the sync line of the web app: the node's state for

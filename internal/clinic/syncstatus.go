@@ -32,6 +32,13 @@ type SyncStatus struct {
 	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
 	// OfflineSince is when the link was last lost (zero while online).
 	OfflineSince time.Time `json:"offline_since,omitzero"`
+	// PushedEvents and PushedBytes count what this process sent since it
+	// started (compressed bodies), PulledEvents and PulledBytes what it
+	// received: the wire cost of sync.
+	PushedEvents int64 `json:"pushed_events"`
+	PushedBytes  int64 `json:"pushed_bytes"`
+	PulledEvents int64 `json:"pulled_events"`
+	PulledBytes  int64 `json:"pulled_bytes"`
 
 	// Central side.
 	Nodes []NodeStatus `json:"nodes,omitempty"`
