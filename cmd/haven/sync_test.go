@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -283,5 +284,56 @@ func TestSyncOfflineCertificate(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the certificate issued offline does not verify with the central's trust list: %v\n%s", err, out)
+	}
+}
+
+// TestSyncErrors: a node whose central is unreachable, whose token is wrong,
+// or which does not trust the central's certificate keeps working and says
+// why in one line with a stable code; a URL that is not a central's is
+// refused at start.
+func TestSyncErrors(t *testing.T) {
+	w := newSyncWorld(t)
+	tok := w.central.cli("token", "create", "--role", "node", "--site", "YB-1")
+	cases := []struct {
+		name, code string
+		flags      []string
+		token      string
+	}{
+		{"unreachable", "unreachable", []string{"--upstream", "https://" + freeAddr(t), "--upstream-ca", w.tls.CertFile}, tok},
+		{"bad token", "unauthorized", []string{"--upstream", "https://" + w.central.addr, "--upstream-ca", w.tls.CertFile}, "hvn_notatoken"},
+		{"untrusted certificate", "tls", []string{"--upstream", "https://" + w.central.addr}, tok},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := &node{w: w, proc: &proc{t: t, bin: w.bin, addr: freeAddr(t), global: []string{"--data", t.TempDir()},
+				serve: tc.flags, env: []string{"HAVEN_UPSTREAM_TOKEN=" + tc.token}}}
+			n.start()
+			defer n.kill()
+			n.admin = apiClient{base: "http://" + n.addr, token: n.cli("token", "create", "--role", "admin"), http: &http.Client{Timeout: 10 * time.Second}}
+			var st map[string]any
+			n.waitFor("the error in sync status", 20*time.Second, func() bool {
+				st = n.status()
+				return st["last_error_code"] == tc.code
+			})
+			msg, _ := st["last_error"].(string)
+			if msg == "" || strings.ContainsAny(msg, "\n\r") {
+				t.Errorf("last_error = %q; want one line", msg)
+			}
+			if st["state"] == "online" {
+				t.Errorf("state online with error %q", msg)
+			}
+			t.Logf("%s: %s", tc.code, msg)
+			// The clinic keeps working.
+			if status, body, _ := n.admin.do("GET", "/api/v1/sites", "", ""); status != 200 {
+				t.Errorf("the node stopped serving: %d %s", status, body)
+			}
+		})
+	}
+	// Not a central's URL at all: refused at start, in one line.
+	cmd := exec.Command(w.bin, "--data", t.TempDir(), "--addr", freeAddr(t), "serve", "--upstream", "ftp://central.example")
+	cmd.Env = append(os.Environ(), "HAVEN_UPSTREAM_TOKEN="+tok)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--upstream") {
+		t.Errorf("a wrong --upstream URL started a node: %v %s", err, out)
 	}
 }
