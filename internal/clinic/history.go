@@ -185,7 +185,7 @@ func (s *Service) historyVaccination(ctx context.Context, a Actor, in *HistoryVa
 		v.Product = p.ID
 	}
 	var err error
-	if v.Date, err = s.eventDate("date", in.Date); err != nil {
+	if v.Date, err = s.eventDate(ctx, "date", in.Date); err != nil {
 		return v, err
 	}
 	switch in.Reason {

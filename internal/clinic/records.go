@@ -85,8 +85,8 @@ func validPayment(p *registry.Payment) (registry.Payment, error) {
 }
 
 // eventDate parses the date of a dose or a test and refuses dates after
-// today.
-func (s *Service) eventDate(field, in string) (registry.Date, error) {
+// today (widened for a node's clock; see todayBound).
+func (s *Service) eventDate(ctx context.Context, field, in string) (registry.Date, error) {
 	in = strings.TrimSpace(in)
 	if in == "" {
 		return registry.Date{}, fieldErr(field, "The date is required.")
@@ -95,7 +95,7 @@ func (s *Service) eventDate(field, in string) (registry.Date, error) {
 	if err != nil {
 		return d, fieldErr(field, "%v.", err)
 	}
-	if d.After(s.todayBound()) {
+	if d.After(s.todayBound(ctx)) {
 		return d, fieldErr(field, "The date is in the future.")
 	}
 	if d.Year < 1900 {
@@ -170,7 +170,7 @@ func (s *Service) vaccination(ctx context.Context, a Actor, in VaccinationInput)
 	}
 	v.Product = p.ID
 	var err error
-	if v.Date, err = s.eventDate("date", in.Date); err != nil {
+	if v.Date, err = s.eventDate(ctx, "date", in.Date); err != nil {
 		return v, err
 	}
 	v.Source = registry.Source(in.Source)
@@ -208,7 +208,7 @@ func (s *Service) test(ctx context.Context, a Actor, in TestInput) (registry.Tes
 		return t, fieldErr("result", "Result must be positive, negative or invalid.")
 	}
 	var err error
-	if t.Date, err = s.eventDate("date", in.Date); err != nil {
+	if t.Date, err = s.eventDate(ctx, "date", in.Date); err != nil {
 		return t, err
 	}
 	if err := s.checkSite(ctx, a, in.Site, registry.ServiceTesting, false); err != nil {

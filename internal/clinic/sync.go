@@ -51,8 +51,8 @@ type syncState struct {
 	cfg   SyncConfig
 	clock *syncwire.Clock
 
-	// slack widens "today" for event dates: at the central, MaxSkew; on a
-	// node, how far the central's clock is ahead of this one.
+	// slack widens "today" for a node's event dates: how far the
+	// central's clock is ahead of this one.
 	slack atomic.Int64 // nanoseconds
 
 	// hasNodes reports, at the central, whether any node has enrolled, so
@@ -96,15 +96,21 @@ func (s *Service) initSync(cfg *SyncConfig) {
 	}
 	if s.sync.cfg.Node {
 		s.sync.clock = syncwire.NewClock(s.now, 0)
-	} else {
-		s.sync.slack.Store(int64(s.sync.cfg.MaxSkew))
 	}
 }
 
-// todayBound is the latest event date accepted: today anywhere on Earth,
-// widened by the sync slack (see syncState.slack).
-func (s *Service) todayBound() registry.Date {
-	return registry.DateOf(s.now().Add(time.Duration(s.sync.slack.Load())).In(time.FixedZone("UTC+14", 14*3600)))
+// pushedKey marks the context of a node's push being applied.
+type pushedKey struct{}
+
+// todayBound is the latest event date accepted: today anywhere on Earth;
+// on a node, widened by how far the central's clock is ahead; for a node's
+// push at the central, by MaxSkew (the node's clock may run ahead).
+func (s *Service) todayBound(ctx context.Context) registry.Date {
+	slack := time.Duration(s.sync.slack.Load())
+	if ctx.Value(pushedKey{}) != nil {
+		slack = s.sync.cfg.MaxSkew
+	}
+	return registry.DateOf(s.now().Add(slack).In(time.FixedZone("UTC+14", 14*3600)))
 }
 
 // feedOn reports whether writes at this central must look for nodes that

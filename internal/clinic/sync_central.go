@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
@@ -137,6 +136,7 @@ func (s *Service) ApplyPush(ctx context.Context, a Actor, b *syncwire.Batch) (*s
 	if err != nil {
 		return nil, err
 	}
+	ctx = context.WithValue(ctx, pushedKey{}, true)
 	var rejected []syncwire.Reject
 	for attempt := 0; ; attempt++ {
 		rejected, err = s.applyPush(ctx, ss, a, b)
@@ -221,17 +221,30 @@ type pushPart struct {
 	records  map[registry.ID]bool // records added by this part
 	person   *registry.Person     // the person, opened, when the part edits them
 	sealed   *registry.SealedPerson
-	rejected error // a validation error: the part is rejected without writing
+	rejected error // the person's own event failed: the part is rejected without writing
+	// segment holds the records of the whole segment so far (earlier parts
+	// included), which a correction may name before they are stored.
+	segment map[registry.ID]segmentRecord
+}
+
+// segmentRecord is a record added by a segment being built.
+type segmentRecord struct {
+	site   string
+	isDose bool
 }
 
 // applySegment applies events (none an erase) from seen+1 to last.
 func (s *Service) applySegment(ctx context.Context, ss registry.SyncStore, a Actor, source, node string, seen, last int64, events []syncwire.Event) ([]syncwire.Reject, error) {
-	var parts []*pushPart
-	open := map[registry.ID]*pushPart{} // the open part of each person
+	var (
+		parts    []*pushPart
+		rejected []syncwire.Reject
+		open     = map[registry.ID]*pushPart{} // the open part of each person
+		segment  = map[registry.ID]segmentRecord{}
+	)
 	for _, ev := range events {
 		pid, err := eventPerson(ev)
 		if err != nil {
-			parts = append(parts, &pushPart{p: registry.PushPerson{Seqs: []int64{ev.Seq}}, rejected: err})
+			rejected = append(rejected, rejectsOf([]int64{ev.Seq}, err)...)
 			continue
 		}
 		part := open[pid]
@@ -246,24 +259,32 @@ func (s *Service) applySegment(ctx context.Context, ss registry.SyncStore, a Act
 		}
 		if part == nil {
 			prev := open[pid]
-			part = &pushPart{p: registry.PushPerson{History: registry.History{PersonID: pid}}, records: map[registry.ID]bool{}}
+			part = &pushPart{p: registry.PushPerson{History: registry.History{PersonID: pid}}, records: map[registry.ID]bool{}, segment: segment}
 			if prev != nil && prev.rejected != nil {
 				part.rejected = errDependsOnRejected
 			}
 			open[pid] = part
 			parts = append(parts, part)
 		}
-		part.p.Seqs = append(part.p.Seqs, ev.Seq)
 		if part.rejected != nil {
+			part.p.Seqs = append(part.p.Seqs, ev.Seq)
 			continue
 		}
+		// A bad event is refused alone, unless it registers the person:
+		// then the person's other events have nothing to attach to.
 		if err := s.addPushEvent(ctx, ss, a, source, part, ev); err != nil {
-			part.rejected = withField("line "+strconv.FormatInt(ev.Seq, 10), err)
+			if ev.K == registry.SyncPerson {
+				part.p.Seqs = append(part.p.Seqs, ev.Seq)
+				part.rejected = err
+			} else {
+				rejected = append(rejected, rejectsOf([]int64{ev.Seq}, err)...)
+			}
+			continue
 		}
+		part.p.Seqs = append(part.p.Seqs, ev.Seq)
 	}
 	apply := registry.PushApply{Cursor: registry.SyncCursor{Node: node, Seen: seen, Last: last, At: s.stamp()}}
 	var index []int // apply.Persons[i] is parts[index[i]]
-	var rejected []syncwire.Reject
 	for i, part := range parts {
 		if part.rejected != nil {
 			rejected = append(rejected, rejectsOf(part.p.Seqs, part.rejected)...)
@@ -381,6 +402,7 @@ func (s *Service) addPushEvent(ctx context.Context, ss registry.SyncStore, a Act
 		}
 		h.Vaccinations = append(h.Vaccinations, v)
 		part.records[v.ID] = true
+		part.segment[v.ID] = segmentRecord{site: v.Site, isDose: true}
 		part.p.Reports = append(part.p.Reports, s.reports(registry.Vaccination{ID: v.ID, PersonID: v.PersonID}, false)...)
 		s.feedPart(part, registry.SyncDose, v.ID)
 	case registry.SyncTest:
@@ -390,6 +412,7 @@ func (s *Service) addPushEvent(ctx context.Context, ss registry.SyncStore, a Act
 		}
 		h.Tests = append(h.Tests, t)
 		part.records[t.ID] = true
+		part.segment[t.ID] = segmentRecord{site: t.Site}
 		s.feedPart(part, registry.SyncTest, t.ID)
 	case registry.SyncCorrect:
 		rec, err := registry.ParseID(ev.Record)
@@ -403,6 +426,9 @@ func (s *Service) addPushEvent(ctx context.Context, ss registry.SyncStore, a Act
 			}
 		}
 		site, isDose, err := s.recordSite(ctx, rec)
+		if sr, ok := part.segment[rec]; ok {
+			site, isDose, err = sr.site, sr.isDose, nil
+		}
 		if err != nil {
 			return withField("record", err)
 		}

@@ -174,7 +174,9 @@ func TestWebSyncLine(t *testing.T) {
 	want("/clinic", "en", "sync-ok", "Synced 2 min ago · "+n+" records waiting")
 	want("/clinic", "ko", "sync-ok", "2분 전 동기화됨")
 	want("/clinic", "zh-Hans", "sync-ok", "2分钟前已同步")
+	// Sessions end after 30 idle minutes: sign in again after three hours.
 	e.advance(3 * time.Hour)
+	vac.signin(e.vaccinator)
 	want("/check", "en", "sync-ok", "Synced 3 h ago")
 
 	// The node's clock runs two days ahead of the central's, then ten
@@ -290,6 +292,38 @@ func TestWebSyncLineOnlyOnNodes(t *testing.T) {
 					t.Errorf("%s in %s shows a sync line on a server that is not a node", path, lang)
 				}
 			}
+		}
+	}
+}
+
+// On a 360-pixel phone, the longest sync line wraps inside the page in
+// every language, and nothing scrolls sideways.
+func TestBrowserSyncLineAt360(t *testing.T) {
+	e, svc := newNodeWebEnv(t)
+	ctx := context.Background()
+	vac := e.browser(t)
+	vac.signin(e.vaccinator)
+	vac.register(urlValues("given_name", "Kim", "family_name", "Min", "birth_date", "1980", "sex", "female"))
+	if err := svc.SyncContact(ctx, nodesync.Contact{State: nodesync.StateOffline, Direction: "push", Error: "x", Code: "protocol",
+		Skew: 3 * 86400, Measured: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range webLangs {
+		c := newChromeSized(t, e, lang, 360, 740)
+		c.signin(e.vaccinator)
+		c.open("/clinic?lang=" + lang)
+		line := c.text(".syncline")
+		if !strings.Contains(line, "Haven") || !strings.Contains(line, "·") {
+			t.Errorf("%s: sync line %q", lang, line)
+		}
+		c.shot("sync-line-360-" + lang)
+		width := c.eval(`String(document.documentElement.scrollWidth)`)
+		if n, _ := strconv.Atoi(width); n > 360 {
+			t.Errorf("/clinic with a sync line (%s) is %s px wide at 360", lang, width)
+		}
+		r := c.eval(`String(document.querySelector(".syncline").getBoundingClientRect().right)`)
+		if f, _ := strconv.ParseFloat(r, 64); f > 360.5 {
+			t.Errorf("%s: the sync line ends at %s px", lang, r)
 		}
 	}
 }
