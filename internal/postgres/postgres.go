@@ -34,7 +34,8 @@ var dialect = sqlstore.Dialect{Name: "postgres", DollarParams: true,
 	IsUniqueViolation:     func(err error) bool { return pgCode(err) == "23505" },
 	IsForeignKeyViolation: func(err error) bool { return pgCode(err) == "23503" },
 	IsUnavailable:         isUnavailable,
-	AuditChains:           true, // one audit chain per writer, no lock (docs/adr/0005)
+	IsDiskFull:            func(err error) bool { return pgCode(err) == "53100" }, // disk_full
+	AuditChains:           true,                                                   // one audit chain per writer, no lock (docs/adr/0005)
 	// Vacuum removes the dead row versions, which held the wrapped key, that a
 	// delete leaves behind.
 	PostErase: []string{"VACUUM persons, idempotency"}}

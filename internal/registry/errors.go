@@ -22,6 +22,7 @@ const (
 	EUNSUPPORTED  = "unsupported"  // the request asks for something Haven does not do
 	ESTALESCHEMA  = "stale_schema" // the database schema is older than this binary; run haven migrate
 	EIDEMPOTENCY  = "idempotency"  // an Idempotency-Key was reused with a different request
+	EDISKFULL     = "disk_full"    // the disk is full: nothing was saved
 )
 
 // Error is Haven's application error. Code is one of the E* constants, Message

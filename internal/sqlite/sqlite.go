@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -34,7 +35,7 @@ func Migrations() fs.FS {
 	return sub
 }
 
-var dialect = sqlstore.Dialect{Name: "sqlite", IsUniqueViolation: isUniqueViolation, IsUnavailable: isUnavailable,
+var dialect = sqlstore.Dialect{Name: "sqlite", IsUniqueViolation: isUniqueViolation, IsUnavailable: isUnavailable, IsDiskFull: isDiskFull,
 	IsForeignKeyViolation: func(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
 	// secure_delete (set on every connection) zeroes deleted content in the
 	// database file; truncating the WAL drops the page images written
@@ -57,6 +58,11 @@ func isUniqueViolation(err error) bool {
 // isUnavailable reports a storage failure that may pass: a full disk, an I/O
 // error, a file that cannot be opened or is read-only, no memory, or a lock
 // held too long.
+// isDiskFull reports a write refused for want of disk space.
+func isDiskFull(err error) bool {
+	return sqliteCode(err)&0xff == sqlite3.SQLITE_FULL || errors.Is(err, syscall.ENOSPC)
+}
+
 func isUnavailable(err error) bool {
 	switch sqliteCode(err) & 0xff {
 	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,

@@ -101,6 +101,10 @@ func (s *Store) wrap(op string, err error) error {
 	if s.dialect.IsUniqueViolation(err) {
 		return &registry.Error{Code: registry.ECONFLICT, Message: "The record already exists.", Err: err}
 	}
+	if s.dialect.IsDiskFull != nil && s.dialect.IsDiskFull(err) {
+		return &registry.Error{Code: registry.EDISKFULL, Message: "The disk is full; nothing was saved. Free space, then save again.",
+			Err: fmt.Errorf("%s: %s: %w", s.dialect.Name, op, err)}
+	}
 	if unavailable(s.dialect, err) {
 		return &registry.Error{Code: registry.EUNAVAILABLE, Message: "The database cannot be reached or cannot write now; try again shortly.",
 			Err: fmt.Errorf("%s: %s: %w", s.dialect.Name, op, err)}

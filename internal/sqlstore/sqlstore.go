@@ -35,6 +35,9 @@ type Dialect struct {
 	// now but may soon (full disk, I/O error, lost connection, too busy):
 	// such failures answer EUNAVAILABLE, which clients retry.
 	IsUnavailable func(error) bool
+	// IsDiskFull reports whether err means the disk is full (a write
+	// failed and was rolled back): such failures answer EDISKFULL.
+	IsDiskFull func(error) bool
 	// AuditChains makes every write transaction append its audit entry to
 	// a chain of its own, claimed once and held until the store closes,
 	// so that concurrent writers, in one process or several, never wait for

@@ -179,6 +179,8 @@ func StatusOf(code string) int {
 		return http.StatusUnsupportedMediaType
 	case registry.ESEALED, registry.EUNAVAILABLE, registry.ESTALESCHEMA:
 		return http.StatusServiceUnavailable
+	case registry.EDISKFULL:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }
