@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"log/slog"
 	"net"
@@ -117,6 +118,16 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A node decides with the packs it last copied from its central.
+	if *nodeFlags.upstream != "" && *policyDir == "" {
+		copied, err := nodePolicies(env)
+		if err != nil {
+			return fmt.Errorf("the central's policy packs in the data folder: %w", err)
+		}
+		if copied != nil {
+			engine = copied
+		}
+	}
 	if _, err := schedule.Load(*scheduleName); err != nil {
 		return fmt.Errorf("--schedule %s: %w", *scheduleName, err)
 	}
@@ -167,6 +178,15 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 		syncer *nodesync.Syncer
 	)
 	syncOpts := nodeFlags.centralSync(env, v, syncCfg, *trustFile, &svc)
+	if upstream != nil {
+		syncCfg.InstallPolicies = installPolicies(env, upstream)
+	} else {
+		bundle, err := policyBundle(policyFS(*policyDir))
+		if err != nil {
+			return fmt.Errorf("policies: %w", err)
+		}
+		syncCfg.PolicyVersion, syncOpts.Policies = bundle.Version, bundle
+	}
 	if upstream != nil {
 		syncCfg.Kick = func() {
 			if syncer != nil {
@@ -286,13 +306,18 @@ func (a addrRedactor) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// policyFS is the folder of packs dir, or the bundled packs when dir is
+// empty.
+func policyFS(dir string) fs.FS {
+	if dir != "" {
+		return os.DirFS(dir)
+	}
+	return policies.FS()
+}
+
 // loadPolicies loads the packs in dir, or the bundled ones when dir is empty.
 func loadPolicies(dir string) (*policy.Engine, error) {
-	fsys := policies.FS()
-	if dir != "" {
-		fsys = os.DirFS(dir)
-	}
-	engine, err := policy.NewEngine(fsys)
+	engine, err := policy.NewEngine(policyFS(dir))
 	if err != nil {
 		return nil, fmt.Errorf("policies: %w", err)
 	}

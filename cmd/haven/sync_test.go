@@ -337,3 +337,44 @@ func TestSyncErrors(t *testing.T) {
 		t.Errorf("a wrong --upstream URL started a node: %v %s", err, out)
 	}
 }
+
+// TestSyncPolicyPacks: a node copies the central's policy packs at
+// enrolment and decides with them, also after a restart while the central
+// is down.
+func TestSyncPolicyPacks(t *testing.T) {
+	// The central's packs: the bundled ones, with the inclusive pack
+	// renamed, so that only a node that copied them knows it.
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-r", filepath.Join("..", "..", "policies", "inclusive"), filepath.Join(dir, "central-only")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	pack := filepath.Join(dir, "central-only", "pack.yaml")
+	b, err := os.ReadFile(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pack, []byte(strings.Replace(string(b), "name: inclusive", "name: central-only", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := newSyncWorld(t, "--policies", dir)
+	a := w.newNode("YB-1", "")
+	decide := `{"pack":"central-only","jurisdiction":"CN-JL","service":"vaccination","as_of":"2026-12-01","facts":{}}`
+	a.waitFor("the central's packs at the node", 15*time.Second, func() bool {
+		status, _, _ := a.staff.do("POST", "/api/v1/eligibility", "", decide)
+		return status == 200
+	})
+	version, _ := a.status()["policy_version"].(string)
+	if !strings.HasPrefix(version, "sha256:") {
+		t.Errorf("sync status names policy version %q", version)
+	}
+	w.central.kill()
+	a.stop()
+	a.start()
+	if status, body, _ := a.staff.do("POST", "/api/v1/eligibility", "", decide); status != 200 {
+		t.Errorf("after a restart with the central down, the node decides with %d %s; want the central's pack", status, body)
+	}
+	// The bundled packs a node started with are not the central's.
+	if status, _, _ := a.staff.do("POST", "/api/v1/eligibility", "", strings.Replace(decide, "central-only", "inclusive", 1)); status == 200 {
+		t.Errorf("the node still decides with its bundled inclusive pack; want the central's packs only")
+	}
+}

@@ -351,10 +351,11 @@ func (s *Service) Decide(ctx context.Context, a Actor, in EligibilityInput) (*po
 	if err := s.begin(a, ActEligibility); err != nil {
 		return nil, err
 	}
-	if s.policy == nil {
+	engine := s.Policy()
+	if engine == nil {
 		return nil, registry.Errorf(registry.EUNAVAILABLE, "No policy packs are loaded.")
 	}
-	q, err := s.policy.Validate(in)
+	q, err := engine.Validate(in)
 	if err != nil {
 		return nil, err
 	}

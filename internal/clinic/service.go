@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/haven-registry/haven/internal/audit"
@@ -183,7 +184,7 @@ type Service struct {
 	store    registry.Store
 	vault    registry.Vault
 	catalog  *catalog.Catalog
-	policy   *policy.Engine
+	policy   atomic.Pointer[policy.Engine] // swapped when a node copies the central's packs
 	keys     KeyControl
 	auditLog AuditLog
 	auditKey ed25519.PublicKey
@@ -210,10 +211,11 @@ type Service struct {
 
 // New returns a Service wired to deps.
 func New(deps Deps) *Service {
-	s := &Service{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog, policy: deps.Policy,
+	s := &Service{logger: deps.Logger, store: deps.Store, vault: deps.Vault, catalog: deps.Catalog,
 		keys: deps.Keys, auditLog: deps.AuditLog, auditKey: deps.AuditKey, noise: deps.Stats, schedule: deps.Schedule,
 		now: deps.Now, certs: deps.Certs, afterErase: deps.AfterErase, loadCerts: deps.LoadCerts, reportUpstream: deps.ReportUpstream,
 		tokens: newTTLCache[*registry.Token](cacheTTL, 10000), sites: newTTLCache[*registry.Site](cacheTTL, 10000)}
+	s.policy.Store(deps.Policy)
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -244,7 +246,11 @@ func (s *Service) Now() time.Time { return s.now() }
 func (s *Service) Catalog() *catalog.Catalog { return s.catalog }
 
 // Policy is the policy engine, or nil when no packs are loaded.
-func (s *Service) Policy() *policy.Engine { return s.policy }
+func (s *Service) Policy() *policy.Engine { return s.policy.Load() }
+
+// SetPolicy replaces the policy engine: decisions made from now on use e
+// (a node that copied the central's packs).
+func (s *Service) SetPolicy(e *policy.Engine) { s.policy.Store(e) }
 
 // Sealed reports whether the vault is sealed (nothing but unlock and shred
 // can be served until it is unlocked).

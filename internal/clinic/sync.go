@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/haven-registry/haven/internal/policy"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/syncwire"
 )
@@ -34,6 +35,13 @@ type SyncConfig struct {
 	// NewCSR makes the key and DER request for the node's signing
 	// certificate (node); nil when the node does not issue certificates.
 	NewCSR func(label string) (*ecdsa.PrivateKey, []byte, error)
+
+	// InstallPolicies fetches the central's policy packs of the given
+	// version, keeps them, and returns the engine they make (node).
+	InstallPolicies func(ctx context.Context, version string) (*policy.Engine, error)
+	// PolicyVersion is the version of the central's packs, as nodes copy
+	// them (central; see syncwire.PolicyBundle).
+	PolicyVersion string
 
 	// SignCSR signs a node's request with the central's CSCA and returns
 	// the DER DSC and CSCA (central); nil when the central has no keys.
@@ -74,7 +82,7 @@ type syncContact struct {
 	LastErrorAt, OfflineSince              time.Time
 	SkewSeconds                            float64
 	AckedSeq, PullCursor                   int64
-	upstream                               string
+	upstream, policyVersion                string
 	pushedEvents, pushedBytes              int64
 	pulledEvents, pulledBytes              int64
 	loaded                                 bool

@@ -90,7 +90,7 @@ func (s *Service) Hello(ctx context.Context, a Actor, h syncwire.Hello) (*syncwi
 		return nil, err
 	}
 	ans := &syncwire.HelloAnswer{Node: n.ID, AppliedSeq: n.AppliedSeq, Now: now, MaxBatch: syncwire.DefaultBatch,
-		ShareBirthDate: s.sync.cfg.ShareBirthDate}
+		ShareBirthDate: s.sync.cfg.ShareBirthDate, PolicyVersion: s.sync.cfg.PolicyVersion}
 	if ans.Sites, err = s.wireSites(ctx, a.Sites); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,8 @@ const (
 	stSkew         = "clock_skew_seconds"
 	stShareBirth   = "share_birth_date"
 	stUpstream     = "upstream"
+	// stPolicyVersion is the version of the central's packs the node uses.
+	stPolicyVersion = "policy_version"
 )
 
 // loadSyncState reads the saved state into memory once.
@@ -82,6 +85,7 @@ func (s *Service) loadSyncState(ctx context.Context) (registry.SyncStore, error)
 	c.SkewSeconds, _ = strconv.ParseFloat(kv[stSkew], 64)
 	c.shareBirthDate = kv[stShareBirth] == "1"
 	c.upstream = kv[stUpstream]
+	c.policyVersion = kv[stPolicyVersion]
 	if floor, err := strconv.ParseInt(kv[stHLC], 10, 64); err == nil && s.sync.clock != nil {
 		s.sync.clock.Raise(floor)
 	}
@@ -189,6 +193,10 @@ func (s *Service) SyncEnrolled(ctx context.Context, ans *syncwire.HelloAnswer) e
 		}
 	}
 	s.observeCentral(ans.HLC, ans.Now)
+	if err := s.copyPolicies(ctx, ss, ans.PolicyVersion); err != nil {
+		// The node keeps deciding with the packs it has.
+		s.logger.Warn("copying the central's policy packs failed", "error", err.Error())
+	}
 	state := map[string]string{stShareBirth: boolString(ans.ShareBirthDate), stAcked: strconv.FormatInt(ans.AppliedSeq, 10),
 		stUpstream: s.sync.cfg.Upstream}
 	s.sync.mu.Lock()
@@ -202,6 +210,36 @@ func (s *Service) SyncEnrolled(ctx context.Context, ans *syncwire.HelloAnswer) e
 		return ss.AckSync(ctx, ans.AppliedSeq, nil, state)
 	}
 	return ss.SetSyncState(ctx, state)
+}
+
+// copyPolicies copies the central's policy packs when their version
+// differs from the node's copy, and decides with them from now on. The
+// change is audited as a policy load, naming each pack's version.
+func (s *Service) copyPolicies(ctx context.Context, ss registry.SyncStore, version string) error {
+	if version == "" || s.sync.cfg.InstallPolicies == nil {
+		return nil
+	}
+	kv, err := ss.SyncState(ctx)
+	if err != nil {
+		return err
+	}
+	if kv[stPolicyVersion] == version && s.Policy() != nil {
+		return nil
+	}
+	engine, err := s.sync.cfg.InstallPolicies(ctx, version)
+	if err != nil {
+		return err
+	}
+	for _, p := range engine.Packs() {
+		if err := s.trace(ctx, syncActor(), "policy.load", "", "pack:"+p.Name+"@"+strings.TrimPrefix(p.Version, "sha256:")); err != nil {
+			return err
+		}
+	}
+	s.SetPolicy(engine)
+	s.sync.mu.Lock()
+	s.sync.contact.policyVersion = version
+	s.sync.mu.Unlock()
+	return ss.SetSyncState(ctx, map[string]string{stPolicyVersion: version})
 }
 
 func boolString(b bool) string {
@@ -712,7 +750,7 @@ func (s *Service) syncStatus(ctx context.Context) (*SyncStatus, error) {
 		OldestPending: st.Oldest, LastPush: c.LastPush, LastPull: c.LastPull, LastContact: c.LastContact,
 		AckedSeq: c.AckedSeq, PullCursor: c.PullCursor, ClockSkewSeconds: c.SkewSeconds, LastError: c.LastError,
 		LastErrorCode: c.LastErrorCode, LastErrorAt: c.LastErrorAt, OfflineSince: c.OfflineSince,
-		PushedEvents: c.pushedEvents, PushedBytes: c.pushedBytes, PulledEvents: c.pulledEvents, PulledBytes: c.pulledBytes}, nil
+		PolicyVersion: c.policyVersion, PushedEvents: c.pushedEvents, PushedBytes: c.pushedBytes, PulledEvents: c.pulledEvents, PulledBytes: c.pulledBytes}, nil
 }
 
 // PageSyncStatus is the sync line of the web app: the node's state for

@@ -30,6 +30,9 @@ type SyncStatus struct {
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorCode string    `json:"last_error_code,omitempty"`
 	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
+	// PolicyVersion is the version of the central's policy packs this
+	// node decides with (empty: its bundled packs).
+	PolicyVersion string `json:"policy_version,omitempty"`
 	// OfflineSince is when the link was last lost (zero while online).
 	OfflineSince time.Time `json:"offline_since,omitzero"`
 	// PushedEvents and PushedBytes count what this process sent since it

@@ -315,6 +315,19 @@ func (c *Client) Lookup(ctx context.Context, card, purpose string) (*syncwire.Lo
 	return &ans, nil
 }
 
+// Policies fetches the central's policy packs (GET /api/v1/sync/policies)
+// and checks that their content matches the version they claim.
+func (c *Client) Policies(ctx context.Context) (*syncwire.PolicyBundle, error) {
+	var b syncwire.PolicyBundle
+	if err := c.jsonCall(ctx, http.MethodGet, "/api/v1/sync/policies", nil, "", "", &b); err != nil {
+		return nil, err
+	}
+	if got := syncwire.PolicyVersion(b.Files); got != b.Version {
+		return nil, &Error{Code: CodeProtocol, Message: "the central's policy packs do not match their version"}
+	}
+	return &b, nil
+}
+
 // Trust fetches the central's trust list (GET /api/v1/sync/trust), as
 // the bytes it sent.
 func (c *Client) Trust(ctx context.Context) ([]byte, error) {

@@ -71,6 +71,7 @@ func TestRouteMatrix(t *testing.T) {
 		{"POST", "/api/v1/sync/push", O},
 		{"GET", "/api/v1/sync/pull", O},
 		{"GET", "/api/v1/sync/trust", O},
+		{"GET", "/api/v1/sync/policies", O},
 		{"GET", "/api/v1/sync/persons/" + card, O},
 		{"GET", "/api/v1/sync/status", A},
 		{"POST", "/api/v1/sync/failed/1/retry", A},

@@ -86,6 +86,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/sync/push", clinic.ActSyncPush, a.SyncPush()},
 		{"GET", "/api/v1/sync/pull", clinic.ActSyncPull, a.SyncPull()},
 		{"GET", "/api/v1/sync/trust", clinic.ActSyncPull, a.SyncTrust()},
+		{"GET", "/api/v1/sync/policies", clinic.ActSyncPull, a.SyncPolicies()},
 		{"GET", "/api/v1/sync/persons/{card}", clinic.ActSyncLookup, a.SyncLookup()},
 		{"GET", "/api/v1/sync/status", clinic.ActSyncStatus, a.SyncStatus()},
 		{"POST", "/api/v1/sync/failed/{seq}/retry", clinic.ActSyncRetry, a.SyncRetry()},

@@ -8,7 +8,13 @@
 // year (or date) and a sex, never a name or a phone.
 package syncwire
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+)
 
 // Format names this version of the protocol; every push header and hello
 // carries it.
@@ -58,6 +64,9 @@ type HelloAnswer struct {
 	// ShareBirthDate says the central keeps full birth dates rather than
 	// years.
 	ShareBirthDate bool `json:"share_birth_date,omitempty"`
+	// PolicyVersion is the version of the central's policy packs (see
+	// PolicyBundle): a node whose copy differs fetches them.
+	PolicyVersion string `json:"policy_version,omitempty"`
 }
 
 // Site is a site a node token may act for, copied into the node's sites.
@@ -172,4 +181,29 @@ type LookupAnswer struct {
 	// Last is the node's feed seq when the answer was made: what the feed
 	// holds after it is newer than the answer.
 	HLC string `json:"hlc"`
+}
+
+// PolicyBundle is the central's policy packs as a node copies them (GET
+// /api/v1/sync/policies): every pack file by its path under the packs
+// folder ("inclusive/pack.yaml"). Version is PolicyVersion of Files, which
+// the node checks before it uses them.
+type PolicyBundle struct {
+	Version string            `json:"version"`
+	Files   map[string]string `json:"files"`
+}
+
+// PolicyVersion is the content hash of a set of pack files: SHA-256 over
+// each path and content, in path order, length-prefixed.
+func PolicyVersion(files map[string]string) string {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		fmt.Fprintf(h, "%d:%s%d:", len(p), p, len(files[p]))
+		h.Write([]byte(files[p]))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

@@ -25,6 +25,9 @@ type SyncOptions struct {
 	// TrustList returns the central's trust list (JSON), which verifiers
 	// and nodes load; nil answers 503.
 	TrustList func() ([]byte, error)
+	// Policies is the central's policy packs as nodes copy them; nil
+	// answers 503.
+	Policies *syncwire.PolicyBundle
 }
 
 // SetSync configures the sync routes.
@@ -157,6 +160,20 @@ func (h *API) SyncTrust() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "max-age=300")
 		_, _ = w.Write(b)
+		return nil
+	})
+}
+
+// SyncPolicies answers the central's policy packs, for a node to copy.
+func (h *API) SyncPolicies() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
+		if _, err := h.svc.SyncTrustAllowed(a); err != nil {
+			return err
+		}
+		if h.syncOpts.Policies == nil {
+			return registry.Errorf(registry.EUNAVAILABLE, "This central has no policy packs to copy.")
+		}
+		Encode(w, http.StatusOK, h.syncOpts.Policies)
 		return nil
 	})
 }
