@@ -204,6 +204,23 @@ func (s *Service) SyncEnrolled(ctx context.Context, ans *syncwire.HelloAnswer) e
 	acked := s.sync.contact.AckedSeq
 	s.sync.contact.AckedSeq = ans.AppliedSeq
 	s.sync.mu.Unlock()
+	// The central lost events it had acknowledged (it was restored from a
+	// backup), or this node lost events the central holds (it was): every
+	// record of the node's own persons is queued again, above the
+	// central's cursor, and the central's deduplication by record ID keeps
+	// anything from being added twice.
+	st, err := ss.SyncOutboxStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if ans.AppliedSeq < acked || st.LastSeq < ans.AppliedSeq {
+		n, err := ss.RequeueOwn(ctx, ans.AppliedSeq, s.sync.clock.Now(), s.stamp())
+		if err != nil {
+			return err
+		}
+		s.logger.Warn("the central and this node disagree on what was synced (one was restored from a backup): every record of this node's persons is queued again",
+			"central_applied", ans.AppliedSeq, "node_acked", acked, "node_last_seq", st.LastSeq, "queued", n)
+	}
 	// Events the central applied but whose answer was lost leave the
 	// outbox now.
 	if ans.AppliedSeq > acked {

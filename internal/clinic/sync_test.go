@@ -334,3 +334,66 @@ func TestSyncShadowsAreNotEdited(t *testing.T) {
 		t.Errorf("the central holds %d doses; want both", len(crec.Vaccinations))
 	}
 }
+
+// TestSyncCentralRestored: a central restored from a backup has lost what
+// it acknowledged; the node learns it at its next push (sync_behind),
+// queues its persons' records again, and the central ends up with every
+// record once.
+func TestSyncCentralRestored(t *testing.T) {
+	p := newSyncPair(t)
+	ctx := context.Background()
+	var cards []registry.CardCode
+	for i := range 3 {
+		reg, err := p.node.RegisterPerson(ctx, nodeStaff, clinic.PersonInput{BirthDate: "1980", Sex: "female"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cards = append(cards, reg.Record.Person.CardCode)
+		if _, err := p.node.RecordVaccination(ctx, nodeStaff, reg.Record.Person.CardCode, clinic.VaccinationInput{Product: "comirnaty", Date: "2026-11-0" + string(rune('1'+i)), Site: "YB-1"}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.push(t)
+	// The central goes back to a backup taken before any of it.
+	for _, q := range []string{`DELETE FROM sync_follows`, `DELETE FROM vaccinations`, `DELETE FROM persons`, `UPDATE sync_nodes SET applied_seq = 0`} {
+		if _, err := p.centralDB.DB().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := p.node.RecordVaccination(ctx, nodeStaff, cards[0], clinic.VaccinationInput{Product: "comirnaty", Date: "2026-11-20", Site: "YB-1"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.node.SyncBatch(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.central.ApplyPush(ctx, p.nodeActor, b); registry.ErrorCode(err) != clinic.ErrSyncBehind {
+		t.Fatalf("a push after the central lost its cursor: %v; want %s", err, clinic.ErrSyncBehind)
+	}
+	// The node's loop says hello again on sync_behind.
+	h, err := p.node.SyncHello(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := p.central.Hello(ctx, p.nodeActor, *h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.node.SyncEnrolled(ctx, ans); err != nil {
+		t.Fatal(err)
+	}
+	if rej := p.push(t); len(rej) != 0 {
+		t.Fatalf("refused: %v", rej)
+	}
+	total := 0
+	for _, c := range cards {
+		rec, err := p.centralDB.FindRecord(ctx, c)
+		if err != nil {
+			t.Fatalf("card %s after the requeue: %v", c, err)
+		}
+		total += len(rec.Vaccinations)
+	}
+	if total != 4 {
+		t.Errorf("the central holds %d doses after the requeue; want 4, once each", total)
+	}
+}

@@ -185,6 +185,14 @@ type SyncStore interface {
 	// event seq (all failed events when seq is 0) under new seqs. Returns
 	// how many it re-queued, and ENOTFOUND if seq is not a failed event.
 	RetrySync(ctx context.Context, seq int64) (int, error)
+	// RequeueOwn queues again, in one transaction, every record of the
+	// node's own persons (Origin empty): their person events, records and
+	// corrections, stamped hlc and at, under seqs above floor. A node does
+	// it when the central was restored from a backup and lost what it had
+	// acknowledged, or when the node was; the central's deduplication by
+	// record ID keeps anything from being added twice. Returns how many
+	// events it queued.
+	RequeueOwn(ctx context.Context, floor, hlc int64, at time.Time) (int, error)
 	// ApplyPull writes a page of the central's feed (see PullApply).
 	ApplyPull(ctx context.Context, p PullApply) error
 

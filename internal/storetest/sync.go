@@ -44,6 +44,7 @@ func RunSync(t *testing.T, newStore SyncFactory) {
 		{"FeedConcurrent", testSyncFeedConcurrent},
 		{"FeedErase", testSyncFeedErase},
 		{"ApplyPull", testSyncApplyPull},
+		{"RequeueOwn", testSyncRequeueOwn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
