@@ -285,6 +285,22 @@ func TestSyncOfflineCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the certificate issued offline does not verify with the central's trust list: %v\n%s", err, out)
 	}
+	// Its metadata reaches the central when it is back: the UVCI and key
+	// ID, for the record it certifies, and nothing of the names in it.
+	var verified struct {
+		UVCI string `json:"uvci"`
+	}
+	json.Unmarshal(out, &verified)
+	w.central.start()
+	db := w.centralDB()
+	a.waitFor("the certificate's metadata at the central", 20*time.Second, func() bool {
+		return w.count(db, `SELECT count(*) FROM certificates WHERE record_id = decode($1, 'hex')`, id) == 1
+	})
+	var uvci string
+	db.QueryRow(`SELECT uvci FROM certificates`).Scan(&uvci)
+	if !strings.HasPrefix(uvci, "URN:UVCI:") || (verified.UVCI != "" && verified.UVCI != uvci) {
+		t.Errorf("the central keeps UVCI %q for a certificate whose UVCI is %q", uvci, verified.UVCI)
+	}
 }
 
 // TestSyncErrors: a node whose central is unreachable, whose token is wrong,

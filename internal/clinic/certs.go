@@ -150,6 +150,9 @@ func (s *Service) issueCertificate(ctx context.Context, a Actor, card registry.C
 	if err != nil {
 		return nil, err
 	}
+	if err := s.keepCertificate(ctx, rec.Person.ID, recordID, certs, issued); err != nil {
+		return nil, err
+	}
 	qr, err := cert.NewQR(issued.HC1)
 	if err != nil {
 		return nil, err

@@ -440,10 +440,42 @@ func (s *Service) addPushEvent(ctx context.Context, ss registry.SyncStore, a Act
 			part.p.Reports = append(part.p.Reports, s.reports(registry.Vaccination{ID: rec, PersonID: h.PersonID}, true)...)
 		}
 		s.feedPart(part, registry.SyncCorrect, rec)
+	case registry.SyncCert:
+		c, err := pushedCertificate(h.PersonID, ev)
+		if err != nil {
+			return err
+		}
+		h.Certificates = append(h.Certificates, c)
 	default:
 		return fieldErr("k", "Unknown event kind %q.", ev.K)
 	}
 	return nil
+}
+
+// pushedCertificate reads a cert event: the metadata of a certificate a
+// node issued.
+func pushedCertificate(person registry.ID, ev syncwire.Event) (registry.CertificateMeta, error) {
+	c := registry.CertificateMeta{PersonID: person, KID: ev.KID}
+	var err error
+	if c.ID, err = registry.ParseID(ev.ID); err != nil {
+		return c, fieldErr("id", "Malformed certificate ID.")
+	}
+	if c.RecordID, err = registry.ParseID(ev.Record); err != nil {
+		return c, fieldErr("record", "Malformed record ID.")
+	}
+	if c.UVCI, err = cleanText("uvci", ev.UVCI, 80); err != nil {
+		return c, err
+	}
+	if c.UVCI == "" || len(c.KID) != 8 {
+		return c, fieldErr("uvci", "A certificate needs its UVCI and its 8-byte key ID.")
+	}
+	if c.IssuedAt, err = time.Parse(time.RFC3339Nano, ev.Issued); err != nil {
+		return c, fieldErr("issued", "Malformed time.")
+	}
+	if c.ExpiresAt, err = time.Parse(time.RFC3339Nano, ev.Expires); err != nil {
+		return c, fieldErr("expires", "Malformed time.")
+	}
+	return c, nil
 }
 
 // feedPart queues an event of the part for the person's other followers.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/haven-registry/haven/internal/cert"
 	"github.com/haven-registry/haven/internal/nodesync"
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/syncwire"
@@ -414,6 +415,16 @@ func (s *Service) outboxEvents(ctx context.Context, ss registry.SyncStore, ev re
 		return []syncwire.Event{ce}, nil
 	case registry.SyncErase:
 		return []syncwire.Event{{K: registry.SyncErase, Person: ev.PersonID.String()}}, nil
+	case registry.SyncCert:
+		c, err := ss.FindCertificate(ctx, ev.RecordID)
+		if gone(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []syncwire.Event{{K: registry.SyncCert, ID: c.ID.String(), Person: c.PersonID.String(), Record: c.RecordID.String(),
+			UVCI: c.UVCI, KID: c.KID, Issued: c.IssuedAt.Format(time.RFC3339Nano), Expires: c.ExpiresAt.Format(time.RFC3339Nano)}}, nil
 	}
 	return nil, registry.Errorf(registry.EINTERNAL, "unknown sync event %q", ev.Kind)
 }
@@ -817,4 +828,29 @@ func (s *Service) FailedSync(ctx context.Context, a Actor, limit int) ([]registr
 		return nil, err
 	}
 	return ss.ListFailedSync(ctx, limit)
+}
+
+// keepCertificate records, on a node, the metadata of a certificate it
+// issued (UVCI, key ID, validity, the record), queued for the central,
+// which keeps what a registry needs of certificates issued offline.
+func (s *Service) keepCertificate(ctx context.Context, person, record registry.ID, certs Certs, issued *cert.Issued) error {
+	ss, ok := s.store.(registry.SyncStore)
+	if !s.sync.cfg.Node || !ok || issued.DCC == nil {
+		return nil
+	}
+	uvci := ""
+	switch d := issued.DCC; {
+	case len(d.V) > 0:
+		uvci = d.V[0].Ci
+	case len(d.T) > 0:
+		uvci = d.T[0].Ci
+	}
+	c := registry.CertificateMeta{ID: registry.NewID(), PersonID: person, RecordID: record, UVCI: uvci,
+		KID: cert.KID(certs.Issuer.DSC()), IssuedAt: issued.IssuedAt.UTC().Truncate(time.Microsecond), ExpiresAt: issued.ExpiresAt.UTC().Truncate(time.Microsecond)}
+	w := registry.Write{Push: []registry.SyncEvent{s.syncEvent(registry.SyncCert, person, c.ID)}}
+	if err := ss.RecordCertificate(ctx, c, w); err != nil {
+		return err
+	}
+	s.synced(&w)
+	return nil
 }

@@ -127,6 +127,9 @@ type History struct {
 	// new records are stored. Replacement, when set, names the record of
 	// this batch that replaces one (whose Replaces names it in turn).
 	Corrections []Correction
+	// Certificates are metadata of certificates issued for the person's
+	// records (a node's push); one whose ID is stored already is skipped.
+	Certificates []CertificateMeta
 }
 
 // Correction marks a record entered in error.

@@ -19,6 +19,7 @@ const (
 	SyncTest     = "test"     // a test recorded
 	SyncCorrect  = "correct"  // a record marked entered in error
 	SyncErase    = "erase"    // a person erased
+	SyncCert     = "cert"     // a certificate issued (its metadata; push only)
 	SyncUnfollow = "unfollow" // the central stops feeding a person to a node (feed only)
 )
 
@@ -42,6 +43,16 @@ type SyncEvent struct {
 	// milliseconds, 16 bits of counter); zero in the feed.
 	HLC int64
 	At  time.Time // when it was queued
+}
+
+// CertificateMeta is what a registry keeps of an issued certificate: its
+// UVCI, signing key ID and validity, and the record it certifies; never the
+// certificate or the names in it.
+type CertificateMeta struct {
+	ID, PersonID, RecordID ID
+	UVCI                   string
+	KID                    []byte
+	IssuedAt, ExpiresAt    time.Time
 }
 
 // SyncCursor advances a node's applied_seq at the central from Seen to Last
@@ -185,6 +196,12 @@ type SyncStore interface {
 	// event seq (all failed events when seq is 0) under new seqs. Returns
 	// how many it re-queued, and ENOTFOUND if seq is not a failed event.
 	RetrySync(ctx context.Context, seq int64) (int, error)
+	// RecordCertificate stores a certificate's metadata. Returns
+	// ENOTFOUND if the person does not exist.
+	RecordCertificate(ctx context.Context, c CertificateMeta, w Write) error
+	// FindCertificate returns a certificate's metadata by ID. Returns
+	// ENOTFOUND if absent.
+	FindCertificate(ctx context.Context, id ID) (*CertificateMeta, error)
 	// RequeueOwn queues again, in one transaction, every record of the
 	// node's own persons (Origin empty): their person events, records and
 	// corrections, stamped hlc and at, under seqs above floor. A node does

@@ -774,6 +774,14 @@ func (s *Store) applyPushPerson(ctx context.Context, tx *sql.Tx, c registry.Sync
 			return err
 		}
 	}
+	for _, c := range h.Certificates {
+		if c.PersonID != pid {
+			return registry.FieldErrorf(registry.EINVALID, "person", "A certificate is not of the person of the batch.")
+		}
+		if err := s.insertCertificate(ctx, tx, c, true); err != nil {
+			return err
+		}
+	}
 	if u := pp.Update; u != nil {
 		if u.ID != pid && u.ID != (registry.ID{}) {
 			return registry.FieldErrorf(registry.EINVALID, "person", "The edit is not of the person of the batch.")

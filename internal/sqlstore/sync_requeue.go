@@ -38,6 +38,7 @@ func (s *Store) RequeueOwn(ctx context.Context, floor, hlc int64, at time.Time) 
 			{registry.SyncTest, `SELECT t.person_id, t.id FROM tests t JOIN persons p ON p.id = t.person_id WHERE p.origin = '' ORDER BY t.recorded_at, t.id`},
 			{registry.SyncCorrect, `SELECT v.person_id, v.id FROM vaccinations v JOIN persons p ON p.id = v.person_id WHERE p.origin = '' AND v.status = 'entered-in-error' ORDER BY v.recorded_at, v.id`},
 			{registry.SyncCorrect, `SELECT t.person_id, t.id FROM tests t JOIN persons p ON p.id = t.person_id WHERE p.origin = '' AND t.status = 'entered-in-error' ORDER BY t.recorded_at, t.id`},
+			{registry.SyncCert, `SELECT c.person_id, c.id FROM certificates c JOIN persons p ON p.id = c.person_id WHERE p.origin = '' ORDER BY c.issued_at, c.id`},
 		}
 		for _, st := range steps {
 			rows, err := tx.QueryContext(ctx, st.query)

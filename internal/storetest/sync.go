@@ -45,6 +45,7 @@ func RunSync(t *testing.T, newStore SyncFactory) {
 		{"FeedErase", testSyncFeedErase},
 		{"ApplyPull", testSyncApplyPull},
 		{"RequeueOwn", testSyncRequeueOwn},
+		{"Certificates", testSyncCertificates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

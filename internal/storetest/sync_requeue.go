@@ -48,3 +48,35 @@ func testSyncRequeueOwn(t *testing.T, s SyncStore) {
 		t.Errorf("requeued seqs %v are not in order", seqs(items, itemSeq))
 	}
 }
+
+// testSyncCertificates checks certificates' metadata: stored, found, unique
+// by UVCI, queued with its push event, and erased with the person.
+func testSyncCertificates(t *testing.T, s SyncStore) {
+	ctx := context.Background()
+	p := nodePerson(t, s, 1)
+	v := nodeDose(t, s, p, 2)
+	c := registry.CertificateMeta{ID: registry.NewID(), PersonID: p.ID, RecordID: v.ID, UVCI: "URN:UVCI:01:KR:TEST#1",
+		KID: []byte{1, 2, 3, 4, 5, 6, 7, 8}, IssuedAt: now, ExpiresAt: now.AddDate(1, 0, 0)}
+	w := registry.Write{Push: []registry.SyncEvent{syncEvent(registry.SyncCert, p.ID, c.ID, 3, now)}}
+	if err := s.RecordCertificate(ctx, c, w); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindCertificate(ctx, c.ID)
+	if err != nil || got.UVCI != c.UVCI || got.RecordID != v.ID || !got.IssuedAt.Equal(now) || string(got.KID) != string(c.KID) {
+		t.Fatalf("FindCertificate = %+v, %v", got, err)
+	}
+	if items := pending(t, s); len(items) != 3 || items[2].Event.Kind != registry.SyncCert || items[2].Event.RecordID != c.ID {
+		t.Errorf("outbox %+v; want the cert event last", items)
+	}
+	again := c
+	again.ID = registry.NewID()
+	if err := s.RecordCertificate(ctx, again, registry.Write{}); registry.ErrorCode(err) != registry.ECONFLICT {
+		t.Errorf("a second certificate with one UVCI: %v; want conflict", err)
+	}
+	if err := s.ErasePerson(ctx, p.CardCode, registry.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindCertificate(ctx, c.ID); registry.ErrorCode(err) != registry.ENOTFOUND {
+		t.Errorf("a certificate's metadata outlived the person's erasure: %v", err)
+	}
+}

@@ -31,7 +31,7 @@ const DefaultLevel = 5
 // carry SyncUnfollow.
 var pushKinds = map[string]bool{
 	registry.SyncPerson: true, registry.SyncEdit: true, registry.SyncDose: true,
-	registry.SyncTest: true, registry.SyncCorrect: true, registry.SyncErase: true,
+	registry.SyncTest: true, registry.SyncCorrect: true, registry.SyncErase: true, registry.SyncCert: true,
 }
 
 // EncodePush encodes b as a push body at gzip level (1 to 9; 0 means

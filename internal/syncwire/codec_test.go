@@ -216,7 +216,7 @@ func TestDecodePushErrors(t *testing.T) {
 		{"seq missing", gz(hdr + `{"k":"person"}` + "\n"), registry.EINVALID, "line 2.seq"},
 		{"seq repeated", gz(hdr + ev1 + ev1), registry.EINVALID, "line 3.seq"},
 		{"seq descending", gz(hdr + ev2 + ev1), registry.EINVALID, "line 3.seq"},
-		{"unknown kind", gz(hdr + `{"seq":1,"k":"cert"}` + "\n"), registry.EINVALID, "line 2.k"},
+		{"unknown kind", gz(hdr + `{"seq":1,"k":"vaccine"}` + "\n"), registry.EINVALID, "line 2.k"},
 		{"no kind", gz(hdr + `{"seq":1}` + "\n"), registry.EINVALID, "line 2.k"},
 		{"unfollow in a push", gz(hdr + `{"seq":1,"k":"unfollow","person":"p"}` + "\n"), registry.EINVALID, "line 2.k"},
 		{"bad event hlc", gz(hdr + `{"seq":1,"hlc":"1:65536","k":"person"}` + "\n"), registry.EINVALID, "line 2.hlc"},

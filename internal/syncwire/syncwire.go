@@ -121,6 +121,13 @@ type Event struct {
 	Record     string `json:"record,omitempty"`
 	ReplacedBy string `json:"replaced_by,omitempty"`
 
+	// cert: the certificate's metadata (ID is its own ID, Record the
+	// record it certifies); never the certificate itself.
+	UVCI    string `json:"uvci,omitempty"`
+	KID     []byte `json:"kid,omitempty"`
+	Issued  string `json:"issued,omitempty"`
+	Expires string `json:"expires,omitempty"`
+
 	// When the record was made, as the node's HLC's wall time (RFC 3339),
 	// for the central's recorded_at.
 	Recorded string `json:"recorded,omitempty"`
