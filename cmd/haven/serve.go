@@ -198,6 +198,8 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	svc = clinic.New(deps)
 	srv := server.New(server.Deps{Logger: logger, Service: svc, SecureCookies: *secureCookies,
 		TrustedProxies: proxies, MaxInFlight: *maxInFlight, HL7Facility: *hl7Flags.facility, Sync: syncOpts})
+	// An idle clinic laptop gives a burst's memory back within seconds.
+	go srv.TrimWhenIdle(ctx, 2*time.Second)
 	syncDone := make(chan struct{})
 	if upstream != nil {
 		syncer = nodesync.NewSyncer(upstream, svc, nodesync.Options{Logger: logger, Now: env.Now})

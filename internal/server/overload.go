@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server/fhir"
@@ -73,7 +76,10 @@ func (s *Server) limitInFlight(limit int, next http.Handler) http.Handler {
 		}
 		// Released even when next panics, so a panicking handler cannot
 		// leak its slot.
-		defer func() { <-s.inFlight }()
+		defer func() {
+			<-s.inFlight
+			s.lastServed.Store(time.Now().UnixNano())
+		}()
 		next.ServeHTTP(w, r)
 	})
 }
@@ -110,3 +116,27 @@ func (w retryAfterWriter) WriteHeader(code int) {
 }
 
 func (w retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// TrimWhenIdle gives memory back to the operating system once requests have
+// stopped for idle after a burst: Go's runtime returns freed heap only
+// gradually, so a clinic laptop would otherwise carry a burst's peak for
+// minutes. It forces one collection per idle period, never while requests
+// are in flight, and returns when ctx ends.
+func (s *Server) TrimWhenIdle(ctx context.Context, idle time.Duration) {
+	t := time.NewTicker(idle / 2)
+	defer t.Stop()
+	var trimmed int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		last := s.lastServed.Load()
+		if last == trimmed || len(s.inFlight) > 0 || time.Since(time.Unix(0, last)) < idle {
+			continue
+		}
+		debug.FreeOSMemory()
+		trimmed = last
+	}
+}

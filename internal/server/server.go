@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/haven-registry/haven/internal/clinic"
@@ -68,6 +69,7 @@ type Server struct {
 	secureCookies  bool
 	trustedProxies []netip.Prefix
 	inFlight       chan struct{} // a slot per request being served; see limitInFlight
+	lastServed     atomic.Int64  // when the last bounded request ended (Unix ns); see TrimWhenIdle
 }
 
 // New returns a Server wired to deps.

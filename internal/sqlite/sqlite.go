@@ -103,7 +103,7 @@ func Open(path string) (*DB, error) {
 	readers.SetMaxIdleConns(8)
 	// Each connection keeps its own page cache; idle ones are closed so that
 	// an idle server gives the memory back.
-	readers.SetConnMaxIdleTime(30 * time.Second)
+	readers.SetConnMaxIdleTime(5 * time.Second)
 	writer, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {
 		readers.Close()
