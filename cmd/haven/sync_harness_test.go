@@ -65,7 +65,26 @@ type proc struct {
 	addr   string
 	https  bool
 	cmd    *exec.Cmd
-	logs   *bytes.Buffer
+	logs   *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's output copier and
+// the test reading it at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func (p *proc) start() {
@@ -74,7 +93,7 @@ func (p *proc) start() {
 	args = append(args, p.serve...)
 	cmd := exec.Command(p.bin, args...)
 	cmd.Env = append(os.Environ(), p.env...)
-	p.logs = &bytes.Buffer{}
+	p.logs = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
@@ -213,11 +232,22 @@ func (w *syncWorld) newNode(site string, bin string, env ...string) *node {
 // startNode starts a node with a node token on a fresh data folder.
 func (w *syncWorld) startNode(tok, site, bin string, env ...string) *node {
 	w.t.Helper()
+	return w.startNodeAt(tok, site, "", bin, env...)
+}
+
+// startNodeAt is startNode with the node's --upstream set to upstream, an
+// http:// URL on loopback (a proxy in front of the central); "" is the
+// central itself, over TLS.
+func (w *syncWorld) startNodeAt(tok, site, upstream, bin string, env ...string) *node {
+	w.t.Helper()
 	if bin == "" {
 		bin = w.bin
 	}
 	data := w.t.TempDir()
-	flags := []string{"--upstream", "https://" + w.central.addr, "--upstream-ca", w.tls.CertFile, "--node-label", "clinic-" + site}
+	flags := []string{"--upstream", upstream, "--node-label", "clinic-" + site}
+	if upstream == "" {
+		flags = []string{"--upstream", "https://" + w.central.addr, "--upstream-ca", w.tls.CertFile, "--node-label", "clinic-" + site}
+	}
 	n := &node{w: w, data: data, proc: &proc{t: w.t, bin: bin, addr: freeAddr(w.t),
 		global: []string{"--data", data}, serve: flags, env: append([]string{"HAVEN_UPSTREAM_TOKEN=" + tok}, env...)}}
 	n.start()
@@ -315,6 +345,53 @@ func (w *syncWorld) centralDoseIDs(db *sql.DB) map[string]int {
 		out[id]++
 	}
 	return out
+}
+
+// nodeToken makes a node token for site at the central.
+func (w *syncWorld) nodeToken(site, label string) string {
+	w.t.Helper()
+	return w.central.cli("token", "create", "--role", "node", "--site", site, "--label", label)
+}
+
+// tokenID finds the ID of the central's token with the given role and
+// label (GET /api/v1/tokens).
+func (w *syncWorld) tokenID(role, label string) string {
+	w.t.Helper()
+	var list struct {
+		Tokens []struct {
+			ID    string `json:"id"`
+			Role  string `json:"role"`
+			Label string `json:"label"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal(w.admin.mustDo(w.t, "GET", "/api/v1/tokens", "", "", 200), &list); err != nil {
+		w.t.Fatal(err)
+	}
+	id := ""
+	for _, tok := range list.Tokens {
+		if tok.Role == role && tok.Label == label {
+			if id != "" {
+				w.t.Fatalf("two %s tokens are labelled %q", role, label)
+			}
+			id = tok.ID
+		}
+	}
+	if id == "" {
+		w.t.Fatalf("no %s token labelled %q at the central: %+v", role, label, list.Tokens)
+	}
+	return id
+}
+
+// setEnv sets a variable of the process's environment, for its next start
+// and commands.
+func (p *proc) setEnv(key, value string) {
+	env := p.env[:0:0]
+	for _, kv := range p.env {
+		if !strings.HasPrefix(kv, key+"=") {
+			env = append(env, kv)
+		}
+	}
+	p.env = append(env, key+"="+value)
 }
 
 var _ = context.Background

@@ -726,7 +726,9 @@ func (s *Service) feedEvents(ctx context.Context, ss registry.SyncStore, ev regi
 		if err != nil {
 			return nil, err
 		}
-		return vaccinationEvents(*v), nil
+		// One event per feed row (a page's seqs ascend strictly): a
+		// correction travels as its own row, as in the node's outbox.
+		return vaccinationEvents(*v)[:1], nil
 	case registry.SyncTest:
 		t, err := s.store.FindTest(ctx, ev.RecordID)
 		if gone(err) {
@@ -735,7 +737,7 @@ func (s *Service) feedEvents(ctx context.Context, ss registry.SyncStore, ev regi
 		if err != nil {
 			return nil, err
 		}
-		return testEvents(*t), nil
+		return testEvents(*t)[:1], nil
 	case registry.SyncCorrect:
 		ce, err := s.correctEvent(ctx, ev.PersonID, ev.RecordID)
 		if gone(err) {
