@@ -66,6 +66,7 @@ type syncState struct {
 	// hasNodes reports, at the central, whether any node has enrolled, so
 	// that writes look for followers only then (checked every cacheTTL).
 	hasNodes    atomic.Bool
+	maxBatch    atomic.Int64 // the batch size the central asks nodes for (see adaptBatch)
 	nodesSeenAt atomic.Int64
 
 	mu      sync.Mutex

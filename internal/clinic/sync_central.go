@@ -137,9 +137,9 @@ func (s *Service) ApplyPush(ctx context.Context, a Actor, b *syncwire.Batch) (*s
 		return nil, err
 	}
 	ctx = context.WithValue(ctx, pushedKey{}, true)
-	var rejected []syncwire.Reject
+	started := time.Now()
 	for attempt := 0; ; attempt++ {
-		rejected, err = s.applyPush(ctx, ss, a, b)
+		_, err = s.applyPush(ctx, ss, a, b)
 		if registry.ErrorCode(err) == registry.ECONFLICT && registry.ErrorField(err) == "applied_seq" && attempt < 2 {
 			continue // a concurrent push of the same node moved the cursor
 		}
@@ -153,14 +153,50 @@ func (s *Service) ApplyPush(ctx context.Context, a Actor, b *syncwire.Batch) (*s
 		return nil, err
 	}
 	now := s.stamp()
-	if err := ss.TouchNode(ctx, n.ID, max(b.Header.Pending, 0), n.ClockSkew, now); err != nil {
+	skew := n.ClockSkew
+	if b.Header.SkewSeconds != 0 {
+		skew = time.Duration(b.Header.SkewSeconds * float64(time.Second))
+	}
+	if err := ss.TouchNode(ctx, n.ID, max(b.Header.Pending, 0), skew, now); err != nil {
 		return nil, err
 	}
-	if rejected == nil {
-		rejected = []syncwire.Reject{}
+	// Every refusal the node has not acknowledged, this push's and any
+	// whose answer was lost, so that a resend is answered alike.
+	stored, err := ss.SyncRejects(ctx, n.ID, b.Header.After, n.AppliedSeq)
+	if err != nil {
+		return nil, err
+	}
+	rejected := make([]syncwire.Reject, 0, len(stored))
+	for _, r := range stored {
+		rejected = append(rejected, syncwire.Reject{Seq: r.Seq, Code: r.Code, Field: r.Field, Message: r.Message})
 	}
 	return &syncwire.PushAnswer{AppliedSeq: n.AppliedSeq, Rejected: rejected, Now: now,
-		HLC: syncwire.FormatHLC(hlcOf(now)), MaxBatch: syncwire.DefaultBatch}, nil
+		HLC: syncwire.FormatHLC(hlcOf(now)), MaxBatch: s.adaptBatch(len(b.Events), time.Since(started))}, nil
+}
+
+// Bounds of the batch size the central asks nodes for, and the time an
+// apply should take: long enough to amortise a commit, short enough that
+// one node's backlog never holds the central for long.
+const (
+	minPushBatch    = 100
+	maxPushBatch    = syncwire.MaxEvents
+	targetApplyTime = 250 * time.Millisecond
+)
+
+// adaptBatch returns the batch size to ask for after applying n events in
+// took: scaled towards targetApplyTime, within the bounds.
+func (s *Service) adaptBatch(n int, took time.Duration) int {
+	cur := int(s.sync.maxBatch.Load())
+	if cur == 0 {
+		cur = syncwire.DefaultBatch
+	}
+	if n >= cur/2 && took > 0 {
+		// Only a batch near the size asked for says how long one takes.
+		next := int(float64(n) * float64(targetApplyTime) / float64(took))
+		cur = min(max((cur+next)/2, minPushBatch), maxPushBatch)
+		s.sync.maxBatch.Store(int64(cur))
+	}
+	return cur
 }
 
 // applyPush is one attempt of ApplyPush.
@@ -284,6 +320,9 @@ func (s *Service) applySegment(ctx context.Context, ss registry.SyncStore, a Act
 		part.p.Seqs = append(part.p.Seqs, ev.Seq)
 	}
 	apply := registry.PushApply{Cursor: registry.SyncCursor{Node: node, Seen: seen, Last: last, At: s.stamp()}}
+	for _, r := range rejected {
+		apply.Rejects = append(apply.Rejects, registry.SyncReject{Seq: r.Seq, Code: r.Code, Field: r.Field, Message: r.Message})
+	}
 	var index []int // apply.Persons[i] is parts[index[i]]
 	for i, part := range parts {
 		if part.rejected != nil {
@@ -588,14 +627,19 @@ func (s *Service) pushedTest(ctx context.Context, a Actor, source string, person
 func (s *Service) applyErase(ctx context.Context, ss registry.SyncStore, a Actor, node string, seen int64, ev syncwire.Event) ([]syncwire.Reject, error) {
 	cursor := registry.SyncCursor{Node: node, Seen: seen, Last: ev.Seq, At: s.stamp()}
 	skip := func(err error) ([]syncwire.Reject, error) {
-		// Settle the event without erasing: only the cursor moves.
-		if _, aerr := ss.ApplyPush(ctx, registry.PushApply{Cursor: cursor}); aerr != nil {
+		// Settle the event without erasing: only the cursor moves, and a
+		// refusal is kept.
+		apply := registry.PushApply{Cursor: cursor}
+		var rejected []syncwire.Reject
+		if err != nil {
+			rejected = rejectsOf([]int64{ev.Seq}, err)
+			r := rejected[0]
+			apply.Rejects = []registry.SyncReject{{Seq: r.Seq, Code: r.Code, Field: r.Field, Message: r.Message}}
+		}
+		if _, aerr := ss.ApplyPush(ctx, apply); aerr != nil {
 			return nil, aerr
 		}
-		if err == nil {
-			return nil, nil
-		}
-		return rejectsOf([]int64{ev.Seq}, err), nil
+		return rejected, nil
 	}
 	pid, err := registry.ParseID(ev.Person)
 	if err != nil {

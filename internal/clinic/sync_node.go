@@ -302,7 +302,7 @@ func (s *Service) SyncBatch(ctx context.Context, limit int) (*syncwire.Batch, er
 	s.sync.mu.Lock()
 	share := s.sync.contact.shareBirthDate
 	b := &syncwire.Batch{Header: syncwire.PushHeader{Format: syncwire.Format, Node: s.sync.nodeID, After: s.sync.contact.AckedSeq,
-		Last: items[len(items)-1].Seq, Pending: max(st.Pending-int64(len(items)), 0)}}
+		Last: items[len(items)-1].Seq, Pending: max(st.Pending-int64(len(items)), 0), SkewSeconds: s.sync.contact.SkewSeconds}}
 	s.sync.mu.Unlock()
 	b.Header.HLC = syncwire.FormatHLC(s.sync.clock.Now())
 	persons := map[registry.ID]bool{}

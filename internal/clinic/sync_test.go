@@ -257,8 +257,10 @@ func TestSyncNodeActsOnlyForItsSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Rejected) != 0 || again.AppliedSeq != ans.AppliedSeq {
-		t.Errorf("the batch sent again: %+v", again)
+	// A resend (its answer was lost) is answered alike, refusal included,
+	// and applies nothing twice.
+	if len(again.Rejected) != 1 || again.Rejected[0] != ans.Rejected[0] || again.AppliedSeq != ans.AppliedSeq {
+		t.Errorf("the batch sent again was answered %+v; want %+v", again, ans)
 	}
 	total := 0
 	for _, c := range []registry.CardCode{card, other.Record.Person.CardCode} {
@@ -280,6 +282,22 @@ func TestSyncNodeActsOnlyForItsSites(t *testing.T) {
 	}
 	if st.Pending != 0 || st.Failed != 1 {
 		t.Errorf("node outbox: %d pending, %d failed; want 0 and the refused dose kept as failed", st.Pending, st.Failed)
+	}
+	// Once the node has them (its next push starts after them), the
+	// central forgets its refusals.
+	if _, err := p.node.RecordVaccination(ctx, nodeStaff, card, clinic.VaccinationInput{Product: "comirnaty", Date: "2026-11-03", Site: "YB-1"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	next, err := p.node.SyncBatch(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := p.central.ApplyPush(ctx, p.nodeActor, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(later.Rejected) != 0 {
+		t.Errorf("a later push was answered with old refusals: %+v", later.Rejected)
 	}
 }
 

@@ -138,6 +138,10 @@ type PushPerson struct {
 type PushApply struct {
 	Cursor  SyncCursor
 	Persons []PushPerson
+	// Rejects are the events refused before the store was reached
+	// (validation); they are kept with those of the persons rolled back
+	// (see Store.SyncRejects).
+	Rejects []SyncReject
 }
 
 // PushOutcome says which persons of a PushApply were rolled back, by index,
@@ -234,6 +238,10 @@ type SyncStore interface {
 	// person whose part fails with an application error is rolled back
 	// alone and named in the outcome.
 	ApplyPush(ctx context.Context, p PushApply) (*PushOutcome, error)
+	// SyncRejects forgets the node's refused events with seq ≤ after (it
+	// has them) and returns the others with seq ≤ upto, in seq order: the
+	// refusals of its pushes, which ApplyPush keeps in its transaction.
+	SyncRejects(ctx context.Context, node string, after, upto int64) ([]SyncReject, error)
 	// Follow makes node a follower of the person (a lookup), with the
 	// audit entry, in one transaction; following again only touches it.
 	Follow(ctx context.Context, node string, personID ID, audit AuditRecord, at time.Time) error

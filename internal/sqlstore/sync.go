@@ -657,6 +657,20 @@ func (s *Store) ApplyPush(ctx context.Context, p registry.PushApply) (*registry.
 				return fmt.Errorf("release savepoint: %w", err)
 			}
 		}
+		rejects := append([]registry.SyncReject(nil), p.Rejects...)
+		for i, err := range out.Rejected {
+			var e *registry.Error
+			errors.As(err, &e)
+			for _, seq := range p.Persons[i].Seqs {
+				rejects = append(rejects, registry.SyncReject{Seq: seq, Code: e.Code, Field: e.Field, Message: e.Message})
+			}
+		}
+		for _, r := range rejects {
+			if _, err := s.txExec(ctx, tx, `INSERT INTO sync_rejects (node_id, seq, code, field, message) VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id, seq) DO NOTHING`,
+				p.Cursor.Node, r.Seq, r.Code, r.Field, r.Message); err != nil {
+				return fmt.Errorf("keep refusals: %w", err)
+			}
+		}
 		var events []registry.SyncEvent
 		for _, i := range applied {
 			pp := &p.Persons[i]

@@ -72,3 +72,27 @@ func (s *Store) RequeueOwn(ctx context.Context, floor, hlc int64, at time.Time) 
 	})
 	return n, s.wrap("requeue sync events", err)
 }
+
+// SyncRejects implements registry.SyncStore.
+func (s *Store) SyncRejects(ctx context.Context, node string, after, upto int64) ([]registry.SyncReject, error) {
+	if err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.txExec(ctx, tx, `DELETE FROM sync_rejects WHERE node_id = ? AND seq <= ?`, node, after)
+		return err
+	}); err != nil {
+		return nil, s.wrap("forget refusals", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.dialect.Rebind(`SELECT seq, code, field, message FROM sync_rejects WHERE node_id = ? AND seq > ? AND seq <= ? ORDER BY seq`), node, after, upto)
+	if err != nil {
+		return nil, s.wrap("read refusals", err)
+	}
+	defer rows.Close()
+	var out []registry.SyncReject
+	for rows.Next() {
+		var r registry.SyncReject
+		if err := rows.Scan(&r.Seq, &r.Code, &r.Field, &r.Message); err != nil {
+			return nil, s.wrap("read refusals", err)
+		}
+		out = append(out, r)
+	}
+	return out, s.wrap("read refusals", rows.Err())
+}

@@ -85,6 +85,9 @@ type PushHeader struct {
 	Last    int64  `json:"last"`  // the seq of the batch's last event
 	HLC     string `json:"hlc"`
 	Pending int64  `json:"pending"` // events still queued after this batch
+	// SkewSeconds is the node's clock minus the central's, as the node
+	// last measured it (0: not measured).
+	SkewSeconds float64 `json:"skew_seconds,omitempty"`
 }
 
 // Event is one line of a push body or a pull page. K is the kind

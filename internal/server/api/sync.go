@@ -106,7 +106,9 @@ func (h *API) SyncPull() http.Handler {
 		}
 		body, err := syncwire.EncodePull(page)
 		if err != nil {
-			return err
+			// The central built a page it cannot send: its fault, not the
+			// node's request.
+			return &registry.Error{Code: registry.EINTERNAL, Message: "The central could not encode this page.", Err: err}
 		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Content-Encoding", "gzip")
