@@ -23,6 +23,7 @@ import (
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/nodesync"
 	"github.com/haven-registry/haven/internal/policy"
+	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/schedule"
 	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/policies"
@@ -181,6 +182,9 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	if upstream != nil {
 		syncCfg.InstallPolicies = installPolicies(env, upstream)
 	} else {
+		if ss, ok := db.(registry.SyncStore); ok {
+			go sweepFollows(ctx, ss, env.Now, time.Hour, logger)
+		}
 		bundle, err := policyBundle(policyFS(*policyDir))
 		if err != nil {
 			return fmt.Errorf("policies: %w", err)

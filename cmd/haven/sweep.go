@@ -51,3 +51,39 @@ func sweepIdempotency(ctx context.Context, store registry.Store, now func() time
 		}
 	}
 }
+
+// followLapse is how long a node keeps a person it looked up (a shadow)
+// after its last lookup of them or write for them: then the central feeds
+// it an unfollow and the node deletes the shadow (docs/adr/0006).
+const followLapse = 90 * 24 * time.Hour
+
+// sweepFollows ends, every interval, the follows of nodes that have not
+// used a looked-up person within followLapse, a batch at a time.
+func sweepFollows(ctx context.Context, store registry.SyncStore, now func() time.Time, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		total := 0
+		for ctx.Err() == nil {
+			n, err := store.LapseFollows(ctx, now().Add(-followLapse), sweepBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					logger.Warn("follow lapse sweep failed; retrying later", "error", err.Error())
+				}
+				break
+			}
+			total += n
+			if n < sweepBatch {
+				break
+			}
+		}
+		if total > 0 {
+			logger.Info("lapsed follows of clinic nodes ended", "count", total)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -242,6 +242,11 @@ type SyncStore interface {
 	// has them) and returns the others with seq ≤ upto, in seq order: the
 	// refusals of its pushes, which ApplyPush keeps in its transaction.
 	SyncRejects(ctx context.Context, node string, after, upto int64) ([]SyncReject, error)
+	// LapseFollows ends, at most limit at a time, the follows that are not
+	// a person's home and were last used (a lookup, or a push of the
+	// node's records for the person) before cutoff: each node is fed an
+	// unfollow, and deletes its shadow of the person. Returns how many.
+	LapseFollows(ctx context.Context, cutoff time.Time, limit int) (int, error)
 	// Follow makes node a follower of the person (a lookup), with the
 	// audit entry, in one transaction; following again only touches it.
 	Follow(ctx context.Context, node string, personID ID, audit AuditRecord, at time.Time) error

@@ -96,3 +96,53 @@ func (s *Store) SyncRejects(ctx context.Context, node string, after, upto int64)
 	}
 	return out, s.wrap("read refusals", rows.Err())
 }
+
+// LapseFollows implements registry.SyncStore: up to limit follows other
+// than a person's home whose last use is before cutoff are removed, each
+// with an unfollow event fed to its node, in one transaction.
+func (s *Store) LapseFollows(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	n := 0
+	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, s.dialect.Rebind(`SELECT node_id, person_id FROM sync_follows WHERE home = 0 AND last_used < ? ORDER BY last_used LIMIT ?`),
+			micros(cutoff), limit)
+		if err != nil {
+			return err
+		}
+		type follow struct {
+			node   string
+			person registry.ID
+		}
+		var lapsed []follow
+		for rows.Next() {
+			var f follow
+			var person []byte
+			if err := rows.Scan(&f.node, &person); err != nil {
+				rows.Close()
+				return err
+			}
+			copy(f.person[:], person)
+			lapsed = append(lapsed, f)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(lapsed) == 0 {
+			return nil
+		}
+		var events []registry.SyncEvent
+		followers := map[registry.ID][]string{}
+		for _, f := range lapsed {
+			if _, err := s.txExec(ctx, tx, `DELETE FROM sync_follows WHERE node_id = ? AND person_id = ?`, f.node, f.person[:]); err != nil {
+				return err
+			}
+			if _, ok := followers[f.person]; !ok {
+				events = append(events, registry.SyncEvent{Kind: registry.SyncUnfollow, PersonID: f.person})
+			}
+			followers[f.person] = append(followers[f.person], f.node)
+		}
+		n = len(lapsed)
+		return s.fanOut(ctx, tx, buildPlan(events, followers, ""))
+	})
+	return n, s.wrap("lapse follows", err)
+}

@@ -46,6 +46,7 @@ func RunSync(t *testing.T, newStore SyncFactory) {
 		{"ApplyPull", testSyncApplyPull},
 		{"RequeueOwn", testSyncRequeueOwn},
 		{"Certificates", testSyncCertificates},
+		{"LapseFollows", testSyncLapseFollows},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

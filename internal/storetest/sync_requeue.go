@@ -80,3 +80,40 @@ func testSyncCertificates(t *testing.T, s SyncStore) {
 		t.Errorf("a certificate's metadata outlived the person's erasure: %v", err)
 	}
 }
+
+// testSyncLapseFollows checks that follows unused since the cutoff end with
+// an unfollow fed to their node, and that recent ones stay.
+func testSyncLapseFollows(t *testing.T, s SyncStore) {
+	ctx := context.Background()
+	c := central{t, s}
+	for _, n := range []string{"a", "b"} {
+		c.node(n, "YB-1")
+	}
+	old, recent := newPerson(t, s), newPerson(t, s)
+	if err := s.Follow(ctx, "a", old.ID, *auditRec("sync.lookup", "ps1_f"), now.AddDate(0, 0, -100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Follow(ctx, "b", old.ID, *auditRec("sync.lookup", "ps1_f"), now.AddDate(0, 0, -10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Follow(ctx, "a", recent.ID, *auditRec("sync.lookup", "ps1_f"), now.AddDate(0, 0, -1)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.LapseFollows(ctx, now.AddDate(0, 0, -90), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("LapseFollows = %d, %v; want 1", n, err)
+	}
+	if f, err := s.Followers(ctx, old.ID); err != nil || !slices.Equal(f, []string{"b"}) {
+		t.Errorf("followers after the lapse: %v, %v; want b only", f, err)
+	}
+	items, err := s.PullFeed(ctx, "a", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 || items[0].Event.Kind != registry.SyncUnfollow || items[0].Event.PersonID != old.ID {
+		t.Errorf("a's feed: %+v; want one unfollow of the lapsed person", items)
+	}
+	if items, _ := s.PullFeed(ctx, "b", 0, 10); len(items) != 0 {
+		t.Errorf("b's feed: %+v; want nothing", items)
+	}
+}
