@@ -3,8 +3,9 @@
 // block underneath achieves alone) measured in the same run:
 //
 //	go run ./bench/run [--rounds 3] [--duration 10s] [--clients 32] [--persons 5000] [--vxu-batch 1]
-//	                   [--only doses,vxu,fhir,sqlite,postgres,dcc,forecast]
+//	                   [--only doses,vxu,fhir,sqlite,postgres,dcc,forecast,sync]
 //	                   [--postgres URL] [--benchtime 1s] [--json] [--out FILE]
+//	                   [--sync-doses 100000] [--sync-rounds 2]
 //
 // Haven runs as users run it: a haven serve process built from this tree
 // on a fresh data folder (and, for PostgreSQL, a fresh database), driven
@@ -13,7 +14,12 @@
 // and each figure is the median over the rounds. The Markdown (or JSON)
 // report gives the date, the machine, the command and whether doses were
 // evaluated. Everything the tool starts it stops and removes, also on
-// Ctrl-C: processes, temporary folders, PostgreSQL databases.
+// Ctrl-C: processes, temporary folders, PostgreSQL databases and schemas.
+//
+// The sync measures (--only sync, see sync.go) have no floor but goals:
+// an offline clinic node's catch-up with a central on PostgreSQL, its wire
+// cost and memory, and what the catch-up costs the clinic's and the
+// central's own dose writes (docs/adr/0006-offline-clinic-nodes.md).
 package main
 
 import (
@@ -53,7 +59,10 @@ func main() {
 }
 
 // groups are the values of --only, in the order they run.
-var groups = []string{"doses", "vxu", "fhir", "sqlite", "postgres", "dcc", "forecast"}
+var groups = []string{"doses", "vxu", "fhir", "sqlite", "postgres", "dcc", "forecast", "sync"}
+
+// needsPostgres are the groups that run only with a PostgreSQL URL.
+var needsPostgres = []string{"postgres", "sync"}
 
 type options struct {
 	rounds    int
@@ -66,6 +75,10 @@ type options struct {
 	postgres  string
 	json      bool
 	out       string
+	// The sync group's: doses queued at the node for the catch-up, and
+	// rounds of the node's clinic load (syncing, then not).
+	syncDoses  int
+	syncRounds int
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -82,10 +95,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.DurationVar(&o.benchtime, "benchtime", time.Second, "-test.benchtime of each Go benchmark (dcc, forecast)")
 	fs.IntVar(&o.clients, "clients", 32, "concurrent HTTP clients, and PostgreSQL connections of the pgbench-style floor")
 	fs.IntVar(&o.persons, "persons", 5000, "persons registered on each server; requests cycle through them (5,000 keep a 10 s run near a handful of doses each, as in real use)")
-	only := fs.String("only", "", "comma-separated measures to run: "+strings.Join(groups, ",")+" (default: all; postgres only with a URL)")
-	fs.StringVar(&o.postgres, "postgres", getenv("HAVEN_TEST_POSTGRES"), "PostgreSQL server URL for the postgres measure (env HAVEN_TEST_POSTGRES); a database is created for each round and dropped")
+	only := fs.String("only", "", "comma-separated measures to run: "+strings.Join(groups, ",")+" (default: all; postgres and sync only with a URL)")
+	fs.StringVar(&o.postgres, "postgres", getenv("HAVEN_TEST_POSTGRES"), "PostgreSQL server URL for the postgres and sync measures (env HAVEN_TEST_POSTGRES); postgres creates a database for each round, sync a schema, each dropped after")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of Markdown")
 	fs.StringVar(&o.out, "out", "", "also write the Markdown section for docs/benchmarks.md to this file")
+	fs.IntVar(&o.syncDoses, "sync-doses", 100000, "sync: doses queued at the offline node (over --persons persons) before the timed catch-up")
+	fs.IntVar(&o.syncRounds, "sync-rounds", 2, "sync: rounds of the node's clinic load while it catches up vs while the central is down")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -95,9 +110,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if o.rounds < 1 || o.duration <= 0 || o.benchtime <= 0 || o.clients < 1 || o.persons < 1 || o.vxuBatch < 1 || o.vxuBatch > 1000 {
 		return o, errors.New("--rounds, --duration, --benchtime, --clients and --persons must be positive")
 	}
+	if o.syncDoses < 1 || o.syncRounds < 1 {
+		return o, errors.New("--sync-doses and --sync-rounds must be positive")
+	}
 	if *only == "" {
 		for _, g := range groups {
-			if g != "postgres" || o.postgres != "" {
+			if !slices.Contains(needsPostgres, g) || o.postgres != "" {
 				o.only = append(o.only, g)
 			}
 		}
@@ -113,8 +131,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		}
 	}
 	slices.SortFunc(o.only, func(a, b string) int { return slices.Index(groups, a) - slices.Index(groups, b) })
-	if slices.Contains(o.only, "postgres") && o.postgres == "" {
-		return o, errors.New("--only postgres needs --postgres URL or HAVEN_TEST_POSTGRES")
+	for _, g := range needsPostgres {
+		if slices.Contains(o.only, g) && o.postgres == "" {
+			return o, fmt.Errorf("--only %s needs --postgres URL or HAVEN_TEST_POSTGRES", g)
+		}
 	}
 	return o, nil
 }
@@ -144,6 +164,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Command: strings.TrimSpace("go run ./bench/run " + shellQuote(args[1:])), Revision: revision(ctx, root),
 		Rounds: opts.rounds, Duration: opts.duration.String(), Benchtime: opts.benchtime.String(),
 		Clients: opts.clients, Persons: opts.persons}
+	if slices.Contains(opts.only, "sync") {
+		r.rep.Sync = fmt.Sprintf("%s doses queued at the node over %d persons for the catch-up; the node's clinic load in %d rounds, the central down, then catching up",
+			thousands(float64(opts.syncDoses)), opts.persons, opts.syncRounds)
+	}
 	r.logf("machine: %s; load average %s", r.rep.Machine, r.rep.LoadStart)
 	defer func() {
 		if r.pg != nil {
@@ -253,12 +277,15 @@ func (r *runner) group(ctx context.Context, g string) error {
 		return r.dcc(ctx)
 	case "forecast":
 		return r.forecast(ctx)
+	case "sync":
+		return r.sync(ctx)
 	}
 	return fmt.Errorf("unknown measure %q", g)
 }
 
 // order is the order of the rows of the table.
-var order = []string{"doses", "doses-unevaluated", "rss", "vxu", "fhir", "sqlite", "postgres", "dcc", "dcc-alternated", "forecast"}
+var order = []string{"doses", "doses-unevaluated", "rss", "vxu", "fhir", "sqlite", "postgres", "dcc", "dcc-alternated", "forecast",
+	"sync-catchup", "sync-wire", "sync-rss", "sync-node", "sync-central"}
 
 func (rep *report) sortMeasures() {
 	slices.SortStableFunc(rep.Measures, func(a, b *measure) int {

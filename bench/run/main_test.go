@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,5 +116,61 @@ func TestMedianAndRatio(t *testing.T) {
 	}
 	if got := thousands(1234567.4); got != "1,234,567" {
 		t.Errorf("thousands = %q", got)
+	}
+}
+
+// TestSyncFlags checks the sync group's selection and flags; the group
+// itself (a central, a node and minutes of load) runs only by hand.
+func TestSyncFlags(t *testing.T) {
+	const pg = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "HAVEN_TEST_POSTGRES" {
+				return v
+			}
+			return ""
+		}
+	}
+	var stderr bytes.Buffer
+	o, err := parseFlags([]string{"--only", "sync", "--sync-doses", "20000"}, env(pg), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.only) != 1 || o.only[0] != "sync" || o.syncDoses != 20000 || o.syncRounds != 2 || o.postgres != pg {
+		t.Errorf("--only sync --sync-doses 20000: got only %v, doses %d, rounds %d, postgres %q", o.only, o.syncDoses, o.syncRounds, o.postgres)
+	}
+	if o, err := parseFlags(nil, env(pg), &stderr); err != nil || !slices.Contains(o.only, "sync") || o.syncDoses != 100000 {
+		t.Errorf("default with a PostgreSQL URL: only %v, doses %d, %v", o.only, o.syncDoses, err)
+	}
+	if o, err := parseFlags(nil, env(""), &stderr); err != nil || slices.Contains(o.only, "sync") || slices.Contains(o.only, "postgres") {
+		t.Errorf("default without a PostgreSQL URL: only %v, %v", o.only, err)
+	}
+	if _, err := parseFlags([]string{"--only", "sync"}, env(""), &stderr); err == nil || !strings.Contains(err.Error(), "--only sync needs --postgres") {
+		t.Errorf("--only sync without a URL: %v", err)
+	}
+	if _, err := parseFlags([]string{"--only", "sync", "--sync-doses", "0"}, env(pg), &stderr); err == nil {
+		t.Error("--sync-doses 0 accepted")
+	}
+	if !slices.Contains(groups, "sync") {
+		t.Errorf("groups %v lack sync", groups)
+	}
+	for _, id := range []string{"sync-catchup", "sync-wire", "sync-rss", "sync-node", "sync-central"} {
+		if !slices.Contains(order, id) {
+			t.Errorf("order lacks %s", id)
+		}
+	}
+	for _, c := range []struct {
+		s    sample
+		kind string
+		want string
+	}{
+		{sample{PerSecond: 5234.4, Count: 100000, Seconds: 19.1}, kindRate, "**5,234/s** (100,000 in 19.1 s)"},
+		{sample{BytesPerOp: 61.6}, kindBytes, "**62 bytes**/dose"},
+		{sample{RSS: 50 << 20, RSSIdle: 40 << 20}, kindPeak, "**50.0 MiB** peak (40.0 MiB before)"},
+		{sample{RSS: goalNodeRSS}, kindPeak, "**60.0 MiB**"},
+	} {
+		if got := c.s.format(c.kind); got != c.want {
+			t.Errorf("format(%s) = %q, want %q", c.kind, got, c.want)
+		}
 	}
 }

@@ -24,15 +24,16 @@ import (
 // proc is a server process started by the tool: haven serve or the floor.
 type proc struct {
 	cmd  *exec.Cmd
-	base string     // http://ADDR it listens on
+	base string     // http://ADDR (or https://ADDR) it listens on
 	log  string     // file holding its standard error
 	done chan error // receives Wait's result, then is closed
 }
 
-var listeningRE = regexp.MustCompile(`listening on http://(\S+)`)
+var listeningRE = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // startProc starts name with args and env, its standard error going to
-// logPath, and waits until it prints "listening on http://ADDR". The
+// logPath, and waits until it prints "listening on http://ADDR" (or
+// https://ADDR). The
 // caller must call stop.
 func startProc(ctx context.Context, name string, args, env []string, logPath string) (*proc, error) {
 	logf, err := os.Create(logPath)
@@ -68,8 +69,8 @@ func startProc(ctx context.Context, name string, args, env []string, logPath str
 		close(p.done)
 	}()
 	select {
-	case addr := <-addrc:
-		p.base = "http://" + addr
+	case base := <-addrc:
+		p.base = base
 		return p, nil
 	case err := <-p.done:
 		return nil, fmt.Errorf("%s exited before listening (%v): %s", filepath.Base(name), err, tail(logPath))

@@ -23,6 +23,9 @@ const (
 	kindP99  = "p99"  // 99th percentile latency, lower is better
 	kindNs   = "ns"   // ns/op, lower is better
 	kindRSS  = "rss"  // resident memory after the burst, lower is better
+	// The sync measures' kinds.
+	kindPeak  = "peak_rss" // peak resident memory during a phase, lower is better
+	kindBytes = "bytes"    // bytes per operation, lower is better
 )
 
 // sample is what one round measured of Haven or of its floor.
@@ -34,7 +37,12 @@ type sample struct {
 	Errors    int           `json:"errors,omitempty"`
 	NsPerOp   float64       `json:"ns_per_op,omitempty"`
 	RSSIdle   int64         `json:"rss_idle_bytes,omitempty"` // after start, before any load
-	RSS       int64         `json:"rss_bytes,omitempty"`      // 2 s after the burst
+	RSS       int64         `json:"rss_bytes,omitempty"`      // 2 s after the burst (kindPeak: the peak)
+	// Count operations took Seconds (a catch-up: doses moved in that time).
+	Count   int     `json:"count,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
+	// BytesPerOp is the wire cost of one operation (kindBytes).
+	BytesPerOp float64 `json:"bytes_per_op,omitempty"`
 }
 
 func fromLoad(r loadgen.Result) sample {
@@ -47,8 +55,10 @@ func (s sample) headline(kind string) float64 {
 		return float64(s.P99)
 	case kindNs:
 		return s.NsPerOp
-	case kindRSS:
+	case kindRSS, kindPeak:
 		return float64(s.RSS)
+	case kindBytes:
+		return s.BytesPerOp
 	}
 	return s.PerSecond
 }
@@ -72,13 +82,16 @@ func (s *side) add(x sample) {
 		return median(v)
 	}
 	s.Median = sample{
-		PerSecond: med(func(r sample) float64 { return r.PerSecond }),
-		P50:       time.Duration(med(func(r sample) float64 { return float64(r.P50) })),
-		P99:       time.Duration(med(func(r sample) float64 { return float64(r.P99) })),
-		Max:       time.Duration(med(func(r sample) float64 { return float64(r.Max) })),
-		NsPerOp:   med(func(r sample) float64 { return r.NsPerOp }),
-		RSSIdle:   int64(med(func(r sample) float64 { return float64(r.RSSIdle) })),
-		RSS:       int64(med(func(r sample) float64 { return float64(r.RSS) })),
+		PerSecond:  med(func(r sample) float64 { return r.PerSecond }),
+		P50:        time.Duration(med(func(r sample) float64 { return float64(r.P50) })),
+		P99:        time.Duration(med(func(r sample) float64 { return float64(r.P99) })),
+		Max:        time.Duration(med(func(r sample) float64 { return float64(r.Max) })),
+		NsPerOp:    med(func(r sample) float64 { return r.NsPerOp }),
+		RSSIdle:    int64(med(func(r sample) float64 { return float64(r.RSSIdle) })),
+		RSS:        int64(med(func(r sample) float64 { return float64(r.RSS) })),
+		Count:      int(med(func(r sample) float64 { return float64(r.Count) })),
+		Seconds:    med(func(r sample) float64 { return r.Seconds }),
+		BytesPerOp: med(func(r sample) float64 { return r.BytesPerOp }),
 	}
 	for _, r := range s.Rounds {
 		s.Median.Errors += r.Errors
@@ -133,18 +146,20 @@ func (m *measure) addRound(haven sample, floor *sample) {
 
 // report is the whole output of a run.
 type report struct {
-	Date      time.Time  `json:"date"`
-	Machine   machine    `json:"machine"`
-	LoadStart string     `json:"load_average_start"`
-	LoadEnd   string     `json:"load_average_end"`
-	Command   string     `json:"command"`
-	Revision  string     `json:"revision"`
-	Rounds    int        `json:"rounds"`
-	Duration  string     `json:"duration"`
-	Benchtime string     `json:"benchtime"`
-	Clients   int        `json:"clients"`
-	Persons   int        `json:"persons"`
-	Measures  []*measure `json:"measures"`
+	Date      time.Time `json:"date"`
+	Machine   machine   `json:"machine"`
+	LoadStart string    `json:"load_average_start"`
+	LoadEnd   string    `json:"load_average_end"`
+	Command   string    `json:"command"`
+	Revision  string    `json:"revision"`
+	Rounds    int       `json:"rounds"`
+	Duration  string    `json:"duration"`
+	Benchtime string    `json:"benchtime"`
+	Clients   int       `json:"clients"`
+	Persons   int       `json:"persons"`
+	// Sync describes the setup of the sync measures, when they ran.
+	Sync     string     `json:"sync,omitempty"`
+	Measures []*measure `json:"measures"`
 }
 
 // machine describes where the figures were taken.
@@ -247,9 +262,17 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at the start, %s at the end\n", r.LoadStart, r.LoadEnd)
 	fmt.Fprintf(&b, "- Revision: %s\n", r.Revision)
 	fmt.Fprintf(&b, "- Command: `%s`\n", r.Command)
-	fmt.Fprintf(&b, "- Rounds: %d, interleaved (Haven, then its floor, in each round); each figure is the median over the rounds, "+
-		"errors are summed. Load runs: %s each, %d clients on keep-alive connections, %d persons; Go benchmarks: %s each, -cpu 1.\n\n",
-		r.Rounds, r.Duration, r.Clients, r.Persons, r.Benchtime)
+	if slices.ContainsFunc(r.Measures, func(m *measure) bool { return !strings.HasPrefix(m.ID, "sync-") }) {
+		fmt.Fprintf(&b, "- Rounds: %d, interleaved (Haven, then its floor, in each round); each figure is the median over the rounds, "+
+			"errors are summed. Load runs: %s each, %d clients on keep-alive connections, %d persons; Go benchmarks: %s each, -cpu 1.\n",
+			r.Rounds, r.Duration, r.Clients, r.Persons, r.Benchtime)
+	} else {
+		fmt.Fprintf(&b, "- Load runs: %s each, %d clients on keep-alive connections, %d persons.\n", r.Duration, r.Clients, r.Persons)
+	}
+	if r.Sync != "" {
+		fmt.Fprintf(&b, "- Offline clinic node (sync): %s; the floor column holds the goal, or the same load without the catch-up.\n", r.Sync)
+	}
+	b.WriteString("\n")
 	b.WriteString("| measure | Haven | floor | floor's figure | Haven ÷ floor | doses evaluated |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, m := range r.Measures {
@@ -304,6 +327,17 @@ func (s sample) format(kind string) string {
 		return fmt.Sprintf("**%s**/op", formatDuration(time.Duration(math.Round(s.NsPerOp))))
 	case kindRSS:
 		return fmt.Sprintf("**%s** (idle after start: %s)", formatBytes(s.RSS), formatBytes(s.RSSIdle))
+	case kindPeak:
+		if s.RSSIdle == 0 {
+			return fmt.Sprintf("**%s**", formatBytes(s.RSS))
+		}
+		return fmt.Sprintf("**%s** peak (%s before)", formatBytes(s.RSS), formatBytes(s.RSSIdle))
+	case kindBytes:
+		return fmt.Sprintf("**%s bytes**/dose", thousands(s.BytesPerOp))
+	}
+	if s.Count > 0 {
+		return fmt.Sprintf("**%s/s** (%s in %s)%s", thousands(s.PerSecond), thousands(float64(s.Count)),
+			formatDuration(time.Duration(s.Seconds*float64(time.Second))), errs)
 	}
 	if s.P99 == 0 {
 		return fmt.Sprintf("**%s/s**%s", thousands(s.PerSecond), errs)
