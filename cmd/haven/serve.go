@@ -206,7 +206,8 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	go srv.TrimWhenIdle(ctx, 2*time.Second)
 	syncDone := make(chan struct{})
 	if upstream != nil {
-		syncer = nodesync.NewSyncer(upstream, svc, nodesync.Options{Logger: logger, Now: env.Now})
+		syncer = nodesync.NewSyncer(upstream, svc, nodesync.Options{Logger: logger, Now: env.Now,
+			Busy: func() bool { return srv.ServedWithin(time.Second) }})
 		go func() {
 			defer close(syncDone)
 			_ = syncer.Run(ctx)

@@ -34,6 +34,8 @@ type fakeLocal struct {
 	hellos   int
 	limits   []int // the limit of each SyncBatch call that returned a batch
 	batchErr error // SyncBatch's error while set
+	// batchWork is how long SyncBatch takes (the node's own work).
+	batchWork time.Duration
 }
 
 // queue adds n dose events to the outbox.
@@ -62,6 +64,10 @@ func (l *fakeLocal) SyncEnrolled(_ context.Context, ans *syncwire.HelloAnswer) e
 }
 
 func (l *fakeLocal) SyncBatch(_ context.Context, limit int) (*syncwire.Batch, error) {
+	l.mu.Lock()
+	work := l.batchWork
+	l.mu.Unlock()
+	time.Sleep(work)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.batchErr != nil {

@@ -34,7 +34,19 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the node's clock, for the skew (nil: time.Now).
 	Now func() time.Time
+	// Busy reports whether the clinic is being served (a request ended
+	// within the last second). While it is, the pusher rests four times
+	// its own node-side time after each batch, so that catching up a
+	// backlog takes at most a fifth of the node (nil: never busy).
+	Busy func() bool
 }
+
+// restFactor is how long the pusher rests, in multiples of its own work,
+// while the clinic is busy; maxRest bounds one rest.
+const (
+	restFactor = 4
+	maxRest    = 2 * time.Second
+)
 
 // Syncer runs a node's sync with the central: hello, then pushes of the
 // outbox and pulls of the feed, for as long as Run runs. It holds one batch
@@ -224,6 +236,7 @@ func (s *Syncer) round(ctx context.Context) error {
 	}
 	var acked int64 // the last seq acknowledged in this round
 	for {
+		work := time.Now() // the node's own share of this batch: build, encode, settle
 		batch, err := s.local.SyncBatch(ctx, s.batch)
 		if err != nil {
 			return s.localFailed(ctx, "push", err)
@@ -235,6 +248,7 @@ func (s *Syncer) round(ctx context.Context) error {
 			return s.localFailed(ctx, "push", fmt.Errorf("nodesync: the outbox offers seq %d again after the central acknowledged %d", first, acked))
 		}
 		body, err := syncwire.EncodePush(batch, syncwire.DefaultLevel)
+		nodeTime := time.Since(work)
 		if registry.ErrorCode(err) == registry.ETOOLARGE && len(batch.Events) > 1 {
 			s.batch = max(1, len(batch.Events)/2)
 			s.log.Info("sync: batch too large to encode; halved", "events", s.batch)
@@ -255,9 +269,11 @@ func (s *Syncer) round(ctx context.Context) error {
 		if err != nil {
 			return s.failed(ctx, "push", err)
 		}
+		settle := time.Now()
 		if err := s.local.SyncAcked(ctx, batch, ans); err != nil {
 			return s.localFailed(ctx, "push", err)
 		}
+		nodeTime += time.Since(settle)
 		acked = batch.Events[len(batch.Events)-1].Seq
 		if ans.MaxBatch > 0 {
 			// Follow the central, but after a 413 grow back at most
@@ -267,6 +283,14 @@ func (s *Syncer) round(ctx context.Context) error {
 		c := Contact{State: StateOnline, Direction: "push", Events: len(batch.Events), Bytes: int64(len(body))}
 		c.Skew, c.Measured = skew(start, end, ans.Now)
 		s.contact(ctx, c)
+		if s.opts.Busy != nil && s.opts.Busy() {
+			// Clinic work comes first: rest while it is being served.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(min(restFactor*nodeTime, maxRest)):
+			}
+		}
 	}
 	for {
 		after, err := s.local.SyncPullCursor(ctx)

@@ -337,3 +337,26 @@ func TestKickNeverBlocks(t *testing.T) {
 		t.Fatal("Kick blocked")
 	}
 }
+
+// TestSyncRestsWhileClinicBusy: while the clinic is being served, the
+// pusher rests four times its own work after each batch, so a backlog takes
+// at most a fifth of the node.
+func TestSyncRestsWhileClinicBusy(t *testing.T) {
+	const work = 20 * time.Millisecond
+	c := newCentral(t)
+	c.maxBatch = 10
+	local := &fakeLocal{batchWork: work}
+	local.queue(50) // five batches
+	opts := fastOptions()
+	opts.MaxBatch = 10
+	opts.Busy = func() bool { return true }
+	s := newSyncer(t, c, local, opts)
+	start := time.Now()
+	runSyncer(t, s)
+	eventually(t, "the backlog pushed", func() bool { return len(c.appliedEvents()) == 50 })
+	// Five batches, each at least its work, and four times it at rest
+	// between one and the next.
+	if took, least := time.Since(start), (5+4*4)*work; took < least {
+		t.Errorf("a busy clinic's backlog of five batches took %s; want at least %s (each batch's work, four times it at rest between them)", took, least)
+	}
+}

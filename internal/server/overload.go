@@ -117,6 +117,12 @@ func (w retryAfterWriter) WriteHeader(code int) {
 
 func (w retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// ServedWithin reports whether a request (other than health checks and
+// metrics) ended within d: the clinic is being served.
+func (s *Server) ServedWithin(d time.Duration) bool {
+	return time.Since(time.Unix(0, s.lastServed.Load())) < d
+}
+
 // TrimWhenIdle gives memory back to the operating system once requests have
 // stopped for idle after a burst: Go's runtime returns freed heap only
 // gradually, so a clinic laptop would otherwise carry a burst's peak for
