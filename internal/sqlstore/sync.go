@@ -626,6 +626,16 @@ func (s *Store) TouchNode(ctx context.Context, id string, pending int64, skew ti
 // then the Feed events of the parts applied are fanned out to the persons'
 // followers except the pushing node, heads last in node-ID order.
 func (s *Store) ApplyPush(ctx context.Context, p registry.PushApply) (*registry.PushOutcome, error) {
+	out, err := s.applyPush(ctx, p, true)
+	if errors.Is(err, errSlowPath) {
+		out, err = s.applyPush(ctx, p, false)
+	}
+	return out, err
+}
+
+// applyPush is ApplyPush, the fast way (see applyPushFast) or the careful
+// way, a savepoint per person.
+func (s *Store) applyPush(ctx context.Context, p registry.PushApply, fast bool) (*registry.PushOutcome, error) {
 	var out *registry.PushOutcome
 	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
 		// The group writer may run fn again, or inside a larger
@@ -634,8 +644,17 @@ func (s *Store) ApplyPush(ctx context.Context, p registry.PushApply) (*registry.
 		if err := s.advanceCursor(ctx, tx, p.Cursor); err != nil {
 			return err
 		}
-		applied := make([]int, 0, len(p.Persons))
-		for i := range p.Persons {
+		var (
+			applied   []int
+			followers map[registry.ID][]string
+		)
+		if fast {
+			var err error
+			if applied, followers, err = s.applyPushFast(ctx, tx, p, out); err != nil {
+				return err
+			}
+		}
+		for i := 0; !fast && i < len(p.Persons); i++ { // the careful way
 			sp := fmt.Sprintf("sp_push_%d", i)
 			if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
@@ -684,7 +703,9 @@ func (s *Store) ApplyPush(ctx context.Context, p registry.PushApply) (*registry.
 		if len(events) == 0 {
 			return nil
 		}
-		followers := map[registry.ID][]string{}
+		if followers == nil {
+			followers = map[registry.ID][]string{}
+		}
 		for _, e := range events {
 			if _, ok := followers[e.PersonID]; ok {
 				continue
