@@ -169,6 +169,26 @@ func TestSyncEveryWriteQueuesItsEvent(t *testing.T) {
 	if got := pending(); got != 0 {
 		t.Fatalf("%d events still waiting after the push", got)
 	}
+	// The central's access log, with the push's entries inserted together,
+	// still verifies, and holds one sync.apply entry per part applied.
+	auditor := clinic.Actor{TokenID: "tk_auditor", Role: registry.RoleAuditor}
+	rep, err := p.central.VerifyAudit(ctx, auditor)
+	if err != nil || !rep.OK {
+		t.Fatalf("the central's access log after a push: %+v, %v", rep, err)
+	}
+	page, err := p.central.AuditEntries(ctx, auditor, 0, 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applies := 0
+	for _, e := range page.Entries {
+		if e.Action == string(clinic.ActSyncApply) {
+			applies++
+		}
+	}
+	if applies == 0 {
+		t.Errorf("no sync.apply entry in the central's access log")
+	}
 	// The central holds the person as least data, and every record.
 	sp, err := p.centralDB.FindPerson(ctx, card)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/haven-registry/haven/internal/audit"
@@ -104,6 +105,9 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, r registry.AuditRec
 			head = at.pending // a second entry in the same transaction
 		}
 	}
+	if b := at.batch; b != nil && b.rows > 0 {
+		head = b.last // the entries held back are not in the table yet
+	}
 	if !head.valid {
 		if head, err = s.readHead(ctx, tx, chain); err != nil {
 			return err
@@ -198,7 +202,11 @@ func (s *Store) startEpoch(ctx context.Context, tx *sql.Tx, at *auditTx, chain u
 // the chain this transaction leased, another writer took the chain over
 // (the lease lapsed): the chain is dropped and the caller may retry.
 func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, at *auditTx, e audit.Entry) error {
-	err := s.insertEntry(ctx, tx, at, e)
+	return s.auditInsertErr(at, e, s.insertEntry(ctx, tx, at, e))
+}
+
+// auditInsertErr is the error of inserting e (or a batch starting at e).
+func (s *Store) auditInsertErr(at *auditTx, e audit.Entry, err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -294,8 +302,56 @@ func (s *Store) insertEntry(ctx context.Context, tx *sql.Tx, at *auditTx, e audi
 	if e.Action == audit.JoinAction {
 		heads = audit.EncodeHeads(e.Heads)
 	}
-	return s.auditExec(ctx, tx, `INSERT INTO audit_log (`+entryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		int64(e.Chain), int64(e.Seq), micros(e.Time), ids[0], ids[1], ids[2], ids[3], subject, e.Hash[:], mac, heads)
+	args := []any{int64(e.Chain), int64(e.Seq), micros(e.Time), ids[0], ids[1], ids[2], ids[3], subject, e.Hash[:], mac, heads}
+	if b := at.batch; b != nil {
+		if b.rows == 0 {
+			b.first = e
+		}
+		b.rows++
+		b.last = headOf(e)
+		b.args = append(b.args, args...)
+		return nil
+	}
+	return s.auditExec(ctx, tx, `INSERT INTO audit_log (`+entryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+}
+
+// auditRowsPerInsert bounds one multi-row insert of entries.
+const auditRowsPerInsert = 200
+
+// batchAudit makes the entries appended in tx from now on wait for
+// flushAudit, which inserts them a few hundred a statement: a push writes
+// one entry per person, and one round trip each would dominate it.
+func (s *Store) batchAudit(tx *sql.Tx) error {
+	at, err := s.auditLog().state(tx)
+	if err != nil {
+		return err
+	}
+	at.batch = &auditBatch{}
+	return nil
+}
+
+// flushAudit inserts the entries batchAudit held back, in order, and stops
+// holding them back.
+func (s *Store) flushAudit(ctx context.Context, tx *sql.Tx) error {
+	at, err := s.auditLog().state(tx)
+	if err != nil {
+		return err
+	}
+	b := at.batch
+	at.batch = nil
+	if b == nil || b.rows == 0 {
+		return nil
+	}
+	const cols = 11
+	for start := 0; start < b.rows; start += auditRowsPerInsert {
+		n := min(auditRowsPerInsert, b.rows-start)
+		q := `INSERT INTO audit_log (` + entryColumns + `) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+		if _, err := tx.ExecContext(ctx, s.dialect.Rebind(q), b.args[start*cols:(start+n)*cols]...); err != nil {
+			return s.auditInsertErr(at, b.first, err)
+		}
+	}
+	return nil
 }
 
 // entryScanner decodes stored rows into entries, filling in names from the

@@ -98,6 +98,17 @@ type auditTx struct {
 	pending chainHead        // the lease's head after this transaction's entries
 	names   map[string]int64 // dictionary names it learnt or added
 	lost    bool             // another writer appended to the lease's chain
+	// batch, while set, collects the entries appended, for one multi-row
+	// insert at flushAudit.
+	batch *auditBatch
+}
+
+// auditBatch is entries computed but not yet inserted (see flushAudit).
+type auditBatch struct {
+	first audit.Entry // for the errors of the insert
+	last  chainHead   // the head after the entries held back
+	rows  int
+	args  []any
 }
 
 // auditRunner is the Store's TxRunner: it runs the dialect's runner and,

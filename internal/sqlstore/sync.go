@@ -691,6 +691,9 @@ func (s *Store) applyPush(ctx context.Context, p registry.PushApply, fast bool) 
 			}
 		}
 		var events []registry.SyncEvent
+		if err := s.batchAudit(tx); err != nil {
+			return err
+		}
 		for _, i := range applied {
 			pp := &p.Persons[i]
 			if pp.Audit != (registry.AuditRecord{}) {
@@ -699,6 +702,9 @@ func (s *Store) applyPush(ctx context.Context, p registry.PushApply, fast bool) 
 				}
 			}
 			events = append(events, pp.Feed...)
+		}
+		if err := s.flushAudit(ctx, tx); err != nil {
+			return err
 		}
 		if len(events) == 0 {
 			return nil

@@ -128,8 +128,16 @@ func (s *Store) applyPushFast(ctx context.Context, tx *sql.Tx, p registry.PushAp
 	slow := func(err error) ([]int, map[registry.ID][]string, error) {
 		return nil, nil, fmt.Errorf("%w: %w", errSlowPath, err)
 	}
-	var applied []int
-	var used []registry.ID
+	var (
+		applied []int
+		used    []registry.ID
+		doses   []registry.Vaccination // inserted a few hundred a statement
+	)
+	flush := func() error {
+		err := s.insertVaccinations(ctx, tx, doses)
+		doses = doses[:0]
+		return err
+	}
 	for i := range p.Persons {
 		pp, pid := &p.Persons[i], pids[i]
 		h := &pp.History
@@ -159,16 +167,20 @@ func (s *Store) applyPushFast(ctx context.Context, tx *sql.Tx, p registry.PushAp
 			}
 			used = append(used, pid)
 		}
-		if err := s.applyCorrections(ctx, tx, pid, h.Corrections, true); err != nil {
-			return slow(err)
+		if len(h.Corrections) > 0 {
+			// A correction may name a dose of an earlier part.
+			if err := flush(); err != nil {
+				return slow(err)
+			}
+			if err := s.applyCorrections(ctx, tx, pid, h.Corrections, true); err != nil {
+				return slow(err)
+			}
 		}
 		for _, v := range h.Vaccinations {
 			if v.PersonID != pid {
 				return slow(errors.New("a record of another person"))
 			}
-			if err := s.insertVaccinationOr(ctx, tx, v, skipSameID); err != nil {
-				return slow(err)
-			}
+			doses = append(doses, v)
 		}
 		for _, t := range h.Tests {
 			if t.PersonID != pid {
@@ -199,9 +211,41 @@ func (s *Store) applyPushFast(ctx context.Context, tx *sql.Tx, p registry.PushAp
 		}
 		applied = append(applied, i)
 	}
+	if err := flush(); err != nil {
+		return slow(err)
+	}
 	if err := s.idsIn(ctx, tx, `UPDATE sync_follows SET last_used = ? WHERE node_id = ? AND last_used < ? AND person_id IN (%s)`,
 		[]any{micros(c.At), c.Node, micros(c.At)}, used, func(*sql.Rows) error { return nil }); err != nil {
 		return slow(err)
 	}
 	return applied, followers, nil
+}
+
+// dosesPerInsert bounds the rows of one multi-row insert (16 parameters a
+// row, well below either database's limit).
+const dosesPerInsert = 250
+
+// insertVaccinations inserts vs, several rows a statement; a dose whose ID
+// is stored already is skipped (a resent push). Any other clash fails.
+func (s *Store) insertVaccinations(ctx context.Context, tx *sql.Tx, vs []registry.Vaccination) error {
+	for start := 0; start < len(vs); start += dosesPerInsert {
+		chunk := vs[start:min(start+dosesPerInsert, len(vs))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO vaccinations (` + vaccinationColumns + `) VALUES `)
+		args := make([]any, 0, 16*len(chunk))
+		for i, v := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, v.ID[:], v.PersonID[:], v.Product, v.Date.String(), v.Site, v.Lot, string(v.Source), v.Payment.Kind,
+				v.Payment.Amount, v.Payment.Currency, micros(v.RecordedAt), v.Status, nullID(v.Replaces), nullID(v.ReplacedBy),
+				v.StatusReason, nullString(v.SourceRef))
+		}
+		b.WriteString(skipSameID)
+		if _, err := tx.ExecContext(ctx, s.dialect.Rebind(b.String()), args...); err != nil {
+			return fmt.Errorf("insert doses: %w", err)
+		}
+	}
+	return nil
 }
