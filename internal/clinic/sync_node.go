@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/haven-registry/haven/internal/cert"
@@ -305,9 +304,27 @@ func (s *Service) SyncBatch(ctx context.Context, limit int) (*syncwire.Batch, er
 		Last: items[len(items)-1].Seq, Pending: max(st.Pending-int64(len(items)), 0), SkewSeconds: s.sync.contact.SkewSeconds}}
 	s.sync.mu.Unlock()
 	b.Header.HLC = syncwire.FormatHLC(s.sync.clock.Now())
+	// The batch's doses and tests are read at once.
+	var ids []registry.ID
+	for _, it := range items {
+		if it.Event.Kind == registry.SyncDose || it.Event.Kind == registry.SyncTest {
+			ids = append(ids, it.Event.RecordID)
+		}
+	}
+	vs, ts, err := ss.FindRecordsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	recs := batchRecords{doses: make(map[registry.ID]*registry.Vaccination, len(vs)), tests: make(map[registry.ID]*registry.Test, len(ts))}
+	for i := range vs {
+		recs.doses[vs[i].ID] = &vs[i]
+	}
+	for i := range ts {
+		recs.tests[ts[i].ID] = &ts[i]
+	}
 	persons := map[registry.ID]bool{}
 	for _, it := range items {
-		evs, err := s.outboxEvents(ctx, ss, it.Event, share)
+		evs, err := s.outboxEvents(ctx, ss, it.Event, share, recs)
 		if err != nil {
 			return nil, err
 		}
@@ -319,51 +336,30 @@ func (s *Service) SyncBatch(ctx context.Context, limit int) (*syncwire.Batch, er
 			persons[it.Event.PersonID] = true
 		}
 	}
-	if err := s.traceMany(ctx, syncActor(), ActReportSend, persons); err != nil {
+	// Every person whose data leaves is traced first, in one transaction.
+	entries := make([]registry.AuditRecord, 0, len(persons))
+	for id := range persons {
+		subject, err := s.subjectOf(id)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, *s.entry(syncActor(), ActReportSend, "care", subject))
+	}
+	if err := ss.AppendAudits(ctx, entries); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-// traceMany audits one entry per person, concurrently, so that the store's
-// group writer commits them together.
-func (s *Service) traceMany(ctx context.Context, a Actor, action Action, persons map[registry.ID]bool) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		sem   = make(chan struct{}, 64)
-	)
-	for id := range persons {
-		subject, err := s.subjectOf(id)
-		if err != nil {
-			return err
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := s.trace(ctx, a, action, "care", subject); err != nil {
-				mu.Lock()
-				first = cmpErr(first, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return first
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+// batchRecords are a push batch's doses and tests, read at once.
+type batchRecords struct {
+	doses map[registry.ID]*registry.Vaccination
+	tests map[registry.ID]*registry.Test
 }
 
 // outboxEvents reads what a queued event refers to, as it now stands;
 // nothing when it is gone.
-func (s *Service) outboxEvents(ctx context.Context, ss registry.SyncStore, ev registry.SyncEvent, shareBirth bool) ([]syncwire.Event, error) {
+func (s *Service) outboxEvents(ctx context.Context, ss registry.SyncStore, ev registry.SyncEvent, shareBirth bool, recs batchRecords) ([]syncwire.Event, error) {
 	gone := func(err error) bool { return registry.ErrorCode(err) == registry.ENOTFOUND }
 	switch ev.Kind {
 	case registry.SyncPerson, registry.SyncEdit:
@@ -386,22 +382,15 @@ func (s *Service) outboxEvents(ctx context.Context, ss registry.SyncStore, ev re
 		}
 		return []syncwire.Event{pe}, nil
 	case registry.SyncDose:
-		v, err := s.store.FindVaccination(ctx, ev.RecordID)
-		if gone(err) {
-			return nil, nil
+		v, ok := recs.doses[ev.RecordID]
+		if !ok {
+			return nil, nil // gone with its person
 		}
-		if err != nil {
-			return nil, err
-		}
-		out := vaccinationEvents(*v)[:1] // its correction travels as its own event
-		return out, nil
+		return vaccinationEvents(*v)[:1], nil // its correction travels as its own event
 	case registry.SyncTest:
-		t, err := s.store.FindTest(ctx, ev.RecordID)
-		if gone(err) {
+		t, ok := recs.tests[ev.RecordID]
+		if !ok {
 			return nil, nil
-		}
-		if err != nil {
-			return nil, err
 		}
 		return testEvents(*t)[:1], nil
 	case registry.SyncCorrect:

@@ -200,6 +200,13 @@ type SyncStore interface {
 	// event seq (all failed events when seq is 0) under new seqs. Returns
 	// how many it re-queued, and ENOTFOUND if seq is not a failed event.
 	RetrySync(ctx context.Context, seq int64) (int, error)
+	// FindRecordsByID returns the vaccinations and tests with the given
+	// IDs (those that exist, in no particular order): a node reads a
+	// push batch's records at once.
+	FindRecordsByID(ctx context.Context, ids []ID) ([]Vaccination, []Test, error)
+	// AppendAudits appends entries to the access log in one transaction,
+	// in order, durably: the export of a push batch, one per person.
+	AppendAudits(ctx context.Context, rs []AuditRecord) error
 	// RecordCertificate stores a certificate's metadata. Returns
 	// ENOTFOUND if the person does not exist.
 	RecordCertificate(ctx context.Context, c CertificateMeta, w Write) error

@@ -249,3 +249,55 @@ func (s *Store) insertVaccinations(ctx context.Context, tx *sql.Tx, vs []registr
 	}
 	return nil
 }
+
+// recordsPerRead is the IDs of one read of FindRecordsByID: every read has
+// this many parameters (the last ID repeated), so one prepared statement
+// serves them all.
+const recordsPerRead = 100
+
+// FindRecordsByID implements registry.SyncStore.
+func (s *Store) FindRecordsByID(ctx context.Context, ids []registry.ID) ([]registry.Vaccination, []registry.Test, error) {
+	var (
+		vs []registry.Vaccination
+		ts []registry.Test
+	)
+	in := "(" + strings.TrimSuffix(strings.Repeat("?, ", recordsPerRead), ", ") + ")"
+	for start := 0; start < len(ids); start += recordsPerRead {
+		chunk := ids[start:min(start+recordsPerRead, len(ids))]
+		args := make([]any, recordsPerRead)
+		for i := range args {
+			id := chunk[min(i, len(chunk)-1)]
+			args[i] = id[:]
+		}
+		v, err := s.queryVaccinations(ctx, nil, false, `WHERE id IN `+in, args...)
+		if err != nil {
+			return nil, nil, s.wrap("find records", err)
+		}
+		t, err := s.queryTests(ctx, nil, false, `WHERE id IN `+in, args...)
+		if err != nil {
+			return nil, nil, s.wrap("find records", err)
+		}
+		vs, ts = append(vs, v...), append(ts, t...)
+	}
+	return vs, ts, nil
+}
+
+// AppendAudits implements registry.SyncStore: the entries are chained in
+// order and inserted together, in one transaction.
+func (s *Store) AppendAudits(ctx context.Context, rs []registry.AuditRecord) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	err := s.runner.RunTx(ctx, func(tx *sql.Tx) error {
+		if err := s.batchAudit(tx); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if err := s.appendAudit(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return s.flushAudit(ctx, tx)
+	})
+	return s.wrap("append audit entries", err)
+}

@@ -47,6 +47,7 @@ func RunSync(t *testing.T, newStore SyncFactory) {
 		{"RequeueOwn", testSyncRequeueOwn},
 		{"Certificates", testSyncCertificates},
 		{"LapseFollows", testSyncLapseFollows},
+		{"BatchReads", testSyncBatchReads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

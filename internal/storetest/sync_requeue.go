@@ -117,3 +117,34 @@ func testSyncLapseFollows(t *testing.T, s SyncStore) {
 		t.Errorf("b's feed: %+v; want nothing", items)
 	}
 }
+
+// testSyncBatchReads checks FindRecordsByID (more IDs than one read holds,
+// unknown ones left out) and AppendAudits (in order, one transaction).
+func testSyncBatchReads(t *testing.T, s SyncStore) {
+	ctx := context.Background()
+	p := nodePerson(t, s, 1)
+	var ids []registry.ID
+	for i := range 150 {
+		ids = append(ids, nodeDose(t, s, p, int64(2+i)).ID)
+	}
+	tst := registry.Test{ID: registry.NewID(), PersonID: p.ID, Kind: registry.TestPCR, Result: registry.ResultNegative,
+		Date: date("2021-07-01"), Site: "YB-1", RecordedAt: now, Status: registry.StatusCompleted}
+	if _, err := s.RecordTest(ctx, tst, registry.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	vs, ts, err := s.FindRecordsByID(ctx, append(append(ids, registry.NewID()), tst.ID))
+	if err != nil || len(vs) != 150 || len(ts) != 1 || ts[0].ID != tst.ID {
+		t.Fatalf("FindRecordsByID: %d doses, %d tests, %v; want 150 and 1", len(vs), len(ts), err)
+	}
+	before := syncApplies(t, s)
+	var rs []registry.AuditRecord
+	for range 3 {
+		rs = append(rs, *auditRec("sync.apply", "ps1_f"))
+	}
+	if err := s.AppendAudits(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if got := syncApplies(t, s); got != before+3 {
+		t.Errorf("%d sync.apply entries after appending three; want %d", got, before+3)
+	}
+}
