@@ -200,7 +200,10 @@ func serveCommand(ctx context.Context, env *commandEnv, args []string) error {
 	}
 	deps.Sync = syncCfg
 	svc = clinic.New(deps)
-	srv := server.New(server.Deps{Logger: logger, Service: svc, SecureCookies: *secureCookies,
+	// The central rests between nodes' pushes while people are served.
+	var srv *server.Server
+	syncOpts.Busy = func() bool { return srv.ServedWithin(time.Second) }
+	srv = server.New(server.Deps{Logger: logger, Service: svc, SecureCookies: *secureCookies,
 		TrustedProxies: proxies, MaxInFlight: *maxInFlight, HL7Facility: *hl7Flags.facility, Sync: syncOpts})
 	// An idle clinic laptop gives a burst's memory back within seconds.
 	go srv.TrimWhenIdle(ctx, 2*time.Second)

@@ -36,8 +36,9 @@ type Options struct {
 	Now func() time.Time
 	// Busy reports whether the clinic is being served (a request ended
 	// within the last second). While it is, the pusher rests four times
-	// its own node-side time after each batch, so that catching up a
-	// backlog takes at most a fifth of the node (nil: never busy).
+	// the time a batch took (building, the exchange, settling) after each
+	// one, so that catching up a backlog runs at most a fifth of the time
+	// and clinic work comes first (nil: never busy).
 	Busy func() bool
 }
 
@@ -248,7 +249,6 @@ func (s *Syncer) round(ctx context.Context) error {
 			return s.localFailed(ctx, "push", fmt.Errorf("nodesync: the outbox offers seq %d again after the central acknowledged %d", first, acked))
 		}
 		body, err := syncwire.EncodePush(batch, syncwire.DefaultLevel)
-		nodeTime := time.Since(work)
 		if registry.ErrorCode(err) == registry.ETOOLARGE && len(batch.Events) > 1 {
 			s.batch = max(1, len(batch.Events)/2)
 			s.log.Info("sync: batch too large to encode; halved", "events", s.batch)
@@ -269,11 +269,10 @@ func (s *Syncer) round(ctx context.Context) error {
 		if err != nil {
 			return s.failed(ctx, "push", err)
 		}
-		settle := time.Now()
 		if err := s.local.SyncAcked(ctx, batch, ans); err != nil {
 			return s.localFailed(ctx, "push", err)
 		}
-		nodeTime += time.Since(settle)
+		batchTime := time.Since(work)
 		acked = batch.Events[len(batch.Events)-1].Seq
 		if ans.MaxBatch > 0 {
 			// Follow the central, but after a 413 grow back at most
@@ -288,7 +287,7 @@ func (s *Syncer) round(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(min(restFactor*nodeTime, maxRest)):
+			case <-time.After(min(restFactor*batchTime, maxRest)):
 			}
 		}
 	}

@@ -339,8 +339,8 @@ func TestKickNeverBlocks(t *testing.T) {
 }
 
 // TestSyncRestsWhileClinicBusy: while the clinic is being served, the
-// pusher rests four times its own work after each batch, so a backlog takes
-// at most a fifth of the node.
+// pusher rests four times each batch's time after it, so a backlog runs at
+// most a fifth of the time.
 func TestSyncRestsWhileClinicBusy(t *testing.T) {
 	const work = 20 * time.Millisecond
 	c := newCentral(t)

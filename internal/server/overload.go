@@ -78,7 +78,10 @@ func (s *Server) limitInFlight(limit int, next http.Handler) http.Handler {
 		// leak its slot.
 		defer func() {
 			<-s.inFlight
-			s.lastServed.Store(time.Now().UnixNano())
+			if !strings.HasPrefix(r.URL.Path, "/api/v1/sync/") {
+				// Clinic work, not a node's sync: see ServedWithin.
+				s.lastServed.Store(time.Now().UnixNano())
+			}
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -117,8 +120,8 @@ func (w retryAfterWriter) WriteHeader(code int) {
 
 func (w retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// ServedWithin reports whether a request (other than health checks and
-// metrics) ended within d: the clinic is being served.
+// ServedWithin reports whether a request other than health checks,
+// metrics and nodes' sync ended within d: people are being served.
 func (s *Server) ServedWithin(d time.Duration) bool {
 	return time.Since(time.Unix(0, s.lastServed.Load())) < d
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/registry"
@@ -28,6 +29,11 @@ type SyncOptions struct {
 	// Policies is the central's policy packs as nodes copy them; nil
 	// answers 503.
 	Policies *syncwire.PolicyBundle
+	// Busy reports whether people are being served here (not nodes'
+	// sync). While they are, a push is answered only after a rest of four
+	// times its apply, so that nodes' backlogs take at most a fifth of the
+	// central (nil: never busy).
+	Busy func() bool
 }
 
 // SetSync configures the sync routes.
@@ -78,9 +84,16 @@ func (h *API) SyncPush() http.Handler {
 		if err != nil {
 			return err
 		}
+		started := time.Now()
 		ans, err := h.svc.ApplyPush(r.Context(), a, batch)
 		if err != nil {
 			return err
+		}
+		if h.syncOpts.Busy != nil && h.syncOpts.Busy() {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(min(4*time.Since(started), 2*time.Second)):
+			}
 		}
 		Encode(w, http.StatusOK, ans)
 		return nil
