@@ -35,9 +35,9 @@ type Options struct {
 	// Now is the node's clock, for the skew (nil: time.Now).
 	Now func() time.Time
 	// Busy reports whether the clinic is being served (a request ended
-	// within the last second). While it is, the pusher rests four times
+	// within the last second). While it is, the pusher rests nine times
 	// the time a batch took (building, the exchange, settling) after each
-	// one, so that catching up a backlog runs at most a fifth of the time
+	// one, so that catching up a backlog runs at most a tenth of the time
 	// and clinic work comes first (nil: never busy).
 	Busy func() bool
 }
@@ -45,8 +45,8 @@ type Options struct {
 // restFactor is how long the pusher rests, in multiples of its own work,
 // while the clinic is busy; maxRest bounds one rest.
 const (
-	restFactor = 4
-	maxRest    = 2 * time.Second
+	restFactor = 9
+	maxRest    = 5 * time.Second
 )
 
 // Syncer runs a node's sync with the central: hello, then pushes of the

@@ -30,8 +30,8 @@ type SyncOptions struct {
 	// answers 503.
 	Policies *syncwire.PolicyBundle
 	// Busy reports whether people are being served here (not nodes'
-	// sync). While they are, a push is answered only after a rest of four
-	// times its apply, so that nodes' backlogs take at most a fifth of the
+	// sync). While they are, a push is answered only after a rest of nine
+	// times its apply, so that nodes' backlogs take at most a tenth of the
 	// central (nil: never busy).
 	Busy func() bool
 }
@@ -92,7 +92,7 @@ func (h *API) SyncPush() http.Handler {
 		if h.syncOpts.Busy != nil && h.syncOpts.Busy() {
 			select {
 			case <-r.Context().Done():
-			case <-time.After(min(4*time.Since(started), 2*time.Second)):
+			case <-time.After(min(9*time.Since(started), 5*time.Second)):
 			}
 		}
 		Encode(w, http.StatusOK, ans)
