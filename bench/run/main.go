@@ -3,9 +3,10 @@
 // block underneath achieves alone) measured in the same run:
 //
 //	go run ./bench/run [--rounds 3] [--duration 10s] [--clients 32] [--persons 5000] [--vxu-batch 1]
-//	                   [--only doses,vxu,fhir,sqlite,postgres,dcc,forecast,sync]
+//	                   [--only doses,vxu,fhir,sqlite,postgres,dcc,forecast,sync,import,overload,postgres2,rss-idle]
 //	                   [--postgres URL] [--benchtime 1s] [--json] [--out FILE]
 //	                   [--sync-doses 100000] [--sync-rounds 2]
+//	                   [--import-doses 300000] [--overload-factor 8] [--burst-clients 128]
 //
 // Haven runs as users run it: a haven serve process built from this tree
 // on a fresh data folder (and, for PostgreSQL, a fresh database), driven
@@ -20,6 +21,13 @@
 // an offline clinic node's catch-up with a central on PostgreSQL, its wire
 // cost and memory, and what the catch-up costs the clinic's and the
 // central's own dose writes (docs/adr/0006-offline-clinic-nodes.md).
+//
+// The throughput and scale measures of issue 13 have goals, and a floor
+// where there is one: haven import into SQLite beside raw batched inserts,
+// and its idempotent re-run (--only import, see import.go); 8× the clients
+// that saturate a SQLite server (overload.go); two haven serve processes
+// on one PostgreSQL database beside one, then haven audit verify
+// (postgres2.go); and the server's memory 10 s after a burst (rssidle.go).
 package main
 
 import (
@@ -59,10 +67,11 @@ func main() {
 }
 
 // groups are the values of --only, in the order they run.
-var groups = []string{"doses", "vxu", "fhir", "sqlite", "postgres", "dcc", "forecast", "sync"}
+var groups = []string{"doses", "vxu", "fhir", "sqlite", "postgres", "dcc", "forecast", "sync",
+	"import", "overload", "postgres2", "rss-idle"}
 
 // needsPostgres are the groups that run only with a PostgreSQL URL.
-var needsPostgres = []string{"postgres", "sync"}
+var needsPostgres = []string{"postgres", "sync", "postgres2"}
 
 type options struct {
 	rounds    int
@@ -79,6 +88,12 @@ type options struct {
 	// rounds of the node's clinic load (syncing, then not).
 	syncDoses  int
 	syncRounds int
+	// The import group's doses (over a third as many persons), the
+	// overload group's multiple of the saturating clients (--clients), and
+	// the rss-idle group's burst clients.
+	importDoses    int
+	overloadFactor int
+	burstClients   int
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -101,6 +116,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.out, "out", "", "also write the Markdown section for docs/benchmarks.md to this file")
 	fs.IntVar(&o.syncDoses, "sync-doses", 100000, "sync: doses queued at the offline node (over --persons persons) before the timed catch-up")
 	fs.IntVar(&o.syncRounds, "sync-rounds", 2, "sync: rounds of the node's clinic load while it catches up vs while the central is down")
+	fs.IntVar(&o.importDoses, "import-doses", 300000, "import: doses in the generated NDJSON file, over a third as many persons")
+	fs.IntVar(&o.overloadFactor, "overload-factor", 8, "overload: the overload runs this many times --clients (the clients that saturate the server)")
+	fs.IntVar(&o.burstClients, "burst-clients", 128, "rss-idle: clients of the dose burst before the idle memory is read")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -112,6 +130,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if o.syncDoses < 1 || o.syncRounds < 1 {
 		return o, errors.New("--sync-doses and --sync-rounds must be positive")
+	}
+	if o.importDoses < 3 || o.overloadFactor < 1 || o.burstClients < 1 {
+		return o, errors.New("--import-doses must be at least 3, --overload-factor and --burst-clients positive")
 	}
 	if *only == "" {
 		for _, g := range groups {
@@ -279,13 +300,23 @@ func (r *runner) group(ctx context.Context, g string) error {
 		return r.forecast(ctx)
 	case "sync":
 		return r.sync(ctx)
+	case "import":
+		return r.importGroup(ctx)
+	case "overload":
+		return r.overload(ctx)
+	case "postgres2":
+		return r.postgres2(ctx)
+	case "rss-idle":
+		return r.rssIdle(ctx)
 	}
 	return fmt.Errorf("unknown measure %q", g)
 }
 
 // order is the order of the rows of the table.
 var order = []string{"doses", "doses-unevaluated", "rss", "vxu", "fhir", "sqlite", "postgres", "dcc", "dcc-alternated", "forecast",
-	"sync-catchup", "sync-wire", "sync-rss", "sync-node", "sync-central"}
+	"sync-catchup", "sync-wire", "sync-rss", "sync-node", "sync-central",
+	"import", "import-rerun", "overload-p99", "overload-goodput", "overload-refused", "overload-rss", "overload-recovery",
+	"postgres2", "postgres2-64", "postgres2-audit", "rss-idle"}
 
 func (rep *report) sortMeasures() {
 	slices.SortStableFunc(rep.Measures, func(a, b *measure) int {

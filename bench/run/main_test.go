@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -172,5 +174,114 @@ func TestSyncFlags(t *testing.T) {
 		if got := c.s.format(c.kind); got != c.want {
 			t.Errorf("format(%s) = %q, want %q", c.kind, got, c.want)
 		}
+	}
+}
+
+// TestThroughputFlags checks the selection and flags of the groups of
+// issue 13's throughput and scale targets (import, overload, postgres2,
+// rss-idle) and the formats of their figures; the groups themselves
+// (minutes of load each) run only by hand.
+func TestThroughputFlags(t *testing.T) {
+	const pg = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "HAVEN_TEST_POSTGRES" {
+				return v
+			}
+			return ""
+		}
+	}
+	var stderr bytes.Buffer
+	for _, g := range []string{"import", "overload", "postgres2", "rss-idle"} {
+		if !slices.Contains(groups, g) {
+			t.Errorf("groups %v lack %s", groups, g)
+		}
+	}
+	o, err := parseFlags([]string{"--only", "rss-idle,postgres2,overload,import"}, env(pg), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"import", "overload", "postgres2", "rss-idle"}; !slices.Equal(o.only, want) {
+		t.Errorf("--only: got %v, want %v (in the order of groups)", o.only, want)
+	}
+	if o.importDoses != 300000 || o.overloadFactor != 8 || o.burstClients != 128 {
+		t.Errorf("defaults: import doses %d, overload factor %d, burst clients %d", o.importDoses, o.overloadFactor, o.burstClients)
+	}
+	o, err = parseFlags([]string{"--only", "import,overload", "--import-doses", "3000", "--overload-factor", "4", "--burst-clients", "64"}, env(""), &stderr)
+	if err != nil || o.importDoses != 3000 || o.overloadFactor != 4 || o.burstClients != 64 {
+		t.Errorf("flags: got %+v, %v", o, err)
+	}
+	for _, args := range [][]string{{"--import-doses", "2"}, {"--overload-factor", "0"}, {"--burst-clients", "0"}} {
+		if _, err := parseFlags(args, env(""), &stderr); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	if _, err := parseFlags([]string{"--only", "postgres2"}, env(""), &stderr); err == nil || !strings.Contains(err.Error(), "--only postgres2 needs --postgres") {
+		t.Errorf("--only postgres2 without a URL: %v", err)
+	}
+	if o, err := parseFlags(nil, env(""), &stderr); err != nil || slices.Contains(o.only, "postgres2") || !slices.Contains(o.only, "import") ||
+		!slices.Contains(o.only, "overload") || !slices.Contains(o.only, "rss-idle") {
+		t.Errorf("default without a PostgreSQL URL: only %v, %v", o.only, err)
+	}
+	for _, id := range []string{"import", "import-rerun", "overload-p99", "overload-goodput", "overload-refused", "overload-rss",
+		"overload-recovery", "postgres2", "postgres2-64", "postgres2-audit", "rss-idle"} {
+		if !slices.Contains(order, id) {
+			t.Errorf("order lacks %s", id)
+		}
+	}
+	for _, c := range []struct {
+		s    sample
+		kind string
+		want string
+	}{
+		{sample{P99: goalOverloadP99}, kindP99, "p99 **200 ms**"},
+		{sample{Seconds: 0.0123}, kindSeconds, "**12.3 ms**"},
+		{sample{}, kindRefused, "**none** answered 503"},
+		{sample{Share: 0.125, Count: 1234, P50: 300 * time.Microsecond, P99: 2 * time.Millisecond, Max: 5 * time.Millisecond}, kindRefused,
+			"**12.5 %** answered 503 (1,234; p50 300 µs, p99 2.00 ms, max 5.00 ms)"},
+		{sample{RSS: goalIdleRSS}, kindRSS, "**60.0 MiB**"},
+		{sample{RSS: 50 << 20, RSSIdle: 40 << 20}, kindRSS, "**50.0 MiB** (idle after start: 40.0 MiB)"},
+	} {
+		if got := c.s.format(c.kind); got != c.want {
+			t.Errorf("format(%s) = %q, want %q", c.kind, got, c.want)
+		}
+	}
+	rep := &report{Measures: []*measure{{ID: "import-rerun", Name: "re-run", Kind: kindRate, Haven: &side{}, Cell: "**adds nothing** | x"}}}
+	if md := rep.markdown(); !strings.Contains(md, `| re-run | **adds nothing** \| x | none |`) {
+		t.Errorf("a measure's Cell is not its Haven cell:\n%s", md)
+	}
+}
+
+// TestImportFile checks the generated import file: three doses a person on
+// consecutive lines, each with a key, the person's fields on their first.
+func TestImportFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "doses.ndjson")
+	if _, err := writeImportFile(path, 7, "BENCH-1"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 7 {
+		t.Fatalf("%d lines, want 7", len(lines))
+	}
+	keys := map[string]bool{}
+	for i, l := range lines {
+		var f map[string]string
+		if err := json.Unmarshal([]byte(l), &f); err != nil {
+			t.Fatalf("line %d: %v: %s", i+1, err, l)
+		}
+		if want := "P" + strconv.Itoa(i/3); f["person"] != want {
+			t.Errorf("line %d: person %q, want %q", i+1, f["person"], want)
+		}
+		if _, ok := f["birth_date"]; ok != (i%3 == 0) {
+			t.Errorf("line %d: birth_date on it: %v", i+1, ok)
+		}
+		if f["key"] == "" || keys[f["key"]] || f["site"] != "BENCH-1" || f["product"] == "" || f["date"] == "" {
+			t.Errorf("line %d: %v", i+1, f)
+		}
+		keys[f["key"]] = true
 	}
 }

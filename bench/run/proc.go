@@ -102,17 +102,79 @@ func (p *proc) stop() {
 
 // rss returns the resident set size of the process (VmRSS), in bytes.
 func (p *proc) rss() (int64, error) {
+	m, err := p.memory()
+	return m.rss, err
+}
+
+// memory is what /proc/PID/status says of a process's resident memory, in
+// bytes: VmRSS, and its anonymous (heap, stacks) and file-backed (the
+// binary, mapped files) parts.
+type memory struct {
+	rss, anon, file int64
+}
+
+// memory reads the process's resident memory from /proc/PID/status.
+func (p *proc) memory() (memory, error) {
+	var m memory
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0, err
+		return m, err
 	}
+	found := false
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
 		}
+		var dst *int64
+		switch k {
+		case "VmRSS":
+			dst, found = &m.rss, true
+		case "RssAnon":
+			dst = &m.anon
+		case "RssFile":
+			dst = &m.file
+		default:
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("/proc/PID/status: %s: %w", k, err)
+		}
+		*dst = kb << 10
 	}
-	return 0, errors.New("no VmRSS in /proc/PID/status")
+	if !found {
+		return m, errors.New("no VmRSS in /proc/PID/status")
+	}
+	return m, nil
+}
+
+// samplePeakRSS reads the process's VmRSS every 100 ms, from now until the
+// function it returns is called; that function returns the largest value
+// read (0 if none could be).
+func (p *proc) samplePeakRSS(ctx context.Context) func() int64 {
+	ctx, cancel := context.WithCancel(ctx)
+	peakc := make(chan int64, 1)
+	go func() {
+		var peak int64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v, err := p.rss(); err == nil {
+				peak = max(peak, v)
+			}
+			select {
+			case <-ctx.Done():
+				peakc <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 {
+		cancel()
+		return <-peakc
+	}
 }
 
 // tail returns the end of a log file, for an error message.

@@ -26,6 +26,9 @@ const (
 	// The sync measures' kinds.
 	kindPeak  = "peak_rss" // peak resident memory during a phase, lower is better
 	kindBytes = "bytes"    // bytes per operation, lower is better
+	// The overload measures' kinds.
+	kindSeconds = "seconds" // a time (Seconds), lower is better
+	kindRefused = "refused" // the share of answers that were 503 (Share), with their latencies
 )
 
 // sample is what one round measured of Haven or of its floor.
@@ -43,6 +46,9 @@ type sample struct {
 	Seconds float64 `json:"seconds,omitempty"`
 	// BytesPerOp is the wire cost of one operation (kindBytes).
 	BytesPerOp float64 `json:"bytes_per_op,omitempty"`
+	// Share is a fraction of the answers (kindRefused: those that were 503,
+	// Count of them, their latencies in P50, P99 and Max).
+	Share float64 `json:"share,omitempty"`
 }
 
 func fromLoad(r loadgen.Result) sample {
@@ -59,6 +65,10 @@ func (s sample) headline(kind string) float64 {
 		return float64(s.RSS)
 	case kindBytes:
 		return s.BytesPerOp
+	case kindSeconds:
+		return s.Seconds
+	case kindRefused:
+		return s.Share
 	}
 	return s.PerSecond
 }
@@ -92,6 +102,7 @@ func (s *side) add(x sample) {
 		Count:      int(med(func(r sample) float64 { return float64(r.Count) })),
 		Seconds:    med(func(r sample) float64 { return r.Seconds }),
 		BytesPerOp: med(func(r sample) float64 { return r.BytesPerOp }),
+		Share:      med(func(r sample) float64 { return r.Share }),
 	}
 	for _, r := range s.Rounds {
 		s.Median.Errors += r.Errors
@@ -126,7 +137,11 @@ type measure struct {
 	Note      string    `json:"note,omitempty"`
 	// Extra holds other figures of the rounds, by name.
 	Extra map[string][]float64 `json:"extra,omitempty"`
-	Err   string               `json:"error,omitempty"`
+	// Cell, when set, is Haven's cell of the table instead of its median
+	// figure: the outcome of a check (an import's re-run, an audit
+	// verification) rather than a number.
+	Cell string `json:"result,omitempty"`
+	Err  string `json:"error,omitempty"`
 }
 
 // addRound records one round's pair of samples; floor may be nil for a
@@ -158,7 +173,9 @@ type report struct {
 	Clients   int       `json:"clients"`
 	Persons   int       `json:"persons"`
 	// Sync describes the setup of the sync measures, when they ran.
-	Sync     string     `json:"sync,omitempty"`
+	Sync string `json:"sync,omitempty"`
+	// Setup describes the setup of other measures that ran, a line each.
+	Setup    []string   `json:"setup,omitempty"`
 	Measures []*measure `json:"measures"`
 }
 
@@ -272,6 +289,9 @@ func (r *report) markdown() string {
 	if r.Sync != "" {
 		fmt.Fprintf(&b, "- Offline clinic node (sync): %s; the floor column holds the goal, or the same load without the catch-up.\n", r.Sync)
 	}
+	for _, s := range r.Setup {
+		fmt.Fprintf(&b, "- %s\n", s)
+	}
 	b.WriteString("\n")
 	b.WriteString("| measure | Haven | floor | floor's figure | Haven ÷ floor | doses evaluated |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
@@ -279,6 +299,8 @@ func (r *report) markdown() string {
 		havenCell, floorWhat, floorCell, ratio := "–", "none", "–", "–"
 		if m.Err != "" {
 			havenCell = "failed: " + strings.ReplaceAll(firstLine(m.Err), "|", `\|`)
+		} else if m.Cell != "" {
+			havenCell = strings.ReplaceAll(m.Cell, "|", `\|`)
 		} else if m.Haven != nil && len(m.Haven.Rounds) > 0 {
 			havenCell = m.Haven.Median.format(m.Kind)
 		}
@@ -322,10 +344,24 @@ func (s sample) format(kind string) string {
 	}
 	switch kind {
 	case kindP99:
+		if s.P50 == 0 && s.PerSecond == 0 { // a goal
+			return fmt.Sprintf("p99 **%s**", formatDuration(s.P99))
+		}
 		return fmt.Sprintf("p99 **%s** (p50 %s, %s/s%s)", formatDuration(s.P99), formatDuration(s.P50), thousands(s.PerSecond), errs)
+	case kindSeconds:
+		return fmt.Sprintf("**%s**", formatDuration(time.Duration(s.Seconds*float64(time.Second))))
+	case kindRefused:
+		if s.Count == 0 {
+			return "**none** answered 503"
+		}
+		return fmt.Sprintf("**%s %%** answered 503 (%s; p50 %s, p99 %s, max %s)", sig3(s.Share*100), thousands(float64(s.Count)),
+			formatDuration(s.P50), formatDuration(s.P99), formatDuration(s.Max))
 	case kindNs:
 		return fmt.Sprintf("**%s**/op", formatDuration(time.Duration(math.Round(s.NsPerOp))))
 	case kindRSS:
+		if s.RSSIdle == 0 { // a goal
+			return fmt.Sprintf("**%s**", formatBytes(s.RSS))
+		}
 		return fmt.Sprintf("**%s** (idle after start: %s)", formatBytes(s.RSS), formatBytes(s.RSSIdle))
 	case kindPeak:
 		if s.RSSIdle == 0 {

@@ -166,14 +166,14 @@ func (lg *Gen) vxuBody(card, key string, i int) []byte {
 }
 
 // request makes request number i for card and reports whether it was
-// acknowledged: a dose stored (201), a VXU answered AA, or a search
-// answered 200.
-func (lg *Gen) request(ctx context.Context, card, key string, i int) (bool, error) {
+// acknowledged (a dose stored (201), a VXU answered AA, or a search
+// answered 200), and the HTTP status (0 when there was no answer).
+func (lg *Gen) request(ctx context.Context, card, key string, i int) (bool, int, error) {
 	switch lg.Mode {
 	case VXU:
 		if lg.Batch <= 1 || len(lg.Cards) == 0 {
 			status, body, err := lg.Do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", lg.vxuBody(card, key, i))
-			return status == http.StatusOK && bytes.Contains(body, []byte("MSA|AA|")), err
+			return status == http.StatusOK && bytes.Contains(body, []byte("MSA|AA|")), status, err
 		}
 		var msgs []byte
 		for j := range lg.Batch {
@@ -181,18 +181,18 @@ func (lg *Gen) request(ctx context.Context, card, key string, i int) (bool, erro
 			msgs = append(msgs, lg.vxuBody(lg.Cards[n%len(lg.Cards)], fmt.Sprintf("%s-%d", key, j), n)...)
 		}
 		status, body, err := lg.Do(ctx, "POST", "/api/v1/hl7", "application/hl7-v2", "", msgs)
-		return status == http.StatusOK && bytes.Count(body, []byte("MSA|AA|")) == lg.Batch, err
+		return status == http.StatusOK && bytes.Count(body, []byte("MSA|AA|")) == lg.Batch, status, err
 	case FHIR:
 		status, _, err := lg.Do(ctx, "GET", "/fhir/r4/Immunization?patient.identifier="+card, "", "", nil)
-		return status == http.StatusOK, err
+		return status == http.StatusOK, status, err
 	}
 	status, _, err := lg.Do(ctx, "POST", "/api/v1/persons/"+card+"/vaccinations", "application/json", key, lg.doseBody(i))
-	return status == http.StatusCreated, err
+	return status == http.StatusCreated, status, err
 }
 
 // Result is what one load run measured. Errors counts requests
 // answered with anything but success (or not answered) before the end of
-// the run.
+// the run; the latencies are those of the acknowledged requests.
 type Result struct {
 	OK        int           `json:"ok"`
 	Errors    int           `json:"errors"`
@@ -200,6 +200,13 @@ type Result struct {
 	P50       time.Duration `json:"p50_ns"`
 	P99       time.Duration `json:"p99_ns"`
 	Max       time.Duration `json:"max_ns"`
+	// Unavailable counts the errors that were 503 answers (an overloaded
+	// server refusing at once), with their latencies: they are among
+	// Errors too.
+	Unavailable    int           `json:"unavailable,omitempty"`
+	UnavailableP50 time.Duration `json:"unavailable_p50_ns,omitempty"`
+	UnavailableP99 time.Duration `json:"unavailable_p99_ns,omitempty"`
+	UnavailableMax time.Duration `json:"unavailable_max_ns,omitempty"`
 }
 
 // Run sends requests from clients goroutines for d, cycling through cards.
@@ -210,30 +217,35 @@ func (lg *Gen) Run(ctx context.Context, cards []string, clients int, d time.Dura
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
+		refused   []time.Duration // of the 503 answers
 		errs      int
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
 	for c := range clients {
 		wg.Go(func() {
-			var local []time.Duration
+			var local, localRefused []time.Duration
 			localErrs := 0
 			for i := c; runCtx.Err() == nil; i += clients {
 				card := cards[i%len(cards)]
 				key := fmt.Sprintf("run-%d-%d-%d", start.UnixNano(), c, i)
 				t0 := time.Now()
-				ok, err := lg.request(runCtx, card, key, i)
+				ok, status, err := lg.request(runCtx, card, key, i)
 				if runCtx.Err() != nil {
 					break // cut off by the end of the run, not a server error
 				}
 				if err != nil || !ok {
 					localErrs++
+					if err == nil && status == http.StatusServiceUnavailable {
+						localRefused = append(localRefused, time.Since(t0))
+					}
 					continue
 				}
 				local = append(local, time.Since(t0))
 			}
 			mu.Lock()
 			latencies = append(latencies, local...)
+			refused = append(refused, localRefused...)
 			errs += localErrs
 			mu.Unlock()
 		})
@@ -243,6 +255,11 @@ func (lg *Gen) Run(ctx context.Context, cards []string, clients int, d time.Dura
 		return Result{}, err
 	}
 	res := Summarize(latencies, errs, time.Since(start))
+	if n := len(refused); n > 0 {
+		slices.Sort(refused)
+		res.Unavailable = n
+		res.UnavailableP50, res.UnavailableP99, res.UnavailableMax = refused[n/2], refused[min(n-1, n*99/100)], refused[n-1]
+	}
 	if lg.Mode == VXU && lg.Batch > 1 { // counted in messages
 		res.OK *= lg.Batch
 		res.PerSecond *= float64(lg.Batch)

@@ -81,3 +81,33 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+// TestRunUnavailable checks that 503 answers (an overloaded server's
+// refusals) are counted among the errors and apart, with their latencies.
+func TestRunUnavailable(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) % 3 {
+		case 0:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 1:
+			w.WriteHeader(http.StatusBadRequest)
+		default:
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	defer srv.Close()
+	lg := loadgen.New(srv.URL, "tok", "YB-1", loadgen.Doses, 2)
+	defer lg.Close()
+	res, err := lg.Run(context.Background(), []string{"AAAA-BBBB-CCCC"}, 2, 150*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK == 0 || res.Unavailable == 0 || res.Errors <= res.Unavailable {
+		t.Fatalf("result = %+v: want successes, 503s, and other errors beside them", res)
+	}
+	if res.UnavailableP50 <= 0 || res.UnavailableP99 < res.UnavailableP50 || res.UnavailableMax < res.UnavailableP99 {
+		t.Errorf("503 latencies: %+v", res)
+	}
+}
