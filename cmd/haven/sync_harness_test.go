@@ -249,7 +249,9 @@ func (w *syncWorld) startNodeAt(tok, site, upstream, bin string, env ...string) 
 		flags = []string{"--upstream", "https://" + w.central.addr, "--upstream-ca", w.tls.CertFile, "--node-label", "clinic-" + site}
 	}
 	n := &node{w: w, data: data, proc: &proc{t: w.t, bin: bin, addr: freeAddr(w.t),
-		global: []string{"--data", data}, serve: flags, env: append([]string{"HAVEN_UPSTREAM_TOKEN=" + tok}, env...)}}
+		// The tests poll records until a sync shows; the per-token and
+		// per-card read limits are lifted so that polling is not refused.
+		global: []string{"--data", data}, serve: flags, env: append([]string{"HAVEN_UPSTREAM_TOKEN=" + tok, "HAVEN_READ_LIMIT=100000"}, env...)}}
 	n.start()
 	w.t.Cleanup(n.kill)
 	n.admin = apiClient{base: "http://" + n.addr, token: n.cli("token", "create", "--role", "admin"), http: &http.Client{Timeout: 10 * time.Second}}
