@@ -18,32 +18,34 @@ import (
 	"github.com/haven-registry/haven/internal/storetest"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
+// builds holds the binaries built for this test run, by build tags.
+var builds sync.Map // tags → func() (string, error)
 
-// havenBinary builds the haven binary once per test run.
-func havenBinary(t *testing.T) string {
+// buildHaven builds the haven binary with the given build tags ("" for
+// none) once per test run and returns its path.
+func buildHaven(t *testing.T, tags string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	build, _ := builds.LoadOrStore(tags, sync.OnceValues(func() (string, error) {
 		dir, err := os.MkdirTemp("", "haven-bin-")
 		if err != nil {
-			buildErr = err
-			return
+			return "", err
 		}
-		builtBin = filepath.Join(dir, "haven")
-		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput()
+		bin := filepath.Join(dir, "haven")
+		out, err := exec.Command("go", "build", "-tags", tags, "-o", bin, ".").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return "", fmt.Errorf("go build -tags %q: %v\n%s", tags, err, out)
 		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+		return bin, nil
+	}))
+	bin, err := build.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return builtBin
+	return bin
 }
+
+// havenBinary builds the haven binary once per test run.
+func havenBinary(t *testing.T) string { return buildHaven(t, "") }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

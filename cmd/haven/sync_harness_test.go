@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,33 +26,9 @@ import (
 // PostgreSQL over TLS, and nodes, each a `haven serve --upstream` on its own
 // SQLite data folder, all separate processes (docs/adr/0006).
 
-var (
-	clockBinOnce sync.Once
-	clockBin     string
-	clockBinErr  error
-)
-
 // havenClockBinary builds the binary with -tags testclock, whose clock
 // HAVEN_TEST_CLOCK_OFFSET moves.
-func havenClockBinary(t *testing.T) string {
-	t.Helper()
-	clockBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "haven-clock-bin-")
-		if err != nil {
-			clockBinErr = err
-			return
-		}
-		clockBin = filepath.Join(dir, "haven")
-		out, err := exec.Command("go", "build", "-tags", "testclock", "-o", clockBin, ".").CombinedOutput()
-		if err != nil {
-			clockBinErr = fmt.Errorf("go build -tags testclock: %v\n%s", err, out)
-		}
-	})
-	if clockBinErr != nil {
-		t.Fatal(clockBinErr)
-	}
-	return clockBin
-}
+func havenClockBinary(t *testing.T) string { return buildHaven(t, "testclock") }
 
 // proc is one running haven serve.
 type proc struct {
