@@ -77,18 +77,17 @@ type syncState struct {
 
 // syncContact is the last outcome of the node's exchanges.
 type syncContact struct {
-	State                                  string
-	LastContact, LastPush, LastPull        time.Time
-	LastError, LastErrorCode               string
-	LastErrorAt, OfflineSince              time.Time
-	SkewSeconds                            float64
-	AckedSeq, PullCursor                   int64
-	upstream, policyVersion                string
-	pushedEvents, pushedBytes              int64
-	pulledEvents, pulledBytes              int64
-	loaded                                 bool
-	hasDSC                                 bool
-	shareBirthDate, shareBirthDateReported bool
+	State                           string
+	LastContact, LastPush, LastPull time.Time
+	LastError, LastErrorCode        string
+	LastErrorAt, OfflineSince       time.Time
+	SkewSeconds                     float64
+	AckedSeq, PullCursor            int64
+	upstream, policyVersion         string
+	pushedEvents, pushedBytes       int64
+	pulledEvents, pulledBytes       int64
+	loaded                          bool
+	shareBirthDate                  bool
 }
 
 // IsNode reports whether this server is an offline clinic node.

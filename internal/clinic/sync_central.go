@@ -917,11 +917,9 @@ func (s *Service) LookupForNode(ctx context.Context, a Actor, nodeID string, car
 // counter): the central's clock as it answers.
 func hlcOf(t time.Time) int64 { return t.UnixMilli() << 16 }
 
-// SyncTrustAllowed checks that a may fetch the central's trust list (a
-// node token); the list itself is public key material.
-func (s *Service) SyncTrustAllowed(a Actor) (bool, error) {
-	if err := s.begin(a, ActSyncPull); err != nil {
-		return false, err
-	}
-	return true, nil
+// SyncReferenceAllowed checks that a may fetch the central's reference
+// data, its trust list and policy packs (a node token); neither names a
+// person.
+func (s *Service) SyncReferenceAllowed(a Actor) error {
+	return s.begin(a, ActSyncPull)
 }

@@ -49,26 +49,10 @@ func (e *webEnv) advance(d time.Duration) {
 	e.now = e.now.Add(d)
 }
 
-func newWebEnv(t testing.TB) *webEnv {
+// seed makes the sites YB-1 and SEL-1 and a token of each staff role.
+func (e *webEnv) seed(t testing.TB, db *sqlite.DB) {
 	t.Helper()
-	dir := t.TempDir()
-	db, err := sqlite.Open(filepath.Join(dir, "haven.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	if _, err := db.Migrate(ctx, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	e := &webEnv{dir: dir, store: db, logs: &syncBuffer{}, now: time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)}
-	if tt, ok := t.(*testing.T); ok {
-		e.t = tt
-	}
-	deps, _ := testDeps(t, db, e.logs, e.clock)
-	srv := server.New(deps)
-	e.handler = srv
-	e.srv = httptest.NewServer(srv)
-	t.Cleanup(func() { e.srv.Close(); db.Close() })
 	for _, site := range []registry.Site{
 		{Code: "YB-1", Name: "Yanji", Jurisdiction: "CN-JL-YB", Services: []string{"vaccination", "testing"}},
 		{Code: "SEL-1", Name: "Seoul", Jurisdiction: "KR-11", Services: []string{"vaccination"}},
@@ -89,6 +73,29 @@ func newWebEnv(t testing.TB) *webEnv {
 	}
 	e.admin, e.vaccinator, e.analyst, e.auditor = mk(registry.RoleAdmin), mk(registry.RoleVaccinator, "YB-1"),
 		mk(registry.RoleAnalyst), mk(registry.RoleAuditor)
+}
+
+func newWebEnv(t testing.TB) *webEnv {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(filepath.Join(dir, "haven.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e := &webEnv{dir: dir, store: db, logs: &syncBuffer{}, now: time.Date(2021, 9, 17, 9, 0, 0, 0, time.UTC)}
+	if tt, ok := t.(*testing.T); ok {
+		e.t = tt
+	}
+	deps, _ := testDeps(t, db, e.logs, e.clock)
+	srv := server.New(deps)
+	e.handler = srv
+	e.srv = httptest.NewServer(srv)
+	t.Cleanup(func() { e.srv.Close(); db.Close() })
+	e.seed(t, db)
 	return e
 }
 

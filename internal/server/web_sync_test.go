@@ -16,7 +16,6 @@ import (
 	"github.com/haven-registry/haven/internal/clinic"
 	"github.com/haven-registry/haven/internal/nodesync"
 	"github.com/haven-registry/haven/internal/policy"
-	"github.com/haven-registry/haven/internal/registry"
 	"github.com/haven-registry/haven/internal/server"
 	"github.com/haven-registry/haven/internal/sqlite"
 	"github.com/haven-registry/haven/internal/syncwire"
@@ -54,26 +53,7 @@ func newNodeWebEnv(t *testing.T) (*webEnv, *clinic.Service) {
 	e.handler = srv
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(func() { e.srv.Close(); db.Close() })
-	for _, site := range []registry.Site{
-		{Code: "YB-1", Name: "Yanji", Jurisdiction: "CN-JL-YB", Services: []string{"vaccination", "testing"}},
-		{Code: "SEL-1", Name: "Seoul", Jurisdiction: "KR-11", Services: []string{"vaccination"}},
-	} {
-		if _, err := db.CreateSite(ctx, site, registry.Write{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mk := func(role registry.Role, sites ...string) string {
-		secret, tok, err := clinic.NewToken(role, sites, e.now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.CreateToken(ctx, tok, registry.Write{}); err != nil {
-			t.Fatal(err)
-		}
-		return secret
-	}
-	e.admin, e.vaccinator, e.analyst, e.auditor = mk(registry.RoleAdmin), mk(registry.RoleVaccinator, "YB-1"),
-		mk(registry.RoleAnalyst), mk(registry.RoleAuditor)
+	e.seed(t, db)
 	return e, svc
 }
 

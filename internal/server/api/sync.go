@@ -162,7 +162,7 @@ func (h *API) SyncLookup() http.Handler {
 // SyncTrust answers the central's trust list, node signers included.
 func (h *API) SyncTrust() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		if _, err := h.svc.SyncTrustAllowed(a); err != nil {
+		if err := h.svc.SyncReferenceAllowed(a); err != nil {
 			return err
 		}
 		if h.syncOpts.TrustList == nil {
@@ -182,7 +182,7 @@ func (h *API) SyncTrust() http.Handler {
 // SyncPolicies answers the central's policy packs, for a node to copy.
 func (h *API) SyncPolicies() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request, a clinic.Actor) error {
-		if _, err := h.svc.SyncTrustAllowed(a); err != nil {
+		if err := h.svc.SyncReferenceAllowed(a); err != nil {
 			return err
 		}
 		if h.syncOpts.Policies == nil {
